@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Generic probe programs. One loaded object serves every probe of a process:
+ * each attachment carries its probe id as BPF cookie, the id selects a
+ * struct kn_config, and the config's fetch programs say what to read.
+ *
+ * Built once with clang -target bpf; it declares the few kernel types it uses
+ * itself (CO-RE), so it does not depend on the build machine's kernel.
+ */
+#define __KN_BPF__
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "kprobe_node.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* x86-64 register file as the kernel lays it out (relocated by CO-RE). */
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+} __attribute__((preserve_access_index));
+
+/* Set by the loader before load. */
+const volatile __u32 wakeup_bytes = 1 << 20; /* force a wake-up past this much unread data */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct kn_config);
+} configs SEC(".maps");
+
+/* Reserve failures per probe id; user space maps this array to read it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* A record is assembled here, then copied into the ring in one piece. */
+struct scratch {
+	struct kn_record rec;
+	__u8 data[KN_DATA_SIZE + KN_MAX_STR + 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratches SEC(".maps");
+
+/* Argument and return registers, read once per hit (x86-64 calling convention). */
+struct regs {
+	__u64 arg[8];
+	__u64 ret;
+	__u64 ctx; /* the context's address as a plain number */
+};
+
+static __always_inline void read_regs(struct pt_regs *ctx, struct regs *r)
+{
+	r->arg[0] = ctx->di;
+	r->arg[1] = ctx->si;
+	r->arg[2] = ctx->dx;
+	r->arg[3] = ctx->cx;
+	r->arg[4] = ctx->r8;
+	r->arg[5] = ctx->r9;
+	r->ret = ctx->ax;
+}
+
+static __always_inline int read_mem(void *dst, __u32 size, __u64 addr, int user)
+{
+	if (user)
+		return bpf_probe_read_user(dst, size, (void *)addr);
+	return bpf_probe_read_kernel(dst, size, (void *)addr);
+}
+
+/* Truncate, sign-extend and extract bitfields so that filters see real values. */
+static __always_inline __u64 normalise(const struct kn_arg *a, __u64 v)
+{
+	__u32 bits = a->size >= 8 ? 64 : a->size * 8;
+
+	if (a->bit_size) {
+		v >>= a->bit_offset & 63;
+		bits = a->bit_size & 63;
+	}
+	if (bits >= 64 || bits == 0)
+		return v;
+	if ((a->flags & KN_ARG_SIGNED) && (v >> (bits - 1)) & 1)
+		return v | ~((1ULL << bits) - 1);
+	return v & ((1ULL << bits) - 1);
+}
+
+static __always_inline int compare(const struct kn_filter *f, __u64 v)
+{
+	__u64 k = f->operand;
+
+	switch (f->op) {
+	case KN_OP_EQ: return v == k;
+	case KN_OP_NE: return v != k;
+	case KN_OP_LT: return v < k;
+	case KN_OP_LE: return v <= k;
+	case KN_OP_GT: return v > k;
+	case KN_OP_GE: return v >= k;
+	case KN_OP_SLT: return (__s64)v < (__s64)k;
+	case KN_OP_SLE: return (__s64)v <= (__s64)k;
+	case KN_OP_SGT: return (__s64)v > (__s64)k;
+	case KN_OP_SGE: return (__s64)v >= (__s64)k;
+	case KN_OP_AND: return (v & k) != 0;
+	default: return 0;
+	}
+}
+
+static __always_inline int str_equal(const __u8 *s, const char *want)
+{
+	for (int i = 0; i < KN_COMM_LEN; i++) {
+		if (s[i] != (__u8)want[i])
+			return 0;
+		if (!want[i])
+			return 1;
+	}
+	return 1;
+}
+
+/* Cheap task filters, checked before anything is fetched. */
+static __always_inline int task_wanted(const struct kn_config *cfg, struct kn_record *rec)
+{
+	if ((cfg->flags & KN_CFG_PID) && rec->pid != cfg->pid)
+		return 0;
+	if ((cfg->flags & KN_CFG_TID) && rec->tid != cfg->tid)
+		return 0;
+	if ((cfg->flags & KN_CFG_UID) && rec->uid != cfg->uid)
+		return 0;
+	if ((cfg->flags & KN_CFG_COMM) && !str_equal((const __u8 *)rec->comm, cfg->comm))
+		return 0;
+	return 1;
+}
+
+/*
+ * Runs argument `i`'s fetch program and appends its payload entry at *off.
+ * Returns the scalar value (for filters); sets the fault bit on failure.
+ */
+static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct scratch *s,
+				       const struct kn_arg *a, __u32 i, __u32 *off)
+{
+	__u64 v = 0, addr;
+	__u32 o = *off;
+	int err = 0;
+
+	switch (a->source) {
+	case KN_SRC_REG: v = r->arg[a->reg & 7]; break;
+	case KN_SRC_RET: v = r->ret; break;
+	case KN_SRC_CTX: v = r->ctx; break;
+	default: break;
+	}
+
+	for (__u32 j = 0; j < KN_MAX_STEPS; j++) {
+		if (j >= a->nsteps)
+			break;
+		addr = v + a->steps[j].offset;
+		v = 0;
+		if (read_mem(&v, sizeof(v), addr, a->steps[j].user)) {
+			err = 1;
+			break;
+		}
+	}
+
+	addr = v + a->offset;
+	if (o > KN_DATA_SIZE - 8) {
+		/* payload full: the argument is reported as a fault */
+		s->rec.faults |= 1 << i;
+		return 0;
+	}
+	/* A mask the compiler cannot drop, so that the verifier sees the bound. */
+	asm volatile("%0 &= %1" : "+r"(o) : "i"(KN_DATA_SIZE - 1));
+
+	switch (a->store) {
+	case KN_STORE_VALUE:
+		break;
+	case KN_STORE_MEM:
+	case KN_STORE_MEM_USER: {
+		__u32 size = a->size;
+		v = 0;
+		if (!err && (size == 1 || size == 2 || size == 4 || size == 8))
+			err = read_mem(&v, size, addr, a->store == KN_STORE_MEM_USER) ? 1 : 0;
+		else if (!err)
+			err = 1;
+		break;
+	}
+	case KN_STORE_DATA_LOC: {
+		__u32 loc = 0;
+		if (!err)
+			err = bpf_probe_read_kernel(&loc, sizeof(loc), (void *)addr) ? 1 : 0;
+		addr = (__u64)ctx + (loc & 0xffff);
+		/* fall through to the string store below */
+	}
+	/* fallthrough */
+	case KN_STORE_STR:
+	case KN_STORE_STR_USER:
+	case KN_STORE_BYTES:
+	case KN_STORE_BYTES_USER: {
+		__u32 max = a->size & (KN_MAX_STR - 1);
+		long n = 0;
+
+		if (a->size >= KN_MAX_STR)
+			max = KN_MAX_STR;
+		if (!err && max) {
+			void *dst = &s->data[o + 4];
+			switch (a->store) {
+			case KN_STORE_STR:
+			case KN_STORE_DATA_LOC:
+				n = bpf_probe_read_kernel_str(dst, max, (void *)addr);
+				n = n > 0 ? n - 1 : n; /* drop the NUL */
+				break;
+			case KN_STORE_STR_USER:
+				n = bpf_probe_read_user_str(dst, max, (void *)addr);
+				n = n > 0 ? n - 1 : n;
+				break;
+			case KN_STORE_BYTES:
+				n = bpf_probe_read_kernel(dst, max, (void *)addr) ? -1 : max;
+				break;
+			default:
+				n = bpf_probe_read_user(dst, max, (void *)addr) ? -1 : max;
+				break;
+			}
+		}
+		if (err || n < 0) {
+			err = 1;
+			n = 0;
+		}
+		*(__u32 *)&s->data[o] = (__u32)n;
+		*off = o + ((4 + (__u32)n + 7) & ~7u);
+		if (err)
+			s->rec.faults |= 1 << i;
+		return o; /* string filters find the entry by its offset */
+	}
+	default:
+		err = 1;
+		break;
+	}
+
+	if (err) {
+		v = 0;
+		s->rec.faults |= 1 << i;
+	}
+	v = normalise(a, v);
+	*(__u64 *)&s->data[o] = v;
+	*off = o + 8;
+	return v;
+}
+
+static __always_inline int run_probe(void *ctx, int has_regs)
+{
+	struct regs r = {};
+	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	struct kn_config *cfg = bpf_map_lookup_elem(&configs, &id);
+	__u32 zero = 0, off = 0;
+	__u64 values[KN_MAX_ARGS] = {};
+	struct scratch *s;
+	__u64 flags, id_pid;
+	__u32 size;
+
+	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
+		return 0;
+	s = bpf_map_lookup_elem(&scratches, &zero);
+	if (!s)
+		return 0;
+
+	id_pid = bpf_get_current_pid_tgid();
+	s->rec.pid = id_pid >> 32;
+	s->rec.tid = (__u32)id_pid;
+	s->rec.uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(s->rec.comm, sizeof(s->rec.comm));
+	if (!task_wanted(cfg, &s->rec))
+		return 0;
+
+	if (has_regs)
+		read_regs(ctx, &r);
+	/*
+	 * The verifier forbids arithmetic on a context pointer with a variable
+	 * offset; copying the pointer through a helper turns it into a number
+	 * that fetch programs may add offsets to and read with probe_read.
+	 */
+	bpf_probe_read_kernel(&r.ctx, sizeof(r.ctx), &ctx);
+	s->rec.faults = 0;
+	for (__u32 i = 0; i < KN_MAX_ARGS; i++) {
+		if (i >= cfg->nargs)
+			break;
+		values[i] = fetch_arg(ctx, &r, s, &cfg->args[i], i, &off);
+	}
+
+	for (__u32 i = 0; i < KN_MAX_FILTERS; i++) {
+		const struct kn_filter *f;
+
+		if (i >= cfg->nfilters)
+			break;
+		f = &cfg->filters[i];
+		if (f->arg >= KN_MAX_ARGS)
+			return 0;
+		if (f->op == KN_OP_STREQ) {
+			__u8 buf[KN_COMM_LEN] = {};
+			__u32 at = values[f->arg & (KN_MAX_ARGS - 1)] + 4;
+
+			bpf_probe_read_kernel(buf, sizeof(buf), &s->data[at & (KN_DATA_SIZE - 1)]);
+			if (!str_equal(buf, f->str))
+				return 0;
+		} else if (!compare(f, values[f->arg & (KN_MAX_ARGS - 1)])) {
+			return 0;
+		}
+	}
+
+	s->rec.size = sizeof(s->rec) + off;
+	s->rec.probe_id = id;
+	s->rec.ns = bpf_ktime_get_ns();
+	s->rec.cpu = bpf_get_smp_processor_id();
+
+	/* Wake the reader only when the ring is filling up: it drains on a timer. */
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	size = s->rec.size;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	if (bpf_ringbuf_output(&events, s, size, flags)) {
+		__u64 *n = bpf_map_lookup_elem(&lost, &id);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	}
+	return 0;
+}
+
+SEC("kprobe")
+int kn_kprobe(struct pt_regs *ctx)
+{
+	return run_probe(ctx, 1);
+}
+
+SEC("tracepoint")
+int kn_tracepoint(void *ctx)
+{
+	return run_probe(ctx, 0);
+}

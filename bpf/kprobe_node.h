@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one contract between the BPF programs (bpf/), the native addon (native/)
+ * and the TypeScript decoder (lib/abi.ts mirrors it; test/abi.test.ts checks
+ * that the two agree).
+ *
+ * A probe is described by a struct kn_config stored in the `configs` array at
+ * index probe id. The generic programs find their probe id in the BPF cookie
+ * of the attachment, run the probe's fetch program and emit a struct
+ * kn_record followed by one payload entry per visible argument.
+ */
+#ifndef KPROBE_NODE_H
+#define KPROBE_NODE_H
+
+#ifndef __KN_BPF__
+#include <linux/types.h>
+#endif
+
+#define KN_COMM_LEN 16
+#define KN_MAX_ARGS 8
+#define KN_MAX_STEPS 12
+#define KN_MAX_FILTERS 8
+#define KN_MAX_STR 4096     /* largest string or byte array one argument may fetch */
+#define KN_DATA_SIZE 16384  /* payload bytes a record may carry (power of two) */
+
+/* Where an argument's value starts. */
+enum kn_source {
+	KN_SRC_NONE = 0,
+	KN_SRC_REG = 1,   /* function argument register number `reg` (kprobe/uprobe) */
+	KN_SRC_RET = 2,   /* return value register (kretprobe/uretprobe) */
+	KN_SRC_CTX = 3,   /* address of the program context (tracepoint record, pt_regs) */
+};
+
+/* What is stored for an argument once its address or value is known. */
+enum kn_store {
+	KN_STORE_VALUE = 0,      /* the value itself: 8 bytes */
+	KN_STORE_MEM = 1,        /* `size` (1, 2, 4 or 8) bytes at value + offset, kernel memory */
+	KN_STORE_MEM_USER = 2,   /* same, user memory */
+	KN_STORE_STR = 3,        /* NUL-terminated string at value + offset, kernel memory */
+	KN_STORE_STR_USER = 4,   /* same, user memory */
+	KN_STORE_BYTES = 5,      /* `size` bytes at value + offset, kernel memory */
+	KN_STORE_BYTES_USER = 6, /* same, user memory */
+	KN_STORE_DATA_LOC = 7,   /* tracepoint __data_loc string: u32 at value + offset */
+};
+
+/* Argument flags. */
+#define KN_ARG_SIGNED 0x01 /* sign-extend a MEM/VALUE scalar of `size` bytes */
+#define KN_ARG_HIDDEN 0x02 /* fetched for a filter only: the decoder skips its entry */
+
+/* One dereference: value = *(u64 *)(value + offset). */
+struct kn_step {
+	__s32 offset;
+	__u8 user;     /* 1: read user memory */
+	__u8 pad[3];
+};
+
+/*
+ * A fetch program for one argument: start from `source`, follow `nsteps`
+ * dereferences, then store as `store`. Scalars are normalised in the kernel
+ * (size, sign, bitfield) so that filters compare real values.
+ */
+struct kn_arg {
+	__u8 source;
+	__u8 reg;
+	__u8 nsteps;
+	__u8 store;
+	__u16 size;      /* scalar bytes, or the maximum string/byte length */
+	__u8 flags;      /* KN_ARG_* */
+	__u8 bit_offset; /* bitfield: shift right by this many bits (0: not a bitfield) */
+	__s32 offset;    /* final offset added before the store reads memory */
+	__u8 bit_size;   /* bitfield width in bits (0: whole scalar) */
+	__u8 pad[3];
+	struct kn_step steps[KN_MAX_STEPS];
+};
+
+/* Value filters on fetched scalar arguments: all must hold. */
+enum kn_filter_op {
+	KN_OP_EQ = 0,
+	KN_OP_NE = 1,
+	KN_OP_LT = 2,   /* unsigned comparisons */
+	KN_OP_LE = 3,
+	KN_OP_GT = 4,
+	KN_OP_GE = 5,
+	KN_OP_SLT = 6,  /* signed comparisons */
+	KN_OP_SLE = 7,
+	KN_OP_SGT = 8,
+	KN_OP_SGE = 9,
+	KN_OP_AND = 10, /* (value & operand) != 0 */
+	KN_OP_STREQ = 11, /* string argument equals `str` (first 16 bytes) */
+};
+
+struct kn_filter {
+	__u8 arg;       /* index into args[] */
+	__u8 op;        /* enum kn_filter_op */
+	__u8 pad[6];
+	__u64 operand;
+	char str[KN_COMM_LEN];
+};
+
+/* Config flags. */
+#define KN_CFG_PID 0x01  /* only events whose process id (tgid) is `pid` */
+#define KN_CFG_TID 0x02  /* only the thread `tid` */
+#define KN_CFG_UID 0x04  /* only the user `uid` */
+#define KN_CFG_COMM 0x08 /* only tasks whose comm equals `comm` */
+#define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */
+
+struct kn_config {
+	__u32 flags;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	char comm[KN_COMM_LEN];
+	__u8 nargs;
+	__u8 nfilters;
+	__u8 pad[6];
+	struct kn_filter filters[KN_MAX_FILTERS];
+	struct kn_arg args[KN_MAX_ARGS];
+};
+
+/*
+ * One event. `size` counts the header and the payload and is a multiple of 8.
+ * The payload holds, for each argument in order:
+ *   scalar stores: 8 bytes (little-endian u64, already normalised);
+ *   string/bytes stores: a u32 length (string bytes without the NUL), then the
+ *   bytes, padded so that the entry is a multiple of 8 bytes long.
+ * Bit i of `faults` is set when argument i could not be read (its entry is
+ * still present, holding zero or an empty string).
+ */
+struct kn_record {
+	__u32 size;
+	__u32 probe_id;
+	__u64 ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 pid;     /* process id (tgid) */
+	__u32 tid;
+	__u32 uid;
+	__u16 cpu;
+	__u16 faults;
+	char comm[KN_COMM_LEN];
+};
+
+#endif /* KPROBE_NODE_H */

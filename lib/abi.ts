@@ -1,0 +1,186 @@
+/**
+ * The TypeScript mirror of bpf/kprobe_node.h: constants, struct layouts, and
+ * the encoder of struct kn_config. test/unit/abi.test.ts checks every size and
+ * offset here against the values the native addon computes from the header.
+ */
+
+export const COMM_LEN = 16;
+export const MAX_ARGS = 8;
+export const MAX_STEPS = 12;
+export const MAX_FILTERS = 8;
+export const MAX_STR = 4096;
+export const DATA_SIZE = 16384;
+
+export enum Source {
+  None = 0,
+  Reg = 1,
+  Ret = 2,
+  Ctx = 3,
+}
+
+export enum Store {
+  Value = 0,
+  Mem = 1,
+  MemUser = 2,
+  Str = 3,
+  StrUser = 4,
+  Bytes = 5,
+  BytesUser = 6,
+  DataLoc = 7,
+}
+
+export const ARG_SIGNED = 0x01;
+export const ARG_HIDDEN = 0x02;
+
+export enum FilterOp {
+  Eq = 0,
+  Ne = 1,
+  Lt = 2,
+  Le = 3,
+  Gt = 4,
+  Ge = 5,
+  SLt = 6,
+  SLe = 7,
+  SGt = 8,
+  SGe = 9,
+  And = 10,
+  StrEq = 11,
+}
+
+export const CFG_PID = 0x01;
+export const CFG_TID = 0x02;
+export const CFG_UID = 0x04;
+export const CFG_COMM = 0x08;
+export const CFG_ENABLED = 0x80000000;
+
+/** Byte layouts; the keys match the C member names. */
+export const layout = {
+  step: { size: 8, offset: 0, user: 4 },
+  arg: {
+    size: 8 + 8 + 8 * MAX_STEPS,
+    source: 0,
+    reg: 1,
+    nsteps: 2,
+    store: 3,
+    size_: 4,
+    flags: 6,
+    bit_offset: 7,
+    offset: 8,
+    bit_size: 12,
+    steps: 16,
+  },
+  filter: { size: 32, arg: 0, op: 1, operand: 8, str: 16 },
+  config: {
+    size: 0,
+    flags: 0,
+    pid: 4,
+    tid: 8,
+    uid: 12,
+    comm: 16,
+    nargs: 32,
+    nfilters: 33,
+    filters: 40,
+    args: 40 + 32 * MAX_FILTERS,
+  },
+  record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
+};
+layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
+
+/** One dereference of a fetch program: value = *(u64 *)(value + offset). */
+export interface FetchStep {
+  offset: number;
+  user: boolean;
+}
+
+/** A fetch program for one argument, as the BPF side runs it. */
+export interface FetchArg {
+  source: Source;
+  reg?: number;
+  steps: FetchStep[];
+  store: Store;
+  /** Scalar width in bytes (1, 2, 4, 8), or the maximum string/byte length. */
+  size: number;
+  signed?: boolean;
+  hidden?: boolean;
+  /** Offset added to the value before the store reads memory. */
+  offset?: number;
+  bitOffset?: number;
+  bitSize?: number;
+}
+
+export interface FetchFilter {
+  arg: number;
+  op: FilterOp;
+  operand?: bigint;
+  str?: string;
+}
+
+export interface ProbeConfig {
+  pid?: number;
+  tid?: number;
+  uid?: number;
+  comm?: string;
+  args: FetchArg[];
+  filters: FetchFilter[];
+}
+
+/** Encodes a struct kn_config. */
+export function encodeConfig(cfg: ProbeConfig): Buffer {
+  const L = layout.config;
+  const b = Buffer.alloc(L.size);
+  let flags = CFG_ENABLED;
+  if (cfg.pid !== undefined) {
+    flags |= CFG_PID;
+    b.writeUInt32LE(cfg.pid, L.pid);
+  }
+  if (cfg.tid !== undefined) {
+    flags |= CFG_TID;
+    b.writeUInt32LE(cfg.tid, L.tid);
+  }
+  if (cfg.uid !== undefined) {
+    flags |= CFG_UID;
+    b.writeUInt32LE(cfg.uid, L.uid);
+  }
+  if (cfg.comm !== undefined) {
+    flags |= CFG_COMM;
+    b.write(cfg.comm.slice(0, COMM_LEN - 1), L.comm, 'latin1');
+  }
+  b.writeUInt32LE(flags >>> 0, L.flags);
+  if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
+  if (cfg.filters.length > MAX_FILTERS) throw new RangeError(`at most ${MAX_FILTERS} filters per probe`);
+  b.writeUInt8(cfg.args.length, L.nargs);
+  b.writeUInt8(cfg.filters.length, L.nfilters);
+  cfg.filters.forEach((f, i) => {
+    const at = L.filters + i * layout.filter.size;
+    b.writeUInt8(f.arg, at + layout.filter.arg);
+    b.writeUInt8(f.op, at + layout.filter.op);
+    b.writeBigUInt64LE(BigInt.asUintN(64, f.operand ?? 0n), at + layout.filter.operand);
+    if (f.str !== undefined) b.write(f.str.slice(0, COMM_LEN - 1), at + layout.filter.str, 'latin1');
+  });
+  cfg.args.forEach((a, i) => encodeArg(b, L.args + i * layout.arg.size, a));
+  return b;
+}
+
+function encodeArg(b: Buffer, at: number, a: FetchArg): void {
+  const A = layout.arg;
+  if (a.steps.length > MAX_STEPS) throw new RangeError(`at most ${MAX_STEPS} dereferences per argument`);
+  b.writeUInt8(a.source, at + A.source);
+  b.writeUInt8(a.reg ?? 0, at + A.reg);
+  b.writeUInt8(a.steps.length, at + A.nsteps);
+  b.writeUInt8(a.store, at + A.store);
+  b.writeUInt16LE(a.size, at + A.size_);
+  b.writeUInt8((a.signed ? ARG_SIGNED : 0) | (a.hidden ? ARG_HIDDEN : 0), at + A.flags);
+  b.writeUInt8(a.bitOffset ?? 0, at + A.bit_offset);
+  b.writeInt32LE(a.offset ?? 0, at + A.offset);
+  b.writeUInt8(a.bitSize ?? 0, at + A.bit_size);
+  a.steps.forEach((s, j) => {
+    const st = at + A.steps + j * layout.step.size;
+    b.writeInt32LE(s.offset, st + layout.step.offset);
+    b.writeUInt8(s.user ? 1 : 0, st + layout.step.user);
+  });
+}
+
+/** True when the store yields a length-prefixed string or byte entry. */
+export function isVariable(store: Store): boolean {
+  return store >= Store.Str;
+}

@@ -1,0 +1,124 @@
+/**
+ * Every failure kprobe-node reports is one of these classes, each with a
+ * stable `code` that callers can match on.
+ */
+
+export type ErrorCode =
+  | 'EKN_PERMISSION'
+  | 'EKN_NOT_FOUND'
+  | 'EKN_UNSUPPORTED'
+  | 'EKN_VERIFIER'
+  | 'EKN_BAD_EXPRESSION'
+  | 'EKN_BAD_OPTION'
+  | 'EKN_SYSTEM';
+
+export class KprobeNodeError extends Error {
+  readonly code: ErrorCode;
+  /** The errno name (`EPERM`, `ENOENT`, …) of the failing system call, when there was one. */
+  readonly errno?: string;
+  /** libbpf's log of the failing operation, when there was one. */
+  readonly log?: string;
+
+  constructor(code: ErrorCode, message: string, extra: { errno?: string; log?: string; cause?: unknown } = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (extra.errno !== undefined) this.errno = extra.errno;
+    if (extra.log !== undefined) this.log = extra.log;
+  }
+}
+
+/** The process lacks the privileges BPF tracing needs. */
+export class PermissionError extends KprobeNodeError {
+  constructor(message: string, extra: { errno?: string; log?: string } = {}) {
+    super('EKN_PERMISSION', message, extra);
+  }
+}
+
+/** A function, tracepoint, syscall, binary or symbol that does not exist. */
+export class NotFoundError extends KprobeNodeError {
+  /** Close names that do exist, best first. */
+  readonly suggestions: string[];
+
+  constructor(message: string, suggestions: string[] = [], extra: { errno?: string; log?: string } = {}) {
+    super('EKN_NOT_FOUND', suggestions.length ? `${message} (did you mean ${suggestions.slice(0, 5).join(', ')}?)` : message, extra);
+    this.suggestions = suggestions;
+  }
+}
+
+/** The running kernel lacks a feature; `feature` names it. */
+export class UnsupportedError extends KprobeNodeError {
+  readonly feature: string;
+
+  constructor(feature: string, message: string, extra: { errno?: string; log?: string } = {}) {
+    super('EKN_UNSUPPORTED', message, extra);
+    this.feature = feature;
+  }
+}
+
+/** The kernel's verifier rejected a program: the message summarises, `log` has it all. */
+export class VerifierError extends KprobeNodeError {
+  constructor(message: string, log: string, extra: { errno?: string } = {}) {
+    super('EKN_VERIFIER', message, { ...extra, log });
+  }
+}
+
+/** An argument or filter expression that cannot be parsed or resolved. */
+export class ExpressionError extends KprobeNodeError {
+  /** The expression as given. */
+  readonly expression: string;
+  /** Zero-based character position of the problem in `expression`. */
+  readonly position: number;
+  /** Members that do exist, when a member name was wrong. */
+  readonly members?: string[];
+
+  constructor(expression: string, position: number, reason: string, members?: string[]) {
+    super('EKN_BAD_EXPRESSION', `${reason}\n  ${expression}\n  ${' '.repeat(Math.max(0, position))}^`);
+    this.expression = expression;
+    this.position = position;
+    if (members) this.members = members;
+  }
+}
+
+/** An option that is wrong before anything touches the kernel. */
+export class OptionError extends KprobeNodeError {
+  constructor(message: string) {
+    super('EKN_BAD_OPTION', message);
+  }
+}
+
+/** Any other failing system call, with its errno. */
+export class SystemError extends KprobeNodeError {
+  constructor(message: string, extra: { errno?: string; log?: string; cause?: unknown } = {}) {
+    super('EKN_SYSTEM', message, extra);
+  }
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+/** The names closest to `name`, best first; substring matches count as close. */
+export function closest(name: string, candidates: Iterable<string>, max = 5): string[] {
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  const scored: Array<[number, string]> = [];
+  for (const c of candidates) {
+    if (Math.abs(c.length - name.length) > limit && !c.includes(name)) continue;
+    const d = c.includes(name) ? 1 : editDistance(name, c);
+    if (d <= limit) scored.push([d, c]);
+  }
+  scored.sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1]));
+  return scored.slice(0, max).map((s) => s[1]);
+}
