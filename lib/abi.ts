@@ -121,7 +121,7 @@ export interface ProbeConfig {
   uid?: number;
   comm?: string;
   args: FetchArg[];
-  filters: FetchFilter[];
+  filters?: FetchFilter[];
 }
 
 /** Encodes a struct kn_config. */
@@ -147,10 +147,11 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
   }
   b.writeUInt32LE(flags >>> 0, L.flags);
   if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
-  if (cfg.filters.length > MAX_FILTERS) throw new RangeError(`at most ${MAX_FILTERS} filters per probe`);
+  const filters = cfg.filters ?? [];
+  if (filters.length > MAX_FILTERS) throw new RangeError(`at most ${MAX_FILTERS} filters per probe`);
   b.writeUInt8(cfg.args.length, L.nargs);
-  b.writeUInt8(cfg.filters.length, L.nfilters);
-  cfg.filters.forEach((f, i) => {
+  b.writeUInt8(filters.length, L.nfilters);
+  filters.forEach((f, i) => {
     const at = L.filters + i * layout.filter.size;
     b.writeUInt8(f.arg, at + layout.filter.arg);
     b.writeUInt8(f.op, at + layout.filter.op);

@@ -1,0 +1,121 @@
+/**
+ * Turns a batch of ring-buffer records (one Buffer, many records; layout in
+ * bpf/kprobe_node.h) into event objects. Runs once per event, so it reads the
+ * Buffer directly and allocates only what the event keeps.
+ */
+import { COMM_LEN, FetchArg, layout } from './abi';
+
+/** How a payload entry becomes a JavaScript value. */
+export type ValueKind = 'i32' | 'u32' | 'i64' | 'u64' | 'bool' | 'string' | 'bytes';
+
+/** One argument of a probe: what the kernel fetches and how it is decoded and shown. */
+export interface ArgPlan {
+  /** The name events use for it (a parameter name, a label, or `ret`). */
+  name: string;
+  /** Its C type, for display (`const char *`, `struct file *`, `int`). */
+  type: string;
+  fetch: FetchArg;
+  kind: ValueKind;
+  /** The return value of a return probe: goes to `event.ret`, not `event.args`. */
+  isReturn?: boolean;
+  /** Maps the decoded value to the one events carry (enum names, for instance). */
+  convert?: (value: number | bigint | boolean | string | Buffer) => unknown;
+  /** Formats the event's value for the CLI. */
+  format?: (value: unknown) => string;
+}
+
+const R = layout.record;
+
+/** Monotonic ns -> wall clock: both clocks read now, side by side. */
+const wallOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** One probe hit. `time` is computed on first use. */
+export class TraceEvent<Args = Record<string, unknown>> {
+  constructor(
+    /** The probe's name, e.g. `kprobe:vfs_fsync_range`, `tracepoint:syscalls:sys_enter_openat`. */
+    readonly probe: string,
+    /** CLOCK_MONOTONIC nanoseconds when the probe fired. */
+    readonly ns: bigint,
+    readonly cpu: number,
+    /** Process id (tgid). */
+    readonly pid: number,
+    /** Thread id. */
+    readonly tid: number,
+    readonly uid: number,
+    readonly comm: string,
+    readonly args: Args,
+    /** The return value (return probes only). */
+    readonly ret?: unknown,
+    /** Names of the arguments the kernel could not read (their value is null). */
+    readonly faults?: string[],
+  ) {}
+
+  /** Wall-clock time of the hit. */
+  get time(): Date {
+    return new Date(Number((this.ns + wallOffsetNs) / 1_000_000n));
+  }
+}
+
+function readComm(buf: Buffer, at: number): string {
+  let end = at;
+  const max = at + COMM_LEN;
+  while (end < max && buf[end] !== 0) end++;
+  return buf.toString('latin1', at, end);
+}
+
+/** Decodes the records of one probe. */
+export class RecordDecoder {
+  constructor(
+    private readonly probe: string,
+    private readonly plans: readonly ArgPlan[],
+  ) {}
+
+  decode(buf: Buffer, at: number, end: number): TraceEvent {
+    const faults = buf.readUInt16LE(at + R.faults);
+    const args: Record<string, unknown> = {};
+    let ret: unknown;
+    let faulted: string[] | undefined;
+    let p = at + R.size;
+    for (let i = 0; i < this.plans.length; i++) {
+      const plan = this.plans[i];
+      let value: unknown;
+      if (p + 8 > end) {
+        value = null; // a record cut short by the payload limit
+      } else if (plan.kind === 'string' || plan.kind === 'bytes') {
+        const len = Math.min(buf.readUInt32LE(p), end - p - 4);
+        value = plan.kind === 'string' ? buf.toString('utf8', p + 4, p + 4 + len) : Buffer.from(buf.subarray(p + 4, p + 4 + len));
+        p += (4 + len + 7) & ~7;
+      } else {
+        switch (plan.kind) {
+          case 'i32': value = buf.readInt32LE(p); break;
+          case 'u32': value = buf.readUInt32LE(p); break;
+          case 'bool': value = buf.readUInt32LE(p) !== 0; break;
+          case 'i64': value = buf.readBigInt64LE(p); break;
+          default: value = buf.readBigUInt64LE(p); break;
+        }
+        p += 8;
+      }
+      if (faults & (1 << i)) {
+        value = null;
+        (faulted ??= []).push(plan.name);
+      } else if (plan.convert) {
+        value = plan.convert(value as number | bigint | boolean | string | Buffer);
+      }
+      if (plan.fetch.hidden) continue;
+      if (plan.isReturn) ret = value;
+      else args[plan.name] = value;
+    }
+    return new TraceEvent(
+      this.probe,
+      buf.readBigUInt64LE(at + R.ns),
+      buf.readUInt16LE(at + R.cpu),
+      buf.readUInt32LE(at + R.pid),
+      buf.readUInt32LE(at + R.tid),
+      buf.readUInt32LE(at + R.uid),
+      readComm(buf, at + R.comm),
+      args,
+      ret,
+      faulted,
+    );
+  }
+}

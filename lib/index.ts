@@ -1,0 +1,16 @@
+/**
+ * kprobe-node: dynamic Linux kernel tracing for Node.js.
+ *
+ *   import { attachSyscall } from 'kprobe-node';
+ *   const probe = attachSyscall('openat');
+ *   probe.on('event', (ev) => console.log(ev.comm, ev.pid, ev.args.filename));
+ */
+export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, syscallFunction } from './attach';
+export type { ProbeOptions, SyscallOptions } from './attach';
+export { TraceEvent } from './decode';
+export type { ArgPlan } from './decode';
+export { Probe } from './probe';
+export type { ArgInfo, ProbeEvents, ProbeKind } from './probe';
+export { kernelFeatures } from './features';
+export type { KernelFeatures } from './features';
+export * from './errors';

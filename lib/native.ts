@@ -1,0 +1,78 @@
+/**
+ * The typed interface of the native addon (native/). Only lib/session.ts and
+ * lib/features.ts talk to it; arguments are validated before they get here.
+ */
+import * as path from 'path';
+
+export interface TracerOptions {
+  maxProbes: number;
+  ringBytes: number;
+  wakeupBytes: number;
+  batchBytes: number;
+}
+
+/** Owns one loaded BPF object and every link attached through it. */
+export interface NativeTracer {
+  /** Returns a link id. */
+  attachKprobe(fn: string, retprobe: boolean, cookie: number, offset: number): number;
+  attachTracepoint(category: string, name: string, cookie: number): number;
+  /** `pid` -1 traces every process. */
+  attachUprobe(binary: string, offset: number, retprobe: boolean, pid: number, cookie: number): number;
+  detach(link: number): void;
+  setConfig(probeId: number, config: Buffer): void;
+  /** Records the kernel could not reserve for this probe so far. */
+  lost(probeId: number): number;
+  /** Calls `onBatch` with a Buffer of whole records whenever some are ready. */
+  start(onBatch: (batch: Buffer) => void, drainMs: number): void;
+  stop(): void;
+  /** Delivers what is in the ring now; returns the bytes delivered. */
+  drain(): number;
+  info(): { kprobeProgram?: number; tracepointProgram?: number; links?: number };
+  /** Detaches every link and frees everything; idempotent. */
+  close(): void;
+}
+
+export interface StructLayout {
+  [member: string]: number;
+  size: number;
+}
+
+export interface NativeBinding {
+  Tracer: new (objectPath: string, options: TracerOptions) => NativeTracer;
+  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record', StructLayout> & {
+    constants: Record<string, number>;
+  };
+  probeHelper(progType: number, helperId: number): boolean;
+  libbpfVersion: string;
+}
+
+/** The errors the addon throws carry these fields. */
+export interface NativeError extends Error {
+  op: string;
+  errno: number;
+  code: string;
+  log: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).op === 'string' && typeof (e as NativeError).errno === 'number';
+}
+
+/** The package root: two levels up from dist/lib. */
+export const packageRoot = path.resolve(__dirname, '..', '..');
+
+export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', 'kprobe_node.bpf.o');
+
+let binding: NativeBinding | undefined;
+
+/** Loads the addon once: a local build first, then the prebuilds (node-gyp-build). */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (process.platform !== 'linux') {
+    throw new Error(`kprobe-node traces the Linux kernel; this is ${process.platform}`);
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+  binding = load(packageRoot);
+  return binding;
+}

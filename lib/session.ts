@@ -1,0 +1,227 @@
+/**
+ * The session: one per process. It loads the generic BPF object once, owns
+ * the ring buffer that every probe shares, hands out probe ids (the BPF
+ * cookie that selects each probe's config in the kernel) and dispatches
+ * batches of records to their probes.
+ */
+import { ProbeConfig, encodeConfig, layout } from './abi';
+import { ArgPlan, RecordDecoder } from './decode';
+import {
+  KprobeNodeError,
+  NotFoundError,
+  PermissionError,
+  SystemError,
+  UnsupportedError,
+  VerifierError,
+} from './errors';
+import { checkPrivileges } from './features';
+import { NativeTracer, bpfObjectPath, isNativeError, native } from './native';
+import { Probe, ProbeKind, ProbeOwner } from './probe';
+
+export interface SessionOptions {
+  /** Ring buffer size in bytes (a power of two, at least one page). */
+  ringBytes: number;
+  /** How often the ring is drained when no wake-up came, in ms. */
+  drainMs: number;
+  /** Most probes open at once. */
+  maxProbes: number;
+}
+
+const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024 };
+
+/** What to attach: one call per kernel attachment, given the cookie to use. */
+export type Attacher = (tracer: NativeTracer, cookie: number) => number;
+
+interface Entry {
+  probe: Probe;
+  decoder: RecordDecoder;
+  links: number[];
+  lostSeen: number;
+}
+
+const R = layout.record;
+
+/**
+ * Turns what the addon threw into a typed error. `what` names the operation
+ * in words ("attach kprobe vfs_read").
+ */
+export function toTypedError(e: unknown, what: string, notFound?: () => KprobeNodeError): Error {
+  if (!isNativeError(e)) return e as Error;
+  const extra = { errno: e.code, log: e.log };
+  const log = e.log ?? '';
+  if (log.includes('BEGIN PROG LOAD LOG') || /processed \d+ insns/.test(log)) {
+    return new VerifierError(`${what}: the kernel's verifier rejected the program: ${verifierSummary(log)}`, log, { errno: e.code });
+  }
+  switch (e.code) {
+    case 'EPERM':
+    case 'EACCES':
+      return new PermissionError(`${what}: not permitted (${e.code}); tracing needs root or CAP_BPF and CAP_PERFMON`, extra);
+    case 'ENOENT':
+    case 'ESRCH':
+      return notFound ? notFound() : new NotFoundError(`${what}: not found (${e.code})`, [], extra);
+    case 'EOPNOTSUPP':
+    case 'ENOTSUP':
+    case 'ENOTSUPP':
+    case 'ENOSYS':
+      return new UnsupportedError(what, `${what}: not supported by this kernel (${e.code})`, extra);
+    default:
+      return new SystemError(`${what}: ${e.message}`, extra);
+  }
+}
+
+/** The verifier's reason: the last meaningful lines before its statistics. */
+export function verifierSummary(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim());
+  const end = lines.findIndex((l) => /^processed \d+ insns/.test(l));
+  const body = (end >= 0 ? lines.slice(0, end) : lines).filter((l) => l && !l.startsWith(';') && !l.startsWith('libbpf:'));
+  return body.slice(-2).join(' / ') || 'see .log';
+}
+
+export class Session implements ProbeOwner {
+  private static current?: Session;
+  private readonly tracer: NativeTracer;
+  private readonly probes = new Map<number, Entry>();
+  private readonly freeIds: number[] = [];
+  private nextId = 1; // cookie 0 means "no cookie"
+  private polling = false;
+  private lostTimer?: NodeJS.Timeout;
+
+  private constructor(private readonly options: SessionOptions) {
+    checkPrivileges();
+    const binding = native();
+    try {
+      this.tracer = new binding.Tracer(bpfObjectPath, {
+        maxProbes: options.maxProbes,
+        ringBytes: options.ringBytes,
+        wakeupBytes: options.ringBytes / 4,
+        batchBytes: 1 << 20,
+      });
+    } catch (e) {
+      throw toTypedError(e, 'load the BPF programs');
+    }
+  }
+
+  /** The process's session, created on first use. */
+  static get(): Session {
+    return (Session.current ??= new Session({ ...defaults, ...envOptions() }));
+  }
+
+  /** Attaches a new probe; on any failure nothing stays attached. */
+  attach(spec: {
+    name: string;
+    kind: ProbeKind;
+    strategy: string;
+    plans: ArgPlan[];
+    config: Omit<ProbeConfig, 'args'>;
+    attachers: Attacher[];
+    describe: string;
+    notFound?: () => KprobeNodeError;
+  }): Probe {
+    const id = this.freeIds.pop() ?? this.nextId++;
+    if (id >= this.options.maxProbes) {
+      throw new UnsupportedError('probes', `at most ${this.options.maxProbes - 1} probes can be open at once`);
+    }
+    const probe = new Probe(this, id, spec.name, spec.kind, spec.strategy, spec.plans);
+    const entry: Entry = { probe, decoder: new RecordDecoder(spec.name, spec.plans), links: [], lostSeen: this.tracer.lost(id) };
+    try {
+      this.tracer.setConfig(id, encodeConfig({ ...spec.config, args: spec.plans.map((p) => p.fetch) }));
+      this.probes.set(id, entry);
+      for (const attach of spec.attachers) entry.links.push(attach(this.tracer, id));
+    } catch (e) {
+      this.release(entry);
+      throw toTypedError(e, spec.describe, spec.notFound);
+    }
+    this.startPolling();
+    return probe;
+  }
+
+  close(probe: Probe): void {
+    const entry = this.probes.get(probe.id);
+    if (!entry || entry.probe !== probe) return;
+    for (const link of entry.links) this.tracer.detach(link);
+    entry.links = [];
+    // Deliver what the probe produced before it was detached.
+    this.tracer.drain();
+    this.checkLost();
+    this.release(entry);
+  }
+
+  private release(entry: Entry): void {
+    for (const link of entry.links) this.tracer.detach(link);
+    this.tracer.setConfig(entry.probe.id, Buffer.alloc(layout.config.size));
+    this.probes.delete(entry.probe.id);
+    this.freeIds.push(entry.probe.id);
+    if (this.probes.size === 0) this.stopPolling();
+  }
+
+  /** Delivers what is in the ring buffer now (tests and shutdown use it). */
+  flush(): void {
+    this.tracer.drain();
+    this.checkLost();
+  }
+
+  private startPolling(): void {
+    if (this.polling) return;
+    this.polling = true;
+    this.tracer.start((batch) => this.dispatch(batch), this.options.drainMs);
+    // Loss must be reported even when nothing else arrives.
+    this.lostTimer = setInterval(() => this.checkLost(), 250);
+    this.lostTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (!this.polling) return;
+    this.polling = false;
+    this.tracer.stop();
+    clearInterval(this.lostTimer);
+  }
+
+  private dispatch(batch: Buffer): void {
+    let failure: unknown;
+    for (let at = 0; at + R.size <= batch.length; ) {
+      const size = batch.readUInt32LE(at);
+      if (size < R.size) break; // never happens with a sound producer; do not spin
+      const entry = this.probes.get(batch.readUInt32LE(at + R.probe_id));
+      if (entry) {
+        entry.probe.seen++;
+        try {
+          entry.probe.emit('event', entry.decoder.decode(batch, at, Math.min(at + size, batch.length)));
+        } catch (e) {
+          failure ??= e;
+        }
+      }
+      at += size;
+    }
+    this.checkLost();
+    // A listener's exception surfaces as it would from any emitter, after the batch is delivered.
+    if (failure !== undefined) {
+      process.nextTick(() => {
+        throw failure;
+      });
+    }
+  }
+
+  private checkLost(): void {
+    for (const entry of this.probes.values()) {
+      const n = this.tracer.lost(entry.probe.id);
+      if (n > entry.lostSeen) {
+        const delta = n - entry.lostSeen;
+        entry.lostSeen = n;
+        entry.probe.lost += delta;
+        entry.probe.emit('lost', delta);
+      }
+    }
+  }
+
+  /** Ids of the loaded programs (for inspection and tests). */
+  info(): ReturnType<NativeTracer['info']> {
+    return this.tracer.info();
+  }
+}
+
+function envOptions(): Partial<SessionOptions> {
+  const out: Partial<SessionOptions> = {};
+  const ring = Number(process.env.KPROBE_NODE_RING_BYTES);
+  if (ring > 0) out.ringBytes = ring;
+  return out;
+}

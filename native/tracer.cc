@@ -1,0 +1,345 @@
+#include "tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "errors.h"
+#include "kprobe_node.h"
+#include "libbpf_log.h"
+
+namespace kn {
+
+namespace {
+
+// Finds a `const volatile` global's bytes in .rodata before load.
+void* RodataVariable(bpf_object* obj, const char* name, size_t size) {
+  const btf* btf = bpf_object__btf(obj);
+  if (btf == nullptr) return nullptr;
+  int sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+  if (sec_id < 0) return nullptr;
+  bpf_map* rodata = nullptr;
+  bpf_map* map;
+  bpf_object__for_each_map(map, obj) {
+    const char* n = bpf_map__name(map);
+    size_t len = strlen(n);
+    if (len >= 7 && strcmp(n + len - 7, ".rodata") == 0) rodata = map;
+  }
+  if (rodata == nullptr) return nullptr;
+  size_t data_size = 0;
+  auto* data = static_cast<uint8_t*>(const_cast<void*>(static_cast<const void*>(bpf_map__initial_value(rodata, &data_size))));
+  const btf_type* sec = btf__type_by_id(btf, sec_id);
+  const btf_var_secinfo* vars = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); i++) {
+    const btf_type* var = btf__type_by_id(btf, vars[i].type);
+    if (strcmp(btf__name_by_offset(btf, var->name_off), name) == 0 && vars[i].size == size &&
+        vars[i].offset + size <= data_size) {
+      return data + vars[i].offset;
+    }
+  }
+  return nullptr;
+}
+
+uint32_t ToU32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
+
+}  // namespace
+
+Napi::Function Tracer::Define(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {
+                         InstanceMethod<&Tracer::AttachKprobe>("attachKprobe"),
+                         InstanceMethod<&Tracer::AttachTracepoint>("attachTracepoint"),
+                         InstanceMethod<&Tracer::AttachUprobe>("attachUprobe"),
+                         InstanceMethod<&Tracer::Detach>("detach"),
+                         InstanceMethod<&Tracer::SetConfig>("setConfig"),
+                         InstanceMethod<&Tracer::Lost>("lost"),
+                         InstanceMethod<&Tracer::Start>("start"),
+                         InstanceMethod<&Tracer::Stop>("stop"),
+                         InstanceMethod<&Tracer::Drain>("drain"),
+                         InstanceMethod<&Tracer::Info>("info"),
+                         InstanceMethod<&Tracer::Close>("close"),
+                     });
+}
+
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes })
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>();
+  Napi::Object opts = info[1].As<Napi::Object>();
+  max_probes_ = ToU32(opts.Get("maxProbes"));
+  uint32_t ring_bytes = ToU32(opts.Get("ringBytes"));
+  uint32_t wakeup_bytes = ToU32(opts.Get("wakeupBytes"));
+  batch_limit_ = ToU32(opts.Get("batchBytes"));
+  config_size_ = sizeof(kn_config);
+
+  LogCapture log;
+  obj_ = bpf_object__open_file(path.c_str(), nullptr);
+  if (obj_ == nullptr) throw SyscallError(env, "open BPF object " + path, -errno, log.text());
+
+  kprobe_prog_ = bpf_object__find_program_by_name(obj_, "kn_kprobe");
+  tracepoint_prog_ = bpf_object__find_program_by_name(obj_, "kn_tracepoint");
+  bpf_map* ring = bpf_object__find_map_by_name(obj_, "events");
+  bpf_map* configs = bpf_object__find_map_by_name(obj_, "configs");
+  bpf_map* lost = bpf_object__find_map_by_name(obj_, "lost");
+  auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
+  if (!kprobe_prog_ || !tracepoint_prog_ || !ring || !configs || !lost || !wakeup) {
+    Release();
+    throw SyscallError(env, "BPF object " + path + " lacks the expected programs or maps", -EINVAL, "");
+  }
+  *wakeup = wakeup_bytes;
+  int err = bpf_map__set_max_entries(ring, ring_bytes);
+  if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
+  if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
+  if (!err) err = bpf_object__load(obj_);
+  if (err) {
+    std::string text = log.text();
+    Release();
+    throw SyscallError(env, "load BPF programs", err, text);
+  }
+
+  configs_fd_ = bpf_map__fd(configs);
+  lost_bytes_ = (static_cast<size_t>(max_probes_) * sizeof(uint64_t) + getpagesize() - 1) & ~(size_t(getpagesize()) - 1);
+  void* m = mmap(nullptr, lost_bytes_, PROT_READ, MAP_SHARED, bpf_map__fd(lost), 0);
+  if (m == MAP_FAILED) {
+    int e = errno;
+    Release();
+    throw SyscallError(env, "map the lost-event counters", -e, "");
+  }
+  lost_ = static_cast<const volatile uint64_t*>(m);
+
+  ring_ = ring_buffer__new(bpf_map__fd(ring), OnRecord, this, nullptr);
+  if (ring_ == nullptr) {
+    int e = errno;
+    Release();
+    throw SyscallError(env, "create the ring buffer reader", -e, log.text());
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+}
+
+Tracer::~Tracer() {
+  if (!closed_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  Release();
+}
+
+void Tracer::CleanupHook(void* arg) { static_cast<Tracer*>(arg)->Release(); }
+
+// Frees everything; safe to call more than once.
+void Tracer::Release() {
+  closed_ = true;
+  StopPolling();
+  for (auto& [id, link] : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (ring_) ring_buffer__free(ring_);
+  ring_ = nullptr;
+  if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
+  lost_ = nullptr;
+  if (obj_) bpf_object__close(obj_);
+  obj_ = nullptr;
+  if (!on_batch_.IsEmpty()) on_batch_.Reset();
+}
+
+Napi::Value Tracer::AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log) {
+  if (link == nullptr) throw SyscallError(env, what, -errno, log);
+  uint32_t id = next_link_++;
+  links_[id] = link;
+  return Napi::Number::New(env, id);
+}
+
+static void CheckOpen(Napi::Env env, bool closed) {
+  if (closed) throw Napi::Error::New(env, "the tracer is closed");
+}
+
+// attachKprobe(function, retprobe, cookie, offset) -> link id
+Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  std::string fn = info[0].As<Napi::String>();
+  LIBBPF_OPTS(bpf_kprobe_opts, opts);
+  opts.retprobe = info[1].As<Napi::Boolean>();
+  opts.bpf_cookie = ToU32(info[2]);
+  opts.offset = ToU32(info[3]);
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_kprobe_opts(kprobe_prog_, fn.c_str(), &opts);
+  return AddLink(env, link, opts.retprobe ? "attach kretprobe" : "attach kprobe", log.text());
+}
+
+// attachTracepoint(category, name, cookie) -> link id
+Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  std::string category = info[0].As<Napi::String>();
+  std::string name = info[1].As<Napi::String>();
+  LIBBPF_OPTS(bpf_tracepoint_opts, opts);
+  opts.bpf_cookie = ToU32(info[2]);
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_tracepoint_opts(tracepoint_prog_, category.c_str(), name.c_str(), &opts);
+  return AddLink(env, link, "attach tracepoint", log.text());
+}
+
+// attachUprobe(path, offset, retprobe, pid, cookie) -> link id; pid -1 means every process.
+Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  std::string path = info[0].As<Napi::String>();
+  size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  LIBBPF_OPTS(bpf_uprobe_opts, opts);
+  opts.retprobe = info[2].As<Napi::Boolean>();
+  int pid = info[3].As<Napi::Number>().Int32Value();
+  opts.bpf_cookie = ToU32(info[4]);
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_uprobe_opts(kprobe_prog_, pid, path.c_str(), offset, &opts);
+  return AddLink(env, link, opts.retprobe ? "attach uretprobe" : "attach uprobe", log.text());
+}
+
+void Tracer::Detach(const Napi::CallbackInfo& info) {
+  auto it = links_.find(ToU32(info[0]));
+  if (it == links_.end()) return;
+  bpf_link__destroy(it->second);
+  links_.erase(it);
+}
+
+// setConfig(probeId, Buffer holding a struct kn_config)
+void Tracer::SetConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  uint32_t id = ToU32(info[0]);
+  auto buf = info[1].As<Napi::Buffer<uint8_t>>();
+  if (buf.Length() != config_size_ || id >= max_probes_) throw Napi::RangeError::New(env, "bad probe config");
+  if (bpf_map_update_elem(configs_fd_, &id, buf.Data(), BPF_ANY)) {
+    throw SyscallError(env, "update the probe config", -errno, "");
+  }
+}
+
+// lost(probeId) -> records the kernel could not reserve for that probe so far
+Napi::Value Tracer::Lost(const Napi::CallbackInfo& info) {
+  uint32_t id = ToU32(info[0]);
+  uint64_t n = (lost_ != nullptr && id < max_probes_) ? lost_[id] : 0;
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+int Tracer::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Tracer*>(ctx);
+  auto* bytes = static_cast<uint8_t*>(data);
+  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+  if (self->batch_.size() >= self->batch_limit_) {
+    // The record is already ours; stop here so one batch stays bounded.
+    self->batch_full_ = true;
+    return -E2BIG;
+  }
+  return 0;
+}
+
+size_t Tracer::DrainRing(Napi::Env env) {
+  size_t delivered = 0;
+  // A few bounded batches per wake-up: memory stays bounded and the event
+  // loop gets its turn; the next tick goes on where this one stopped.
+  for (int round = 0; round < 16 && ring_ != nullptr; round++) {
+    batch_full_ = false;
+    int n = ring_buffer__consume(ring_);
+    if (n < 0 && !batch_full_) throw SyscallError(env, "read the ring buffer", n, "");
+    if (batch_.empty()) break;
+    delivered += batch_.size();
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
+    batch_.clear();
+    if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(Value(), {buf});
+    if (!batch_full_) break;
+  }
+  return delivered;
+}
+
+void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
+  auto* self = static_cast<Tracer*>(handle->data);
+  if (self == nullptr || self->closed_) return;
+  Napi::Env env = self->env_;
+  Napi::HandleScope scope(env);
+  try {
+    self->DrainRing(env);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+void Tracer::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<Tracer*>(handle->data);
+  if (self == nullptr || self->closed_) return;
+  Napi::Env env = self->env_;
+  Napi::HandleScope scope(env);
+  try {
+    self->DrainRing(env);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// start(onBatch, drainMs): deliver batches until stop() or close().
+void Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
+  uint32_t drain_ms = ToU32(info[1]);
+  if (poll_ != nullptr) return;
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_));
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, OnReadable);
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop, timer_);
+  timer_->data = this;
+  uv_timer_start(timer_, OnTimer, drain_ms, drain_ms);
+}
+
+void Tracer::StopPolling() {
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_ != nullptr) {
+    uv_timer_stop(timer_);
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+}
+
+void Tracer::Stop(const Napi::CallbackInfo&) { StopPolling(); }
+
+// drain() -> bytes delivered; reads what is in the ring now, synchronously.
+Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, static_cast<double>(DrainRing(env)));
+}
+
+// info() -> ids of the loaded programs and maps, for inspection and tests.
+Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (closed_) return o;
+  auto prog_id = [](bpf_program* p) {
+    bpf_prog_info pi = {};
+    uint32_t len = sizeof(pi);
+    bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len);
+    return pi.id;
+  };
+  o.Set("kprobeProgram", prog_id(kprobe_prog_));
+  o.Set("tracepointProgram", prog_id(tracepoint_prog_));
+  o.Set("links", static_cast<double>(links_.size()));
+  return o;
+}
+
+void Tracer::Close(const Napi::CallbackInfo&) {
+  if (closed_) return;
+  napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  Release();
+}
+
+}  // namespace kn

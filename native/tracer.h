@@ -1,0 +1,76 @@
+// A Tracer owns one loaded copy of bpf/kprobe_node.bpf.o: its programs, the
+// probe config array, the lost counters, the shared ring buffer and every
+// link attached through it. Closing it (or the environment going away)
+// detaches all links and frees everything.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+struct bpf_program;
+struct bpf_link;
+struct ring_buffer;
+
+namespace kn {
+
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  // JS methods; arguments are validated in TypeScript before they get here.
+  Napi::Value AttachKprobe(const Napi::CallbackInfo& info);
+  Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
+  void Detach(const Napi::CallbackInfo& info);
+  void SetConfig(const Napi::CallbackInfo& info);
+  Napi::Value Lost(const Napi::CallbackInfo& info);
+  void Start(const Napi::CallbackInfo& info);
+  void Stop(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+
+  Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
+  // Consumes ready records into batches and hands each batch to JS.
+  size_t DrainRing(Napi::Env env);
+  static int OnRecord(void* ctx, void* data, size_t size);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  void StopPolling();
+  void Release();
+  static void CleanupHook(void* arg);
+
+  Napi::Env env_;
+  bpf_object* obj_ = nullptr;
+  bpf_program* kprobe_prog_ = nullptr;
+  bpf_program* tracepoint_prog_ = nullptr;
+  int configs_fd_ = -1;
+  uint32_t max_probes_ = 0;
+  size_t config_size_ = 0;
+  const volatile uint64_t* lost_ = nullptr;  // mmap of the kernel's lost counters
+  size_t lost_bytes_ = 0;
+  ring_buffer* ring_ = nullptr;
+  std::map<uint32_t, bpf_link*> links_;
+  uint32_t next_link_ = 1;
+
+  // Polling state: a uv_poll_t on the ring's epoll fd for forced wake-ups and
+  // a timer that drains what arrived without one.
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  Napi::FunctionReference on_batch_;
+  std::vector<uint8_t> batch_;
+  size_t batch_limit_ = 1 << 20;
+  bool batch_full_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace kn
