@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * The command line: `kprobe-node <function>` and friends. Everything it does
+ * goes through the public API; this file only parses, prints and cleans up.
+ */
+import { spawn } from 'child_process';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
+import type { TraceEvent } from './decode';
+import { KprobeNodeError, OptionError } from './errors';
+import { LineWriter, formatJson, formatLine } from './output';
+import type { Probe } from './probe';
+import { Session } from './session';
+
+interface TraceArgs {
+  targets: string[];
+  ret: boolean;
+  syscall: string[];
+  tracepoint: string[];
+  pid?: number;
+  tid?: number;
+  uid?: number;
+  comm?: string;
+  json: boolean;
+  c?: string;
+  duration?: number;
+  count: boolean;
+}
+
+/** One thing to attach, from a positional target or an option. */
+interface Target {
+  kind: 'kprobe' | 'kretprobe' | 'tracepoint' | 'syscall';
+  name: string;
+  ret: boolean;
+}
+
+/** `fn`, `kprobe:fn`, `kretprobe:fn`, `tracepoint:cat:name`, `t:cat:name`, `syscall:name`. */
+export function parseTarget(text: string, ret: boolean): Target {
+  const colon = text.indexOf(':');
+  const prefix = colon < 0 ? '' : text.slice(0, colon);
+  const rest = text.slice(colon + 1);
+  switch (prefix) {
+    case '':
+      return { kind: ret ? 'kretprobe' : 'kprobe', name: text, ret };
+    case 'kprobe':
+    case 'k':
+      return { kind: ret ? 'kretprobe' : 'kprobe', name: rest, ret };
+    case 'kretprobe':
+    case 'kr':
+      return { kind: 'kretprobe', name: rest, ret: true };
+    case 'tracepoint':
+    case 't':
+      return { kind: 'tracepoint', name: rest, ret: false };
+    case 'syscall':
+    case 's':
+      return { kind: 'syscall', name: rest, ret };
+    default:
+      // `sched:sched_switch` alone reads as a tracepoint.
+      if (/^[A-Za-z_]\w*:[A-Za-z_]\w*$/.test(text)) return { kind: 'tracepoint', name: text, ret: false };
+      throw new OptionError(`unknown probe type "${prefix}" in "${text}" (use kprobe:, kretprobe:, tracepoint:, syscall:)`);
+  }
+}
+
+function attach(t: Target, opts: ProbeOptions): Probe {
+  switch (t.kind) {
+    case 'kprobe':
+      return attachKprobe(t.name, opts);
+    case 'kretprobe':
+      return attachKretprobe(t.name, opts);
+    case 'tracepoint':
+      return attachTracepoint(t.name, opts);
+    case 'syscall':
+      return attachSyscall(t.name, { ...opts, ret: t.ret });
+  }
+}
+
+function fail(e: unknown): never {
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`kprobe-node: ${message}\n`);
+  if (process.env.KPROBE_NODE_DEBUG && e instanceof KprobeNodeError && e.log) process.stderr.write(e.log + '\n');
+  process.exit(e instanceof OptionError ? 2 : 1);
+}
+
+async function trace(argv: TraceArgs): Promise<void> {
+  const targets = [
+    ...argv.targets.map((t) => parseTarget(t, argv.ret)),
+    ...argv.syscall.map((name): Target => ({ kind: 'syscall', name, ret: argv.ret })),
+    ...argv.tracepoint.map((name): Target => ({ kind: 'tracepoint', name, ret: false })),
+  ];
+  if (!targets.length) throw new OptionError('nothing to trace: name a kernel function, --syscall <name> or --tracepoint <cat:name>');
+  if (argv.duration !== undefined && !(argv.duration > 0)) throw new OptionError('--duration must be a positive number of seconds');
+  const opts: ProbeOptions = { pid: argv.pid, tid: argv.tid, uid: argv.uid, comm: argv.comm };
+
+  const out = new LineWriter(process.stdout);
+  const counts = new Map<string, number>();
+  const probes: Probe[] = [];
+  let stopping = false;
+
+  const stop = (code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    for (const p of probes) p.close();
+    out.flush();
+    if (argv.count) {
+      const rows = [...counts].sort((a, b) => b[1] - a[1]);
+      const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
+      process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
+    }
+    const seen = probes.reduce((n, p) => n + p.seen, 0);
+    const lost = probes.reduce((n, p) => n + p.lost, 0);
+    process.stderr.write(`kprobe-node: ${seen} events, ${lost} lost\n`);
+    process.stdout.write('', () => process.exit(code));
+  };
+
+  try {
+    for (const t of targets) {
+      const probe = attach(t, opts);
+      probes.push(probe);
+      const many = targets.length > 1;
+      probe.on('event', (ev: TraceEvent) => {
+        if (argv.count) {
+          const key = `${probe.name} ${ev.comm}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        } else {
+          out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, many));
+        }
+      });
+      probe.on('lost', (n: number) => process.stderr.write(`kprobe-node: ${n} events lost (ring buffer full)\n`));
+    }
+  } catch (e) {
+    for (const p of probes) p.close();
+    throw e;
+  }
+
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') stop(0);
+  });
+  if (argv.duration !== undefined) setTimeout(() => stop(0), argv.duration * 1000);
+  if (argv.c !== undefined) {
+    const child = spawn('/bin/sh', ['-c', argv.c], { stdio: 'inherit' });
+    child.on('error', (e) => fail(new OptionError(`cannot run -c command: ${e.message}`)));
+    child.on('exit', () => {
+      // The child's last events may still sit in the ring: deliver them first.
+      Session.get().flush();
+      stop(0);
+    });
+  } else if (!argv.json && !argv.count && process.stderr.isTTY) {
+    process.stderr.write(`Tracing ${probes.map((p) => p.name).join(', ')}... Ctrl-C to end.\n`);
+  }
+}
+
+export function main(args: string[]): void {
+  const parser = yargs(args)
+    .scriptName('kprobe-node')
+    .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live.\n' +
+      'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name or tracepoint:cat:name.')
+    .command('$0 [targets..]', false as unknown as string, (y) =>
+      y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }))
+    .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
+    .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
+    .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
+    .option('pid', { type: 'number', describe: 'only this process id' })
+    .option('tid', { type: 'number', describe: 'only this thread id' })
+    .option('uid', { type: 'number', describe: 'only this user id' })
+    .option('comm', { type: 'string', describe: 'only tasks with this command name' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+    .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
+    .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+    .option('count', { type: 'boolean', default: false, describe: 'print counts per probe and comm at the end' })
+    .example('$0 fuse_open_common', 'every call of a kernel function')
+    .example('$0 --syscall openat --comm bash', 'files bash opens')
+    .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
+    .strict()
+    .fail((msg, err) => fail(err ?? new OptionError(msg)))
+    .help()
+    .version();
+  const argv = parser.parseSync() as unknown as TraceArgs;
+  for (const key of ['pid', 'tid', 'uid', 'duration'] as const) {
+    if (argv[key] !== undefined && Number.isNaN(argv[key])) fail(new OptionError(`--${key} must be a number`));
+  }
+  trace(argv).catch(fail);
+}
+
+if (require.main === module) main(hideBin(process.argv));

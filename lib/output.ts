@@ -1,0 +1,87 @@
+/**
+ * How the CLI prints events: one line each (time, comm, pid, arguments), or
+ * one JSON object per line.
+ */
+import type { ArgPlan, TraceEvent } from './decode';
+import type { Probe } from './probe';
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function clock(d: Date): string {
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+function show(plan: ArgPlan | undefined, value: unknown): string {
+  if (value === null || value === undefined) return '<fault>';
+  if (plan?.format) return plan.format(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Buffer.isBuffer(value)) return value.toString('hex');
+  return String(value);
+}
+
+/** `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`, with the probe's name when several are traced. */
+export function formatLine(probe: Probe, ev: TraceEvent, withProbe: boolean): string {
+  const parts = [clock(ev.time), ev.comm, String(ev.pid)];
+  if (withProbe) parts.push(probe.name);
+  const plans = probe.plans;
+  for (const plan of plans) {
+    if (plan.fetch.hidden) continue;
+    const value = plan.isReturn ? ev.ret : (ev.args as Record<string, unknown>)[plan.name];
+    parts.push(`${plan.name}=${show(plan, value)}`);
+  }
+  return parts.join(' ');
+}
+
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+  }
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer') {
+    return Buffer.from((value as { data: number[] }).data).toString('hex');
+  }
+  return value;
+}
+
+/** One JSON object: time (ISO), ns, probe, cpu, pid, tid, uid, comm, args, and ret for return probes. */
+export function formatJson(ev: TraceEvent): string {
+  const out: Record<string, unknown> = {
+    time: ev.time.toISOString(),
+    ns: ev.ns.toString(),
+    probe: ev.probe,
+    cpu: ev.cpu,
+    pid: ev.pid,
+    tid: ev.tid,
+    uid: ev.uid,
+    comm: ev.comm,
+    args: ev.args,
+  };
+  if (ev.ret !== undefined) out.ret = ev.ret;
+  if (ev.faults) out.faults = ev.faults;
+  return JSON.stringify(out, jsonValue);
+}
+
+/** Collects lines and writes them in one piece per turn of the event loop. */
+export class LineWriter {
+  private lines: string[] = [];
+  private scheduled = false;
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  write(line: string): void {
+    this.lines.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (!this.lines.length) return;
+    const text = this.lines.join('\n') + '\n';
+    this.lines = [];
+    this.out.write(text);
+  }
+}
