@@ -30,8 +30,7 @@ setup:
 
 # Host tests (unit + real kernel as root), then kernel tests in a VM with kprobes.
 test: all
-	npx jest --selectProjects unit host
-	scripts/vmtest
+	scripts/test
 
 test-unit: all
 	npx jest --selectProjects unit
