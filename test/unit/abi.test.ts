@@ -1,0 +1,227 @@
+/**
+ * lib/abi.ts mirrors bpf/kprobe_node.h by hand. These tests hold it to the
+ * header: sizes and offsets against what the C++ compiler computed with
+ * sizeof/offsetof when it built the addon, constants and enum values against
+ * the header's text, and encodeConfig/RecordDecoder against those offsets.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as abi from '../../lib/abi';
+import { RecordDecoder } from '../../lib/decode';
+import { native } from '../../lib/native';
+import { repoRoot } from '../helpers/host';
+
+const N = native().layout;
+const { layout } = abi;
+const header = fs.readFileSync(path.join(repoRoot, 'bpf', 'kprobe_node.h'), 'utf8');
+
+/** `#define KN_X value` and `KN_X = value,` from the header. */
+function headerValues(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of header.matchAll(/^#define\s+(KN_[A-Z0-9_]+)\s+(0x[0-9a-fA-F]+|\d+)u?\b/gm)) out.set(m[1], Number(m[2]));
+  for (const m of header.matchAll(/^\s*(KN_[A-Z0-9_]+)\s*=\s*(0x[0-9a-fA-F]+|\d+)\s*,/gm)) out.set(m[1], Number(m[2]));
+  return out;
+}
+const H = headerValues();
+
+describe('struct layouts agree with the header (as compiled into the addon)', () => {
+  const structs = ['step', 'arg', 'filter', 'config', 'record'] as const;
+
+  test('the addon reports every struct', () => {
+    expect(Object.keys(N).sort()).toEqual([...structs, 'constants'].sort());
+  });
+
+  for (const s of structs) {
+    test(`kn_${s}: same members, sizes and offsets`, () => {
+      expect(N[s]).toBeDefined();
+      // toEqual names the member that differs.
+      expect({ ...layout[s] }).toEqual({ ...N[s] });
+    });
+  }
+
+  test('records are 8-byte multiples (payload entries are 8-byte aligned)', () => {
+    expect(N.record.size % 8).toBe(0);
+  });
+});
+
+describe('constants agree', () => {
+  test('sizes the addon reports', () => {
+    expect(N.constants).toEqual({
+      COMM_LEN: abi.COMM_LEN,
+      MAX_ARGS: abi.MAX_ARGS,
+      MAX_STEPS: abi.MAX_STEPS,
+      MAX_FILTERS: abi.MAX_FILTERS,
+      MAX_STR: abi.MAX_STR,
+      DATA_SIZE: abi.DATA_SIZE,
+    });
+  });
+
+  test('the header was parsed (guards the tests below against a vacuous pass)', () => {
+    expect(H.size).toBeGreaterThanOrEqual(35);
+  });
+
+  const enums: Array<[string, Record<string, string | number>, string]> = [
+    ['Source', abi.Source, 'KN_SRC_'],
+    ['Store', abi.Store, 'KN_STORE_'],
+    ['FilterOp', abi.FilterOp, 'KN_OP_'],
+  ];
+  // Member names compared without underscores: KN_OP_STREQ is FilterOp.StrEq.
+  const key = (s: string) => s.replace(/_/g, '').toUpperCase();
+  for (const [name, e, prefix] of enums) {
+    test(`enum ${name} has exactly the header's ${prefix}* values`, () => {
+      const ts = Object.fromEntries(Object.entries(e).filter(([, v]) => typeof v === 'number').map(([k, v]) => [key(k), v]));
+      const c = Object.fromEntries([...H].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [key(k.slice(prefix.length)), v]));
+      expect(ts).toEqual(c);
+    });
+  }
+
+  test('flags', () => {
+    expect({
+      KN_ARG_SIGNED: abi.ARG_SIGNED,
+      KN_ARG_HIDDEN: abi.ARG_HIDDEN,
+      KN_CFG_PID: abi.CFG_PID,
+      KN_CFG_TID: abi.CFG_TID,
+      KN_CFG_UID: abi.CFG_UID,
+      KN_CFG_COMM: abi.CFG_COMM,
+      KN_CFG_ENABLED: abi.CFG_ENABLED,
+    }).toEqual(Object.fromEntries([...H].filter(([k]) => /^KN_(ARG|CFG)_/.test(k))));
+  });
+});
+
+describe('encodeConfig writes each field where the header puts it', () => {
+  const C = N.config;
+  const A = N.arg;
+  const F = N.filter;
+  const S = N.step;
+
+  const cfg: abi.ProbeConfig = {
+    pid: 0x11223344,
+    tid: 0x55667788,
+    uid: 0x0a0b0c0d,
+    comm: 'kn_workload',
+    args: [
+      { source: abi.Source.Reg, reg: 5, steps: [], store: abi.Store.Value, size: 8 },
+      { source: abi.Source.Ret, steps: [], store: abi.Store.Mem, size: 4, signed: true, offset: -24 },
+      {
+        source: abi.Source.Ctx,
+        steps: [
+          { offset: 16, user: false },
+          { offset: -8, user: true },
+          { offset: 0x1234, user: false },
+        ],
+        store: abi.Store.StrUser,
+        size: 256,
+        hidden: true,
+        offset: 0x40,
+        bitOffset: 3,
+        bitSize: 5,
+      },
+    ],
+    filters: [
+      { arg: 1, op: abi.FilterOp.SGe, operand: -5n },
+      { arg: 2, op: abi.FilterOp.StrEq, str: '/etc/passwd' },
+    ],
+  };
+  const b = abi.encodeConfig(cfg);
+
+  test('size is sizeof(struct kn_config) (the addon refuses anything else)', () => {
+    expect(b.length).toBe(C.size);
+  });
+
+  test('header fields', () => {
+    expect(b.readUInt32LE(C.flags)).toBe((0x80000000 | 0x01 | 0x02 | 0x04 | 0x08) >>> 0);
+    expect(b.readUInt32LE(C.pid)).toBe(0x11223344);
+    expect(b.readUInt32LE(C.tid)).toBe(0x55667788);
+    expect(b.readUInt32LE(C.uid)).toBe(0x0a0b0c0d);
+    expect(b.toString('latin1', C.comm, C.comm + 16)).toBe('kn_workload\0\0\0\0\0');
+    expect(b[C.nargs]).toBe(3);
+    expect(b[C.nfilters]).toBe(2);
+  });
+
+  test('filters', () => {
+    const f0 = C.filters;
+    const f1 = C.filters + F.size;
+    expect([b[f0 + F.arg], b[f0 + F.op]]).toEqual([1, abi.FilterOp.SGe]);
+    expect(b.readBigInt64LE(f0 + F.operand)).toBe(-5n);
+    expect([b[f1 + F.arg], b[f1 + F.op]]).toEqual([2, abi.FilterOp.StrEq]);
+    expect(b.toString('latin1', f1 + F.str, f1 + F.str + 12)).toBe('/etc/passwd\0');
+  });
+
+  test('arguments and their steps', () => {
+    const a0 = C.args;
+    const a1 = C.args + A.size;
+    const a2 = C.args + 2 * A.size;
+    expect([b[a0 + A.source], b[a0 + A.reg], b[a0 + A.nsteps], b[a0 + A.store], b.readUInt16LE(a0 + A.size_)]).toEqual([
+      abi.Source.Reg, 5, 0, abi.Store.Value, 8,
+    ]);
+    expect([b[a1 + A.source], b[a1 + A.store], b.readUInt16LE(a1 + A.size_), b[a1 + A.flags]]).toEqual([
+      abi.Source.Ret, abi.Store.Mem, 4, abi.ARG_SIGNED,
+    ]);
+    expect(b.readInt32LE(a1 + A.offset)).toBe(-24);
+    expect([b[a2 + A.source], b[a2 + A.nsteps], b[a2 + A.store], b.readUInt16LE(a2 + A.size_)]).toEqual([
+      abi.Source.Ctx, 3, abi.Store.StrUser, 256,
+    ]);
+    expect(b[a2 + A.flags]).toBe(abi.ARG_HIDDEN);
+    expect(b.readInt32LE(a2 + A.offset)).toBe(0x40);
+    expect([b[a2 + A.bit_offset], b[a2 + A.bit_size]]).toEqual([3, 5]);
+    const step = (j: number) => a2 + A.steps + j * S.size;
+    expect([b.readInt32LE(step(0) + S.offset), b[step(0) + S.user]]).toEqual([16, 0]);
+    expect([b.readInt32LE(step(1) + S.offset), b[step(1) + S.user]]).toEqual([-8, 1]);
+    expect([b.readInt32LE(step(2) + S.offset), b[step(2) + S.user]]).toEqual([0x1234, 0]);
+    // Unused argument slots stay zero.
+    expect(b.subarray(C.args + 3 * A.size).every((x) => x === 0)).toBe(true);
+  });
+
+  test('no filter flags without filters; comm is cut to 15 characters plus NUL', () => {
+    const e = abi.encodeConfig({ comm: 'a-very-long-command-name', args: [] });
+    expect(e.readUInt32LE(C.flags)).toBe((0x80000000 | 0x08) >>> 0);
+    expect(e.toString('latin1', C.comm, C.comm + 16)).toBe('a-very-long-com\0');
+    expect(e.readUInt32LE(C.pid)).toBe(0);
+  });
+
+  test('limits are the header limits', () => {
+    const arg: abi.FetchArg = { source: abi.Source.Reg, steps: [], store: abi.Store.Value, size: 8 };
+    expect(() => abi.encodeConfig({ args: Array(N.constants.MAX_ARGS + 1).fill(arg) })).toThrow(RangeError);
+    expect(() => abi.encodeConfig({ args: Array(N.constants.MAX_ARGS).fill(arg) })).not.toThrow();
+    const deep = { ...arg, steps: Array(N.constants.MAX_STEPS + 1).fill({ offset: 0, user: false }) };
+    expect(() => abi.encodeConfig({ args: [deep] })).toThrow(RangeError);
+    const filter: abi.FetchFilter = { arg: 0, op: abi.FilterOp.Eq };
+    expect(() => abi.encodeConfig({ args: [], filters: Array(N.constants.MAX_FILTERS + 1).fill(filter) })).toThrow(RangeError);
+  });
+});
+
+describe('RecordDecoder reads a struct kn_record where the header puts it', () => {
+  const R = N.record;
+
+  test('header fields and payload entries', () => {
+    const payload = 8 + 8 + ((4 + 5 + 7) & ~7);
+    const buf = Buffer.alloc(R.size + payload);
+    buf.writeUInt32LE(buf.length, R.size_);
+    buf.writeUInt32LE(7, R.probe_id);
+    buf.writeBigUInt64LE(123456789012345n, R.ns);
+    buf.writeUInt32LE(4242, R.pid);
+    buf.writeUInt32LE(4243, R.tid);
+    buf.writeUInt32LE(1000, R.uid);
+    buf.writeUInt16LE(3, R.cpu);
+    buf.writeUInt16LE(0b010, R.faults);
+    buf.write('kn_workload', R.comm, 'latin1');
+    let p = R.size;
+    buf.writeBigInt64LE(-2n, p);
+    p += 8;
+    buf.writeBigUInt64LE(0n, p); // faulted
+    p += 8;
+    buf.writeUInt32LE(5, p);
+    buf.write('hello', p + 4);
+    const mem = (size: number) => ({ source: abi.Source.Ctx, steps: [], store: abi.Store.Mem, size });
+    const dec = new RecordDecoder('test:probe', [
+      { name: 'ret', type: 'long', fetch: mem(8), kind: 'i64', isReturn: true },
+      { name: 'ptr', type: 'void *', fetch: mem(8), kind: 'u64' },
+      { name: 'name', type: 'char *', fetch: { source: abi.Source.Ctx, steps: [], store: abi.Store.Str, size: 64 }, kind: 'string' },
+    ]);
+    const ev = dec.decode(buf, 0, buf.length);
+    expect(ev).toMatchObject({ probe: 'test:probe', ns: 123456789012345n, pid: 4242, tid: 4243, uid: 1000, cpu: 3, comm: 'kn_workload' });
+    expect(ev.ret).toBe(-2n);
+    expect(ev.args).toEqual({ ptr: null, name: 'hello' });
+    expect(ev.faults).toEqual(['ptr']);
+  });
+});
