@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The traced program of the benchmarks: calls getppid(2) N times through
+ * syscall(2) (no libc caching) and reports its own cost per call.
+ *
+ *   getppid_loop N [wait]
+ *
+ * With "wait" it prints "pid <pid>" and waits for a line on stdin before it
+ * starts, so that a tracer can be attached first. It prints one line:
+ *   ns_per_call <f> start_ns <CLOCK_MONOTONIC> end_ns <CLOCK_MONOTONIC> calls <N>
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 2000000;
+	char line[64];
+
+	if (argc > 2 && strcmp(argv[2], "wait") == 0) {
+		printf("pid %d\n", getpid());
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			return 1;
+	}
+	long long start = now_ns();
+	for (long i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	long long end = now_ns();
+	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld\n",
+	       (double)(end - start) / (double)n, start, end, n);
+	fflush(stdout);
+	return 0;
+}

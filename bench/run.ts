@@ -1,0 +1,677 @@
+/**
+ * The benchmark suite (`make bench`, or `node dist/bench/run.js [--quick] [--profile] [--vm]`).
+ *
+ * Every benchmark runs its contenders ALTERNATELY, run by run (A B C A B C ...),
+ * so that drift of this noisy machine hits them all alike, and reports medians
+ * and ratios next to the project's targets. The table, with the machine and
+ * kernel it came from, goes to the terminal and to bench/RESULTS.md.
+ *
+ *   observer overhead   what tracing costs the traced program (ns per getppid)
+ *   delivery throughput 5M events as fast as one core makes them: time to the
+ *                       last event in hand, and events lost
+ *   start-up            CLI start, attach, run `true`, detach: wall time, peak RSS
+ *   listing             `kprobe-node list`
+ *   kprobe path         needs a kernel with kprobes (the VM): --vm, else skipped
+ *   BPF cost per hit    --profile: run_time_ns / run_cnt of each tracer's program
+ *
+ * C helpers in bench/c/ are compiled at run time into .cache/bench/.
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CACHE = path.join(ROOT, '.cache', 'bench');
+const BPF_OBJECT = path.join(ROOT, 'dist', 'bpf', 'kprobe_node.bpf.o');
+const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
+const NODE_CONSUMER = path.join(__dirname, 'consumer.js');
+const LOOP = path.join(CACHE, 'getppid_loop');
+const C_CONSUMER = path.join(CACHE, 'consumer');
+
+const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only=')));
+/** --only=observer,throughput,startup,listing,kprobe,profile: run just those (for profiling). */
+const ONLY = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const QUICK = argv.has('--quick');
+const PROFILE = argv.has('--profile');
+const VM = argv.has('--vm');
+if (argv.has('--help') || argv.has('-h')) {
+  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--vm] [--only=observer,throughput,startup,listing,kprobe,profile]\n');
+  process.exit(0);
+}
+
+const P = QUICK
+  ? { observerCalls: 500_000, observerRounds: 3, throughputEvents: 5_000_000, throughputRounds: 2, startRounds: 3, listRounds: 3 }
+  : { observerCalls: 2_000_000, observerRounds: 7, throughputEvents: 5_000_000, throughputRounds: 5, startRounds: 10, listRounds: 5 };
+
+const NCPU = os.cpus().length;
+/** The traced loop runs on CPU 0, tracers on the others (when there are others). */
+const LOOP_CPU = '0';
+const TRACER_CPUS = NCPU > 1 ? `1-${NCPU - 1}` : '0';
+const SETTLE_MS = 150;
+
+// ---------------------------------------------------------------------------
+// processes
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function nowNs(): bigint {
+  return process.hrtime.bigint(); // CLOCK_MONOTONIC, like the C helpers
+}
+
+/** A child with its output split into lines and waitable. */
+class Proc {
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  stderr = '';
+  exitCode: number | null = null;
+  readonly exited: Promise<number | null>;
+  private waiters: Array<() => void> = [];
+
+  constructor(cmd: string, args: string[], opts: { cpus?: string; stdin?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+    const full = opts.cpus !== undefined && hasTaskset() ? ['taskset', ['-c', opts.cpus, cmd, ...args]] as const : [cmd, args] as const;
+    this.child = spawn(full[0], [...full[1]], { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let partial = '';
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      partial += d;
+      const parts = partial.split('\n');
+      partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.wake();
+    });
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (d: string) => {
+      if (this.stderr.length < 20000) this.stderr += d;
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        if (partial) this.lines.push(partial);
+        partial = '';
+        this.exitCode = code ?? (signal ? 128 : null);
+        this.wake();
+        resolve(this.exitCode);
+      });
+      this.child.on('error', (e) => {
+        this.stderr += String(e);
+        this.exitCode = 127;
+        this.wake();
+        resolve(127);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first output line matching `re`; throws on exit or timeout. */
+  async waitLine(re: RegExp, timeoutMs: number, what: string): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const l of this.lines) {
+        const m = l.match(re);
+        if (m) return m;
+      }
+      if (this.exitCode !== null) throw new Error(`${what}: exited (${this.exitCode}) before printing ${re}: ${this.stderr.trim().slice(-600)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what}: no ${re} within ${timeoutMs} ms: ${this.stderr.trim().slice(-600)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Signals the process (by its pid) and waits for it, SIGKILL after `graceMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGINT', graceMs = 15000): Promise<void> {
+    if (this.exitCode !== null) return;
+    this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    if (this.exitCode !== null) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+}
+
+let tasksetCache: boolean | undefined;
+function hasTaskset(): boolean {
+  return (tasksetCache ??= spawnSync('taskset', ['-c', '0', 'true']).status === 0);
+}
+
+function which(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Waits until the kernel shows a perf-event attachment (tracepoint, kprobe) held by `pid`. */
+async function waitPerfAttached(pid: number, timeoutMs: number, what: string, proc: Proc): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`${what}: exited (${proc.exitCode}): ${proc.stderr.trim().slice(-600)}`);
+    const r = spawnSync('bpftool', ['perf', 'show', '-j'], { encoding: 'utf8' });
+    try {
+      const list = JSON.parse(r.stdout || '[]') as Array<{ pid: number }>;
+      if (list.some((e) => e.pid === pid)) return;
+    } catch {
+      /* not JSON yet */
+    }
+    await sleep(30);
+  }
+  throw new Error(`${what}: not attached within ${timeoutMs} ms: ${proc.stderr.trim().slice(-600)}`);
+}
+
+// ---------------------------------------------------------------------------
+// statistics and the table
+
+function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(x: number, digits = 0): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+interface Row {
+  bench: string;
+  contender: string;
+  median: string;
+  spread: string;
+  extra?: string;
+  note?: string;
+}
+
+interface Verdict {
+  what: string;
+  value: string;
+  target: string;
+  pass: boolean | undefined; // undefined: could not be measured
+  note?: string;
+}
+
+const rows: Row[] = [];
+const verdicts: Verdict[] = [];
+const notes: string[] = [];
+
+function spread(xs: number[], digits = 0): string {
+  if (!xs.length) return '';
+  return `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)} (n=${xs.length})`;
+}
+
+function log(msg: string): void {
+  process.stderr.write(msg + '\n');
+}
+
+function table(headers: string[], data: string[][]): string {
+  const lines = [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`];
+  for (const r of data) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// contenders of the getppid loop
+
+interface RunResult {
+  nsPerCall: number;
+  startNs: bigint;
+  endNs: bigint;
+  /** from the tracer's "done" line, where it has one */
+  seen?: number;
+  target?: number;
+  lost?: number;
+  lastNs?: bigint;
+}
+
+interface Contender {
+  name: string;
+  /** Starts the tracer; resolves once it is attached. `pid`: the loop's pid. */
+  start?: (pid: number, expect: number) => Promise<Proc>;
+  /** Parses a "done" line (C and kprobe-node consumers). */
+  done?: boolean;
+}
+
+const GETPPID_TP = 'tracepoint:syscalls:sys_enter_getppid';
+
+function bpftraceContender(name: string, program: string, extra: string[] = []): Contender {
+  return {
+    name,
+    start: async () => {
+      const p = new Proc('bpftrace', [...extra, '-e', program], { cpus: TRACER_CPUS });
+      await waitPerfAttached(p.pid, 30000, name, p);
+      return p;
+    },
+  };
+}
+
+function consumerContender(name: string, cmd: string, args: string[]): Contender {
+  return {
+    name,
+    done: true,
+    start: async (pid, expect) => {
+      const p = new Proc(cmd, [...args, String(pid), String(expect)], { cpus: TRACER_CPUS });
+      await p.waitLine(/^ready$/, 30000, name);
+      return p;
+    },
+  };
+}
+
+const UNTRACED: Contender = { name: 'untraced' };
+const BT_COUNT = bpftraceContender('bpftrace count()', `${GETPPID_TP} { @ = count(); }`);
+const BT_PRINTF = bpftraceContender('bpftrace printf → /dev/null', `${GETPPID_TP} { printf("%d %s\\n", pid, comm); }`, ['-o', '/dev/null']);
+const C_LIMIT = consumerContender('C libbpf consumer (the limit)', C_CONSUMER, [BPF_OBJECT]);
+const KN = consumerContender('kprobe-node → JS listener', process.execPath, [NODE_CONSUMER]);
+
+/** One run of the loop under one contender. `expect`: tracer exits after that many events of the loop. */
+async function runLoop(c: Contender, calls: number, expect: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  const loop = new Proc(LOOP, [String(calls), 'wait'], { cpus: LOOP_CPU, stdin: true, env });
+  let tracer: Proc | undefined;
+  try {
+    const pid = Number((await loop.waitLine(/^pid (\d+)$/, 10000, 'getppid_loop'))[1]);
+    if (c.start) tracer = await c.start(pid, expect);
+    await sleep(SETTLE_MS);
+    loop.child.stdin!.write('go\n');
+    const m = await loop.waitLine(/^ns_per_call ([\d.]+) start_ns (\d+) end_ns (\d+)/, 600000, 'getppid_loop');
+    await loop.exited;
+    const r: RunResult = { nsPerCall: Number(m[1]), startNs: BigInt(m[2]), endNs: BigInt(m[3]) };
+    if (tracer) {
+      // A consumer with `expect` exits by itself once every event is in hand.
+      // (the ring holds at most 8 MB of backlog, so a few seconds is plenty; with losses it never gets there)
+      if (!(expect && (await tracer.waitExit(8000)))) await tracer.stop('SIGINT');
+      if (c.done) {
+        const d = await tracer.waitLine(/^done seen (\d+) target (\d+) lost (\d+) last_ns (\d+)/, 5000, c.name);
+        r.seen = Number(d[1]);
+        r.target = Number(d[2]);
+        r.lost = Number(d[3]);
+        r.lastNs = BigInt(d[4]);
+      }
+    }
+    return r;
+  } finally {
+    await loop.stop('SIGKILL');
+    if (tracer) await tracer.stop('SIGINT');
+  }
+}
+
+// ---------------------------------------------------------------------------
+// benchmarks
+
+async function observerOverhead(): Promise<void> {
+  const N = P.observerCalls;
+  const contenders = [UNTRACED, BT_COUNT, BT_PRINTF, C_LIMIT, KN];
+  const ns = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const lost = new Map<string, number[]>();
+  const delivered = new Map<string, number[]>();
+  log(`\n== observer overhead: ${fmt(N)} getppid calls, ${P.observerRounds} rounds, contenders alternating`);
+  for (let round = 0; round < P.observerRounds; round++) {
+    for (const c of contenders) {
+      const r = await runLoop(c, N, 0);
+      ns.get(c.name)!.push(r.nsPerCall);
+      if (r.lost !== undefined) {
+        (lost.get(c.name) ?? lost.set(c.name, []).get(c.name)!).push(r.lost);
+        (delivered.get(c.name) ?? delivered.set(c.name, []).get(c.name)!).push(r.target!);
+      }
+      log(`  round ${round + 1} ${c.name.padEnd(32)} ${fmt(r.nsPerCall, 1).padStart(8)} ns/call${r.lost !== undefined ? `  delivered ${r.target} lost ${r.lost}` : ''}`);
+    }
+  }
+  const base = median(ns.get(UNTRACED.name)!);
+  const extra = (c: Contender) => median(ns.get(c.name)!) - base;
+  for (const c of contenders) {
+    const xs = ns.get(c.name)!;
+    const l = lost.get(c.name);
+    rows.push({
+      bench: `observer overhead (${fmt(N)} getppid, ns/call)`,
+      contender: c.name,
+      median: fmt(median(xs), 1),
+      spread: spread(xs, 1),
+      extra: c === UNTRACED ? '' : `+${fmt(extra(c), 1)}`,
+      note: l ? `delivered ${fmt(Math.min(...delivered.get(c.name)!))}–${fmt(Math.max(...delivered.get(c.name)!))} of ${fmt(N)}, lost ${fmt(Math.min(...l))}–${fmt(Math.max(...l))}` : '',
+    });
+  }
+  const ratio = extra(KN) / extra(BT_COUNT);
+  verdicts.push({
+    what: 'observer: kprobe-node extra / bpftrace count() extra',
+    value: fmt(ratio, 2),
+    target: '≤ 1.20',
+    pass: ratio <= 1.2,
+    note: `kprobe-node +${fmt(extra(KN), 1)} ns, bpftrace count() +${fmt(extra(BT_COUNT), 1)} ns, C limit +${fmt(extra(C_LIMIT), 1)} ns`,
+  });
+  const knLost = lost.get(KN.name) ?? [];
+  verdicts.push({
+    what: 'observer: events lost by kprobe-node',
+    value: `${fmt(median(knLost))} median (max ${fmt(Math.max(...knLost))})`,
+    target: '0',
+    pass: Math.max(...knLost) === 0,
+  });
+}
+
+async function deliveryThroughput(): Promise<void> {
+  const N = P.throughputEvents;
+  const contenders = [C_LIMIT, KN];
+  const secs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const loopSecs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const lost = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  log(`\n== delivery throughput: ${fmt(N)} events, ${P.throughputRounds} rounds, alternating`);
+  for (let round = 0; round < P.throughputRounds; round++) {
+    for (const c of contenders) {
+      const r = await runLoop(c, N, N);
+      const total = r.target! > 0 ? Number(r.lastNs! - r.startNs) / 1e9 : NaN;
+      secs.get(c.name)!.push(total);
+      loopSecs.get(c.name)!.push(Number(r.endNs - r.startNs) / 1e9);
+      lost.get(c.name)!.push(r.lost!); // counted in the kernel when a reserve fails
+      log(`  round ${round + 1} ${c.name.padEnd(32)} ${fmt(total, 3)} s to last event (loop ${fmt(Number(r.endNs - r.startNs) / 1e9, 3)} s), delivered ${r.target} lost ${r.lost}`);
+    }
+  }
+  for (const c of contenders) {
+    const xs = secs.get(c.name)!;
+    rows.push({
+      bench: `delivery throughput (${fmt(N)} events, s to last event in hand)`,
+      contender: c.name,
+      median: fmt(median(xs), 3),
+      spread: spread(xs, 3),
+      extra: `${fmt(N / median(xs) / 1e6, 2)} M ev/s`,
+      note: `loop alone ${fmt(median(loopSecs.get(c.name)!), 3)} s; lost ${fmt(Math.min(...lost.get(c.name)!))}–${fmt(Math.max(...lost.get(c.name)!))}`,
+    });
+  }
+  const ratio = median(secs.get(KN.name)!) / median(secs.get(C_LIMIT.name)!);
+  verdicts.push({ what: 'throughput: kprobe-node time / C consumer time', value: fmt(ratio, 2), target: '≤ 1.25', pass: ratio <= 1.25 });
+  const knLost = lost.get(KN.name)!;
+  verdicts.push({
+    what: `throughput: events lost by kprobe-node (of ${fmt(N)})`,
+    value: `${fmt(median(knLost))} median (max ${fmt(Math.max(...knLost))})`,
+    target: '0',
+    pass: Math.max(...knLost) === 0,
+  });
+}
+
+/** One timed command under /usr/bin/time (wall from here, peak RSS from time's %M). */
+function timed(cmd: string[], useTime: boolean): { wall: number; rssKb: number; code: number | null; err: string } {
+  const full = useTime ? ['/usr/bin/time', '-f', '__TIME__ %e %M', ...cmd] : cmd;
+  const t0 = nowNs();
+  const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const wall = Number(nowNs() - t0) / 1e9;
+  const m = /__TIME__ [\d.]+ (\d+)/.exec(r.stderr ?? '');
+  return { wall, rssKb: m ? Number(m[1]) : NaN, code: r.status, err: (r.stderr ?? '').slice(-400) };
+}
+
+async function startup(): Promise<void> {
+  const useTime = fs.existsSync('/usr/bin/time');
+  if (!useTime) notes.push('/usr/bin/time is missing (Debian package `time`): peak RSS not measured.');
+  // bpftrace refuses a bare `true` on merged-/usr systems ("matched 2 binaries"): both get the full path.
+  const TRUE = fs.existsSync('/usr/bin/true') ? '/usr/bin/true' : '/bin/true';
+  const contenders = [
+    { name: 'kprobe-node CLI', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
+    { name: 'bpftrace', cmd: ['bpftrace', '-e', 'tracepoint:syscalls:sys_enter_syncfs {}', '-c', TRUE] },
+  ];
+  const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const rss = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  log(`\n== start-up and footprint: trace syscalls:sys_enter_syncfs around \`${TRUE}\`, ${P.startRounds} rounds, alternating`);
+  for (let round = 0; round < P.startRounds; round++) {
+    for (const c of contenders) {
+      const r = timed(c.cmd, useTime);
+      if (r.code !== 0) throw new Error(`${c.name} failed (${r.code}): ${r.err}`);
+      wall.get(c.name)!.push(r.wall);
+      rss.get(c.name)!.push(r.rssKb / 1024);
+      log(`  round ${round + 1} ${c.name.padEnd(20)} ${fmt(r.wall, 3)} s  ${fmt(r.rssKb / 1024, 1)} MB`);
+    }
+  }
+  for (const c of contenders) {
+    rows.push({ bench: 'start-up: wall time (s)', contender: c.name, median: fmt(median(wall.get(c.name)!), 3), spread: spread(wall.get(c.name)!, 3) });
+  }
+  for (const c of contenders) {
+    rows.push({ bench: 'start-up: peak RSS (MB)', contender: c.name, median: fmt(median(rss.get(c.name)!), 1), spread: spread(rss.get(c.name)!, 1) });
+  }
+  const [kn, bt] = contenders.map((c) => c.name);
+  const w = median(wall.get(kn)!) / median(wall.get(bt)!);
+  verdicts.push({ what: 'start-up: kprobe-node wall / bpftrace wall', value: fmt(w, 2), target: '≤ 0.50', pass: w <= 0.5 });
+  const m = median(rss.get(kn)!) / median(rss.get(bt)!);
+  verdicts.push({ what: 'start-up: kprobe-node peak RSS / bpftrace peak RSS', value: fmt(m, 2), target: '≤ 0.75', pass: Number.isFinite(m) ? m <= 0.75 : undefined });
+}
+
+async function listing(): Promise<void> {
+  log(`\n== listing: \`kprobe-node list\``);
+  const probe = spawnSync(process.execPath, [CLI, 'list'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 120000 });
+  if (probe.status !== 0) {
+    const why = (probe.stderr ?? '').trim().split('\n')[0]?.slice(0, 160) ?? '';
+    rows.push({ bench: 'listing (s)', contender: 'kprobe-node list', median: 'not available', spread: '', note: `exits ${probe.status}: ${why}` });
+    log(`  not available: \`kprobe-node list\` exits ${probe.status} (${why})`);
+    return;
+  }
+  const contenders = [
+    { name: 'kprobe-node list', cmd: [process.execPath, CLI, 'list'] },
+    { name: 'bpftrace -l (reference)', cmd: ['bpftrace', '-l'] },
+  ];
+  const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < P.listRounds; round++) {
+    for (const c of contenders) {
+      const r = timed(c.cmd, false);
+      wall.get(c.name)!.push(r.wall);
+      log(`  round ${round + 1} ${c.name.padEnd(24)} ${fmt(r.wall, 3)} s`);
+    }
+  }
+  for (const c of contenders) rows.push({ bench: 'listing (s)', contender: c.name, median: fmt(median(wall.get(c.name)!), 3), spread: spread(wall.get(c.name)!, 3) });
+}
+
+function kprobesAvailable(): boolean {
+  return fs.existsSync('/sys/bus/event_source/devices/kprobe');
+}
+
+/**
+ * The kprobe path (attachSyscall picks a kprobe on __x64_sys_getppid where
+ * kprobes exist). Runs only inside the VM, with --vm.
+ */
+async function kprobePath(): Promise<void> {
+  const bench = 'observer overhead, kprobe path (ns/call)';
+  if (!VM || !kprobesAvailable()) {
+    const why = !VM
+      ? 'skipped: needs a kernel with kprobes (the VM); run `node dist/bench/run.js --vm` inside the VM guest'
+      : 'skipped: --vm given but this kernel has no kprobes (no /sys/bus/event_source/devices/kprobe)';
+    rows.push({ bench, contender: 'kprobe-node / bpftrace kprobe', median: 'skipped', spread: '', note: why });
+    log(`\n== kprobe path: ${why}`);
+    return;
+  }
+  const N = P.observerCalls;
+  const fn = process.arch === 'arm64' ? '__arm64_sys_getppid' : '__x64_sys_getppid';
+  const contenders = [UNTRACED, bpftraceContender('bpftrace kprobe count()', `kprobe:${fn} { @ = count(); }`), { ...KN, name: 'kprobe-node (kprobe) → JS listener' }];
+  const ns = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  log(`\n== kprobe path: ${fmt(N)} getppid calls, kprobe on ${fn}`);
+  for (let round = 0; round < P.observerRounds; round++) {
+    for (const c of contenders) {
+      const r = await runLoop(c, N, 0);
+      ns.get(c.name)!.push(r.nsPerCall);
+      log(`  round ${round + 1} ${c.name.padEnd(32)} ${fmt(r.nsPerCall, 1)} ns/call${r.lost !== undefined ? ` lost ${r.lost}` : ''}`);
+    }
+  }
+  const base = median(ns.get(UNTRACED.name)!);
+  for (const c of contenders) {
+    rows.push({ bench, contender: c.name, median: fmt(median(ns.get(c.name)!), 1), spread: spread(ns.get(c.name)!, 1), extra: c === UNTRACED ? '' : `+${fmt(median(ns.get(c.name)!) - base, 1)}` });
+  }
+  const ratio = (median(ns.get(contenders[2].name)!) - base) / (median(ns.get(contenders[1].name)!) - base);
+  verdicts.push({ what: 'kprobe path: kprobe-node extra / bpftrace count() extra', value: fmt(ratio, 2), target: '≤ 1.20', pass: ratio <= 1.2 });
+}
+
+/** The BPF programs a process holds (prog_id in /proc/<pid>/fdinfo), with run statistics from bpftool. */
+function progStats(pid: number): Array<{ id: number; name: string; run_time_ns?: number; run_cnt?: number }> {
+  const ids = new Set<number>();
+  const dir = `/proc/${pid}/fdinfo`;
+  for (const fd of fs.readdirSync(dir)) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(path.join(dir, fd), 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  const r = spawnSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' });
+  const all = JSON.parse(r.stdout || '[]') as Array<{ id: number; name: string; run_time_ns?: number; run_cnt?: number }>;
+  return all.filter((p) => ids.has(p.id));
+}
+
+/**
+ * --profile: the BPF program's own cost per hit (kernel.bpf_stats_enabled),
+ * for each tracer, over one loop each. Stats add ~2 clock reads per hit, so
+ * these runs are not part of the overhead table.
+ */
+async function bpfCost(): Promise<void> {
+  const N = P.observerCalls;
+  const old = fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim();
+  fs.writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+  log(`\n== BPF program cost per hit (bpf_stats_enabled=1), ${fmt(N)} getppid calls`);
+  try {
+    for (const c of [BT_COUNT, BT_PRINTF, C_LIMIT, KN]) {
+      const perHit: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        const loop = new Proc(LOOP, [String(N), 'wait'], { cpus: LOOP_CPU, stdin: true });
+        const pid = Number((await loop.waitLine(/^pid (\d+)$/, 10000, 'getppid_loop'))[1]);
+        const tracer = await c.start!(pid, 0);
+        await sleep(SETTLE_MS);
+        const before = progStats(tracer.pid);
+        loop.child.stdin!.write('go\n');
+        await loop.exited;
+        const after = progStats(tracer.pid);
+        await tracer.stop('SIGINT');
+        let dt = 0;
+        let dn = 0;
+        for (const a of after) {
+          const b = before.find((x) => x.id === a.id);
+          dt += (a.run_time_ns ?? 0) - (b?.run_time_ns ?? 0);
+          dn += (a.run_cnt ?? 0) - (b?.run_cnt ?? 0);
+        }
+        perHit.push(dn ? dt / dn : NaN);
+        log(`  ${c.name.padEnd(32)} ${fmt(dt / dn, 1)} ns per hit over ${fmt(dn)} hits`);
+      }
+      rows.push({ bench: 'BPF program run time per hit (ns, bpf_stats)', contender: c.name, median: fmt(median(perHit), 1), spread: spread(perHit, 1) });
+    }
+  } finally {
+    fs.writeFileSync('/proc/sys/kernel/bpf_stats_enabled', old);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function build(): void {
+  fs.mkdirSync(CACHE, { recursive: true });
+  const cc = which('gcc') ? 'gcc' : 'clang';
+  const src = path.join(ROOT, 'bench', 'c');
+  execFileSync(cc, ['-O2', '-Wall', '-o', LOOP, path.join(src, 'getppid_loop.c')], { stdio: 'inherit' });
+  execFileSync(cc, ['-O2', '-Wall', `-I${path.join(ROOT, 'bpf')}`, '-o', C_CONSUMER, path.join(src, 'consumer.c'), '-lbpf', '-lelf', '-lz'], { stdio: 'inherit' });
+}
+
+function machine(): string[] {
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  const kernel = `${os.release()} (${os.version()})`;
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    if (execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'lib', 'native', 'bpf'], { encoding: 'utf8' }).trim()) commit += ' + uncommitted changes in lib/native/bpf';
+  } catch {
+    /* not a git checkout */
+  }
+  const ver = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+    } catch {
+      return 'n/a';
+    }
+  };
+  return [
+    `- machine: ${NCPU} CPUs (nproc ${ver('nproc', [])}), ${cpuModel}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB`,
+    `- kernel: ${kernel}; kprobes ${kprobesAvailable() ? 'available' : 'not available'}`,
+    `- node ${process.version}, ${ver('bpftrace', ['--version'])}, commit ${commit || 'n/a'}`,
+    `- pinning: the traced loop on CPU ${LOOP_CPU}, tracers on CPU ${TRACER_CPUS}${hasTaskset() ? '' : ' (taskset missing: not pinned)'}`,
+  ];
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the benchmarks trace the kernel: run them as root');
+  for (const f of [BPF_OBJECT, CLI, NODE_CONSUMER]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run \`make\` first`);
+  for (const cmd of ['bpftrace', 'bpftool']) if (!which(cmd)) throw new Error(`${cmd} is not installed`);
+  build();
+  const t0 = Date.now();
+  const mode = QUICK ? 'quick' : 'full';
+  log(`kprobe-node benchmarks (${mode} mode)`);
+
+  const failures: string[] = [];
+  const step = async (name: string, f: () => Promise<void>) => {
+    if (ONLY && !ONLY.includes(name.split(' ')[0])) return;
+    try {
+      await f();
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+      log(`!! ${name} failed: ${(e as Error).message}`);
+    }
+  };
+  await step('observer', observerOverhead);
+  await step('throughput', deliveryThroughput);
+  await step('startup', startup);
+  await step('listing', listing);
+  await step('kprobe', kprobePath);
+  if (PROFILE || ONLY?.includes('profile')) await step('profile', bpfCost);
+  const secs = (Date.now() - t0) / 1000;
+
+  const resultTable = table(
+    ['benchmark', 'contender', 'median', 'min–max', 'extra / rate', 'notes'],
+    rows.map((r) => [r.bench, r.contender, r.median, r.spread, r.extra ?? '', r.note ?? '']),
+  );
+  const verdictTable = table(
+    ['target', 'measured', 'target', 'verdict', 'notes'],
+    verdicts.map((v) => [v.what, v.value, v.target, v.pass === undefined ? 'n/a' : v.pass ? 'PASS' : 'MISS', v.note ?? '']),
+  );
+  const out = [
+    `# kprobe-node benchmark results`,
+    ``,
+    `Produced by \`node dist/bench/run.js${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\` (${mode} mode) on ${new Date().toISOString()}, in ${fmt(secs)} s.`,
+    ``,
+    ...machine(),
+    ``,
+    `Contenders ran alternately, run by run; medians over the runs. Observer overhead is the traced loop's`,
+    `own ns per \`syscall(SYS_getppid)\` (clock_gettime around the loop); "extra" is over the untraced median.`,
+    `Throughput is from the loop's first call until the consumer holds the last of the loop's events.`,
+    ``,
+    `## Targets`,
+    ``,
+    verdictTable,
+    ``,
+    `## Measurements`,
+    ``,
+    resultTable,
+    ``,
+    ...(notes.length || failures.length ? ['## Notes', '', ...notes.map((n) => `- ${n}`), ...failures.map((f) => `- FAILED ${f}`), ''] : []),
+  ].join('\n');
+  process.stdout.write('\n' + out + '\n');
+  if (ONLY) {
+    log(`\n--only: bench/RESULTS.md left as it was (${fmt(secs)} s)`);
+  } else {
+    fs.writeFileSync(path.join(ROOT, 'bench', 'RESULTS.md'), out);
+    log(`\nwrote bench/RESULTS.md (${fmt(secs)} s)`);
+  }
+  if (failures.length) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  log(`bench: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});
