@@ -50,7 +50,7 @@ function needsParens(btf: Btf, id: number): boolean {
 
 /** C declaration of `inner` (a declarator: name, `*name`, `(*name)[4]`) with type `id`. */
 export function typeToString(btf: Btf, id: number, inner = ''): string {
-  const sp = (base: string) => (inner ? `${base} ${inner}` : base);
+  const sp = (base: string) => (!inner ? base : inner.startsWith('[') ? base + inner : `${base} ${inner}`);
   const t = btf.type(id);
   switch (t.kind) {
     case Kind.Unknown:

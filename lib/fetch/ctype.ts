@@ -140,7 +140,7 @@ export class Types {
     if (typeof ref === 'number') return this.btf ? this.btf.typeToString(ref, inner) : inner ? `void ${inner}` : 'void';
     switch (ref.synth) {
       case 'int':
-        return inner ? `${ref.name} ${inner}` : ref.name;
+        return !inner ? ref.name : inner.startsWith('[') ? ref.name + inner : `${ref.name} ${inner}`;
       case 'ptr': {
         const v = this.view(ref.to);
         return this.text(ref.to, v.k === 'array' ? `(*${inner})` : `*${inner}`);
