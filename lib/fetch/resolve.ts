@@ -312,7 +312,7 @@ class Compiler {
     const pointerLike = v.k === 'ptr' || (v.k === 'int' && v.size === 8 && !loc.bit);
     /** A string or byte run that the location points to. */
     const pointee = (store: Store.Str | Store.Bytes, max: number, forceUser: boolean, kind: 'string' | 'bytes'): { fetch: FetchArg; decode: ArgDecoder } => {
-      this.load(loc, end);
+      this.load(loc, lastName(expr));
       const user = forceUser || loc.valUser || (v.k === 'ptr' && v.user);
       const f = base();
       f.store = (store + (user ? 1 : 0)) as Store;
@@ -454,6 +454,11 @@ function enumNames(e: View & { k: 'enum' }): Map<bigint, string> {
     if (!m.has(key)) m.set(key, name);
   }
   return m;
+}
+
+/** Where the last name of an expression starts: the pointer a final string read follows. */
+function lastName(e: Expr): number {
+  return e.type === 'member' ? e.memberPos : e.pos;
 }
 
 /** An expression as text, for messages. */
