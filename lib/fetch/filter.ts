@@ -55,7 +55,7 @@ export function parseFilter(text: string, ctx: ProbeContext, opts: FilterOptions
       setTask(out, task, c, err);
       continue;
     }
-    const arg = compileSpec({ source: text, expr: c.left, exprText: c.leftText }, ctx, { ...opts, hidden: true });
+    const arg = compileSpec({ source: text, expr: c.left, exprText: c.leftText, suffix: c.suffix }, ctx, { ...opts, hidden: true });
     let index = existing.findIndex((a) => sameFetch(a, arg));
     if (index < 0) {
       const j = out.args.findIndex((a) => sameFetch(a, arg));
@@ -77,7 +77,7 @@ export function parseFilter(text: string, ctx: ProbeContext, opts: FilterOptions
 
 /** `comm`, `pid`, …: a task filter, unless the probe has a parameter of that name (then `$comm`). */
 function taskField(c: Condition, ctx: ProbeContext): TaskField | null {
-  if (c.left.type !== 'name') return null;
+  if (c.left.type !== 'name' || c.suffix) return null;
   const n = c.left.name;
   if (n.startsWith('$') && (TASK_FIELDS as readonly string[]).includes(n.slice(1))) return n.slice(1) as TaskField;
   if ((TASK_FIELDS as readonly string[]).includes(n) && !ctx.params.some((p) => p.name === n)) return n as TaskField;

@@ -10,7 +10,7 @@
  *            | string ['[' N ']'] | ustring ['[' N ']'] | bytes '[' N ']'
  *            | enum [name] | flags [name]
  *   filter  := cond ('&&' cond)*
- *   cond    := expr op literal          op: == != < <= > >= &
+ *   cond    := expr [':' suffix] op literal    op: == != < <= > >= &
  *
  * Casts bind like C: `(struct sock *)p->x` casts `p->x`; write
  * `((struct sock *)p)->x` to cast first.
@@ -69,7 +69,8 @@ export type Literal =
 export interface Condition {
   left: Expr;
   leftText: string;
-  /** The variable's name when the left side is a bare name (`comm`, `$pid`). */
+  /** `arg1:u32 == 5`, `arg0:string == "x"`. */
+  suffix?: Suffix;
   op: CompareOp;
   opPos: number;
   right: Literal;
@@ -341,6 +342,11 @@ export function parseConditions(src: string): Condition[] {
     if (p.is('!')) throw p.error(start, "'!' is not supported; use == 0 or !=");
     const left = p.expr();
     const leftText = textOf(toks, from, p.i);
+    let suffix: Suffix | undefined;
+    if (p.is(':')) {
+      p.next();
+      suffix = p.suffix();
+    }
     const o = p.next();
     const ops = ['==', '!=', '<', '<=', '>', '>=', '&'];
     if (o.kind !== 'punct' || !ops.includes(o.text)) {
@@ -351,7 +357,7 @@ export function parseConditions(src: string): Condition[] {
       throw p.error(o.pos, `expected a comparison (${ops.join(' ')}), found ${p.describe(o)}`);
     }
     const right = literal(p);
-    out.push({ left, leftText, op: o.text as CompareOp, opPos: o.pos, right, pos: start });
+    out.push({ left, leftText, ...(suffix ? { suffix } : {}), op: o.text as CompareOp, opPos: o.pos, right, pos: start });
     const t = p.peek();
     if (t.kind === 'end') return out;
     if (p.is('||')) throw p.error(t.pos, "'||' is not supported: all conditions must hold; join them with '&&' (or attach a second probe)");
