@@ -257,6 +257,32 @@ export class Btf {
     return null;
   }
 
+  /**
+   * A function of the kernel or a loaded module; NotFoundError with close
+   * names (from vmlinux and the modules) when there is none.
+   */
+  static requireFunction(name: string): BtfFunction {
+    const fn = Btf.findFunctionAnywhere(name);
+    if (fn) return fn;
+    const names = [...Btf.kernel().functionNames()];
+    for (const mod of Btf.modules()) {
+      try {
+        names.push(...Btf.module(mod).functionNames().slice(0, Btf.module(mod).ownFunctionCount()));
+      } catch {
+        // unloaded meanwhile
+      }
+    }
+    throw new NotFoundError(`no kernel function ${name} in BTF (vmlinux or a loaded module)`, closest(name, names));
+  }
+
+  /** Number of FUNC types this object itself holds (functionNames() lists them first). */
+  ownFunctionCount(): number {
+    let n = 0;
+    const w = this.words;
+    for (const at of this.starts) if (((w[at + 1] >>> 24) & 0x1f) === Kind.Func) n++;
+    return n;
+  }
+
   /** Number of types this object itself holds. */
   get ownTypes(): number {
     return this.starts.length;

@@ -167,6 +167,19 @@ describe('BTF reader on the running kernel', () => {
     expect(btf.functionNames().length).toBe([...rawDump().values()].filter((t) => t.kind === 'FUNC').length);
   });
 
+  test('requireFunction suggests close names', () => {
+    expect(Btf.requireFunction('vfs_fsync_range').name).toBe('vfs_fsync_range');
+    let err: unknown;
+    try {
+      Btf.requireFunction('vfs_fsync_rang');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect((err as NotFoundError).suggestions[0]).toBe('vfs_fsync_range');
+    expect((err as NotFoundError).message).toMatch(/no kernel function vfs_fsync_rang in BTF .*did you mean vfs_fsync_range/);
+  });
+
   test('struct file: members through anonymous unions', () => {
     const id = btf.findStruct('file')!;
     expect(idsNamed('STRUCT', 'file')).toContain(id);

@@ -287,6 +287,10 @@ describe('compiling against vmlinux BTF', () => {
     expect(compileArg('(unsigned long)arg3', raw).decode.type).toBe('long unsigned int');
     expect(compileArg('(char *)arg1', raw).fetch).toMatchObject({ store: Store.Str, reg: 1 });
     expect(compileArg('arg1:string', raw).fetch).toMatchObject({ store: Store.Str, reg: 1 });
+    // u8 pointers are bytes unless asked: `:string` reads them as text.
+    expect(compileArg('(u8 *)arg1', raw).decode.kind).toBe('pointer');
+    expect(compileArg('(u8 *)arg1:string', raw).fetch).toMatchObject({ store: Store.Str, reg: 1, size: 256 });
+    expect(compileArg('(void *)arg1:string[32]', raw).fetch).toMatchObject({ store: Store.Str, size: 32 });
     expect(compileArg('(struct dentry **)arg1', raw).decode.type).toBe('struct dentry **');
     expect(compileArg('((struct dentry **)arg1)[2]', raw).fetch).toMatchObject({ steps: [], store: Store.Mem, size: 8, offset: 16 });
     // Casting a pointer member: the cast applies to what it reads (C precedence).
