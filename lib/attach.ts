@@ -1,18 +1,30 @@
 /**
  * The public ways to attach: kprobes, kretprobes, syscalls and tracepoints.
- * Each validates its options, works out what the kernel must fetch, and asks
- * the session to attach it.
+ * Each validates its options, resolves what the kernel must fetch (from BTF
+ * and tracepoint formats, lib/fetch), and asks the session to attach it.
  */
-import { Source } from './abi';
+import { FetchArg, MAX_ARGS, MAX_STR, Source } from './abi';
+import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
-import { NotFoundError, OptionError, closest } from './errors';
+import { ExpressionError, NotFoundError, OptionError, closest } from './errors';
 import { kernelFeatures, requireKprobes } from './features';
-import { registerPlans, returnPlan, tracepointPlans } from './plans';
+import {
+  CompiledArg,
+  ProbeContext,
+  compileArgs,
+  defaultArgs,
+  kprobeContext,
+  kretprobeContext,
+  parseFilter,
+  rawContext,
+  tracepointContext,
+} from './fetch';
+import { toPlan } from './plans';
 import type { Probe } from './probe';
 import { Attacher, Session } from './session';
 import { TracepointFormat, listTracepoints, readFormat } from './tracefs';
 
-/** Filters applied in the kernel, before an event is recorded. */
+/** What a probe records, and which events it keeps (filters run in the kernel). */
 export interface ProbeOptions {
   /** Only this process (tgid). */
   pid?: number;
@@ -22,6 +34,15 @@ export interface ProbeOptions {
   uid?: number;
   /** Only tasks with this command name (first 15 characters). */
   comm?: string;
+  /**
+   * Argument expressions, at most 8: `file->f_path.dentry->d_name.name`,
+   * `size=count:u32`, `(struct sock *)arg0`. Default: every parameter by its type.
+   */
+  args?: string[];
+  /** Kept only when this holds, tested in the kernel: `flags & 0x40 && count > 4096 && comm == "bash"`. */
+  filter?: string;
+  /** Longest string fetched for one argument: 1..4096, default 256. */
+  stringSize?: number;
 }
 
 export interface SyscallOptions extends ProbeOptions {
@@ -43,12 +64,20 @@ export function checkOptions(opts: ProbeOptions | undefined): ProbeOptions {
     if (typeof o.comm !== 'string' || o.comm.length === 0) throw new OptionError('comm must be a non-empty string');
     if (o.comm.length > 15) throw new OptionError(`comm is at most 15 characters (the kernel's TASK_COMM_LEN), got "${o.comm}"`);
   }
+  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) {
+    throw new OptionError('args must be an array of expression strings');
+  }
+  if (o.args && o.args.length > MAX_ARGS) throw new OptionError(`at most ${MAX_ARGS} argument expressions per probe, got ${o.args.length}`);
+  if (o.filter !== undefined && typeof o.filter !== 'string') throw new OptionError('filter must be a string');
+  if (o.stringSize !== undefined && (!Number.isInteger(o.stringSize) || o.stringSize < 1 || o.stringSize > MAX_STR)) {
+    throw new OptionError(`stringSize must be an integer from 1 to ${MAX_STR}, got ${String(o.stringSize)}`);
+  }
   return o;
 }
 
-function checkName(what: string, name: unknown, pattern: RegExp): string {
+function checkName(what: string, name: unknown, pattern: RegExp, example: string): string {
   if (typeof name !== 'string' || !pattern.test(name)) {
-    throw new OptionError(`${what} must be a name like ${pattern.source.includes(':') ? 'category:name' : 'vfs_read'}, got ${JSON.stringify(name)}`);
+    throw new OptionError(`${what} must be a name like ${example}, got ${JSON.stringify(name)}`);
   }
   return name;
 }
@@ -56,9 +85,64 @@ function checkName(what: string, name: unknown, pattern: RegExp): string {
 const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** What compiling a probe's options gives: the plans and the kernel-side filters. */
+interface Compiled {
+  plans: ArgPlan[];
+  config: { pid?: number; tid?: number; uid?: number; comm?: string; filters: ReturnType<typeof parseFilter>['filters'] };
+}
+
+/**
+ * Compiles argument expressions (or the defaults) and the filter against a
+ * probe context. `returnArg`: the default return value goes to `event.ret`.
+ */
+function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => FetchArg = (f) => f): Compiled {
+  const copts = { maxString: o.stringSize };
+  const custom = o.args !== undefined && o.args.length > 0;
+  const visible: CompiledArg[] = custom ? compileArgs(o.args as string[], ctx, copts) : defaultArgs(ctx, copts);
+  let hidden: CompiledArg[] = [];
+  const task: Compiled['config'] = { filters: [] };
+  if (o.filter !== undefined && o.filter.trim() !== '') {
+    const f = parseFilter(o.filter, ctx, { ...copts, args: visible });
+    hidden = f.args;
+    task.filters = f.filters;
+    for (const key of ['pid', 'tid', 'uid', 'comm'] as const) if (f[key] !== undefined) (task as Record<string, unknown>)[key] = f[key];
+  }
+  if (visible.length + hidden.length > MAX_ARGS) {
+    throw new ExpressionError(o.filter ?? '', 0, `arguments and filter together fetch ${visible.length + hidden.length} values; at most ${MAX_ARGS}`);
+  }
+  for (const key of ['pid', 'tid', 'uid', 'comm'] as const) {
+    const v = o[key];
+    if (v === undefined) continue;
+    if (task[key] !== undefined && task[key] !== v) throw new OptionError(`${key} is given twice, as ${String(v)} and in the filter as ${String(task[key])}`);
+    (task as Record<string, unknown>)[key] = v;
+  }
+  const plans = [...visible, ...hidden].map((a) => {
+    const plan = toPlan(a, !custom && !!ctx.retval && a.expression === 'retval');
+    return { ...plan, fetch: remap(plan.fetch) };
+  });
+  return { plans, config: task };
+}
+
+/** Compiler clones keep the source function's BTF under the plain name. */
+function baseName(fn: string): string {
+  return fn.replace(/\.(isra|constprop|part|cold|llvm|lto_priv)\.\d+.*$/, '');
+}
+
+/**
+ * The probe context of a kernel function: its BTF prototype, or raw
+ * registers with a warning when it has none.
+ */
+export function functionContext(fn: string, ret: boolean, warnings: string[]): ProbeContext {
+  let f = null;
+  if (kernelFeatures().btf) f = Btf.findFunctionAnywhere(baseName(fn));
+  if (f) return ret ? kretprobeContext(f) : kprobeContext(f);
+  warnings.push(`${fn} has no BTF type information: arguments are shown as raw registers (arg0..arg5)`);
+  return rawContext(ret ? 'kretprobe' : 'kprobe', fn);
+}
+
 /** Close kernel symbols for a name that was not found (reads /proc/kallsyms). */
 export function kernelSymbolSuggestions(name: string): string[] {
-  // Lazy import keeps start-up free of the 10 MB read unless something failed.
+  // Required here so that start-up never pays for the 10 MB read.
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const fs = require('fs') as typeof import('fs');
   const names = new Set<string>();
@@ -67,84 +151,89 @@ export function kernelSymbolSuggestions(name: string): string[] {
     if (parts[1] === 't' || parts[1] === 'T') names.add(parts[2]);
   }
   const clones = [...names].filter((n) => n.startsWith(`${name}.`));
-  return [...clones, ...closest(name, names)];
+  return [...new Set([...clones, ...closest(name, names)])];
 }
 
 function kprobe(fn: string, opts: ProbeOptions | undefined, ret: boolean): Probe {
-  checkName(ret ? 'kretprobe function' : 'kprobe function', fn, SYMBOL);
+  const kind = ret ? 'kretprobe' : 'kprobe';
+  checkName(`${kind} function`, fn, SYMBOL, 'vfs_read');
   const o = checkOptions(opts);
-  requireKprobes(`${ret ? 'kretprobe' : 'kprobe'} ${fn}`);
-  const plans = ret ? [returnPlan()] : registerPlans();
-  const name = `${ret ? 'kretprobe' : 'kprobe'}:${fn}`;
+  requireKprobes(`${kind} ${fn}`);
+  const warnings: string[] = [];
+  const { plans, config } = compile(functionContext(fn, ret, warnings), o);
+  const name = `${kind}:${fn}`;
   return Session.get().attach({
     name,
-    kind: ret ? 'kretprobe' : 'kprobe',
-    strategy: `${ret ? 'kretprobe' : 'kprobe'} ${fn}`,
+    kind,
+    strategy: `${kind} ${fn}`,
     plans,
-    config: o,
+    config,
+    warnings,
     attachers: [(t, cookie) => t.attachKprobe(fn, ret, cookie, 0)],
     describe: `attach ${name}`,
     notFound: () => new NotFoundError(`no kernel function ${fn} that can be probed`, kernelSymbolSuggestions(fn)),
   });
 }
 
-/** Traces every call of the kernel function `fn`. */
+/** Traces every call of the kernel function `fn`; events carry its arguments by name. */
 export function attachKprobe(fn: string, opts?: ProbeOptions): Probe {
   return kprobe(fn, opts, false);
 }
 
-/** Traces every return from the kernel function `fn`; events carry `ret`. */
+/** Traces every return from the kernel function `fn`; events carry `ret`, typed. */
 export function attachKretprobe(fn: string, opts?: ProbeOptions): Probe {
   return kprobe(fn, opts, true);
 }
 
+/** The probe context of a tracepoint record; syscall tracepoints' pointers are user memory. */
+export function tracepointFormatContext(format: TracepointFormat): ProbeContext {
+  return tracepointContext(`${format.category}:${format.name}`, format.fields, { syscall: format.category === 'syscalls' });
+}
+
 /** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
 export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe {
-  checkName('tracepoint', tracepoint, TRACEPOINT);
+  checkName('tracepoint', tracepoint, TRACEPOINT, 'category:name');
   const o = checkOptions(opts);
   const [category, name] = tracepoint.split(':');
   const format = readFormat(category, name);
-  const userPointers = category === 'syscalls';
-  return attachTracepointFormat(format, tracepointPlans(format.fields, userPointers), o, `tracepoint:${tracepoint}`);
+  return attachTracepointFormat(format, compile(tracepointFormatContext(format), o), `tracepoint:${tracepoint}`);
 }
 
-function attachTracepointFormat(format: TracepointFormat, plans: ArgPlan[], o: ProbeOptions, name: string): Probe {
+function attachTracepointFormat(format: TracepointFormat, compiled: Compiled, name: string): Probe {
   const tp = `${format.category}:${format.name}`;
   return Session.get().attach({
     name,
     kind: 'tracepoint',
     strategy: `tracepoint ${tp}`,
-    plans,
-    config: o,
+    plans: compiled.plans,
+    config: compiled.config,
     attachers: [(t, cookie) => t.attachTracepoint(format.category, format.name, cookie)],
     describe: `attach tracepoint ${tp}`,
   });
 }
 
-/** The kernel function behind a syscall on this architecture. */
+/** The kernel function behind a syscall on this architecture (`openat` -> `__x64_sys_openat`). */
 export function syscallFunction(name: string): string {
-  const prefix = { x64: '__x64_sys_', arm64: '__arm64_sys_', s390x: '__s390x_sys_' }[process.arch as string] ?? 'sys_';
-  return prefix + name;
+  const prefix: Record<string, string> = { x64: '__x64_sys_', arm64: '__arm64_sys_', s390x: '__s390x_sys_' };
+  return (prefix[process.arch] ?? 'sys_') + name;
 }
 
-/** x86-64 `struct pt_regs` offsets of the syscall argument registers (di, si, dx, r10, r8, r9). */
+/** x86-64 `struct pt_regs` offsets of the syscall argument registers: di, si, dx, r10, r8, r9. */
 const SYSCALL_ARG_REGS = [112, 104, 96, 56, 72, 64];
 
 /**
- * Plans that read syscall arguments through the `struct pt_regs *` that the
- * syscall function receives, made from the sys_enter tracepoint's plans
- * (whose fields are the arguments, 8 bytes each from offset 16).
+ * A syscall function receives the user's registers as `struct pt_regs *`
+ * (its first argument). A fetch program written for the sys_enter
+ * tracepoint reads argument i from the record at 16 + 8i; this moves that
+ * first read to the matching register in pt_regs.
  */
-function syscallKprobePlans(plans: ArgPlan[]): ArgPlan[] {
-  return plans.map((p) => {
-    const f = p.fetch;
-    const fieldOffset = f.steps.length ? f.steps[0].offset : (f.offset ?? 0);
-    const reg = SYSCALL_ARG_REGS[(fieldOffset - 16) / 8];
-    const fetch = f.steps.length
-      ? { ...f, source: Source.Reg, reg: 0, steps: [{ offset: reg, user: false }] }
-      : { ...f, source: Source.Reg, reg: 0, offset: reg };
-    return { ...p, fetch };
-  });
+function viaPtRegs(f: FetchArg): FetchArg {
+  if (f.source !== Source.Ctx) return f;
+  const at = f.steps.length ? f.steps[0].offset : (f.offset ?? 0);
+  const reg = SYSCALL_ARG_REGS[(at - 16) / 8];
+  if (reg === undefined) throw new OptionError('this syscall field cannot be read from a kprobe on the syscall function');
+  if (f.steps.length) return { ...f, source: Source.Reg, reg: 0, steps: [{ ...f.steps[0], offset: reg }, ...f.steps.slice(1)] };
+  return { ...f, source: Source.Reg, reg: 0, offset: reg };
 }
 
 function syscallFormat(name: string, ret: boolean): TracepointFormat | undefined {
@@ -156,44 +245,56 @@ function syscallFormat(name: string, ret: boolean): TracepointFormat | undefined
   }
 }
 
+function unknownSyscall(name: string, detail = ''): NotFoundError {
+  const all = listTracepoints().filter((t) => t.category === 'syscalls' && t.name.startsWith('sys_enter_'));
+  return new NotFoundError(`no syscall ${name}${detail}`, closest(name, all.map((t) => t.name.slice('sys_enter_'.length))));
+}
+
+/** The return of a syscall function: a `long`. */
+function syscallReturnContext(fn: string): ProbeContext {
+  const btf = kernelFeatures().btf ? Btf.kernel() : undefined;
+  const long = btf?.findBaseType('long');
+  const ctx = rawContext('kretprobe', fn);
+  if (ctx.retval && long) ctx.retval = { ...ctx.retval, type: long };
+  return ctx;
+}
+
 /**
  * Traces a system call by name (`openat`), with its arguments by name. Uses a
  * kprobe on the syscall's function where the kernel has kprobes, and the
  * `syscalls:sys_enter_<name>` / `sys_exit_<name>` tracepoints otherwise.
  */
 export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
-  checkName('syscall', name, /^[a-z_][a-z0-9_]*$/);
+  checkName('syscall', name, /^[a-z_][a-z0-9_]*$/, 'openat');
   const o = checkOptions(opts);
   const ret = opts?.ret === true;
   const enter = syscallFormat(name, false);
-  const exit = ret ? syscallFormat(name, true) : undefined;
   const probeName = `syscall:${name}${ret ? ':return' : ''}`;
   if (kernelFeatures().kprobes) {
     const fn = syscallFunction(name);
-    const plans = ret ? [returnPlan()] : enter ? syscallKprobePlans(tracepointPlans(enter.fields, true)) : registerPlans();
-    const notFound = () => {
-      const all = listTracepoints().filter((t) => t.category === 'syscalls' && t.name.startsWith('sys_enter_'));
-      return new NotFoundError(`no syscall ${name}`, closest(name, all.map((t) => t.name.slice('sys_enter_'.length))));
-    };
+    const warnings: string[] = [];
+    let compiled: Compiled;
+    if (ret) compiled = compile(syscallReturnContext(fn), o);
+    else if (enter) compiled = compile(tracepointFormatContext(enter), o, viaPtRegs);
+    else compiled = compile(functionContext(fn, false, warnings), o);
     return Session.get().attach({
       name: probeName,
       kind: ret ? 'kretprobe' : 'kprobe',
       strategy: `${ret ? 'kretprobe' : 'kprobe'} ${fn}`,
-      plans,
-      config: o,
+      plans: compiled.plans,
+      config: compiled.config,
+      warnings,
       attachers: [(t, cookie) => t.attachKprobe(fn, ret, cookie, 0)],
       describe: `attach ${probeName} (${fn})`,
-      notFound,
+      notFound: () => unknownSyscall(name),
     });
   }
-  const format = ret ? exit : enter;
-  if (!format) {
-    const all = listTracepoints().filter((t) => t.category === 'syscalls' && t.name.startsWith('sys_enter_'));
-    throw new NotFoundError(`no syscall ${name} (no tracepoint syscalls:sys_${ret ? 'exit' : 'enter'}_${name})`,
-      closest(name, all.map((t) => t.name.slice('sys_enter_'.length))));
-  }
-  const plans = tracepointPlans(format.fields, true).map((p) => (ret && p.name === 'ret' ? { ...p, isReturn: true } : p));
-  return attachTracepointFormat(format, plans, o, probeName);
+  const format = ret ? syscallFormat(name, true) : enter;
+  if (!format) throw unknownSyscall(name, ` (no tracepoint syscalls:sys_${ret ? 'exit' : 'enter'}_${name})`);
+  const compiled = compile(tracepointFormatContext(format), o);
+  // The exit tracepoint's `ret` field is the return value: events carry it as `ret`.
+  if (ret && !o.args?.length) compiled.plans = compiled.plans.map((p) => (p.name === 'ret' ? { ...p, isReturn: true } : p));
+  return attachTracepointFormat(format, compiled, probeName);
 }
 
 export type { Probe, TraceEvent };

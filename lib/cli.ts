@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
 import type { TraceEvent } from './decode';
+import { describe } from './describe';
 import { KprobeNodeError, OptionError } from './errors';
 import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
@@ -26,6 +27,9 @@ interface TraceArgs {
   c?: string;
   duration?: number;
   count: boolean;
+  arg: string[];
+  filter?: string;
+  stringSize?: number;
 }
 
 /** One thing to attach, from a positional target or an option. */
@@ -90,7 +94,15 @@ async function trace(argv: TraceArgs): Promise<void> {
   ];
   if (!targets.length) throw new OptionError('nothing to trace: name a kernel function, --syscall <name> or --tracepoint <cat:name>');
   if (argv.duration !== undefined && !(argv.duration > 0)) throw new OptionError('--duration must be a positive number of seconds');
-  const opts: ProbeOptions = { pid: argv.pid, tid: argv.tid, uid: argv.uid, comm: argv.comm };
+  const opts: ProbeOptions = {
+    pid: argv.pid,
+    tid: argv.tid,
+    uid: argv.uid,
+    comm: argv.comm,
+    args: argv.arg.length ? argv.arg : undefined,
+    filter: argv.filter,
+    stringSize: argv.stringSize,
+  };
 
   const out = new LineWriter(process.stdout);
   const counts = new Map<string, number>();
@@ -117,6 +129,7 @@ async function trace(argv: TraceArgs): Promise<void> {
     for (const t of targets) {
       const probe = attach(t, opts);
       probes.push(probe);
+      for (const w of probe.warnings) process.stderr.write(`kprobe-node: warning: ${w}\n`);
       const many = targets.length > 1;
       probe.on('event', (ev: TraceEvent) => {
         if (argv.count) {
@@ -152,13 +165,37 @@ async function trace(argv: TraceArgs): Promise<void> {
   }
 }
 
+function info(argv: { target: string; json: boolean }): void {
+  const d = describe(argv.target);
+  if (argv.json) {
+    process.stdout.write(JSON.stringify(d) + '\n');
+    return;
+  }
+  const lines = [d.prototype];
+  if (d.module) lines.push(`  module: ${d.module}`);
+  if (d.function) lines.push(`  kernel function: ${d.function}`);
+  for (const p of d.params) lines.push(`  ${p.name}: ${p.type}${p.note ? `  (${p.note})` : ''}`);
+  if (d.returns) lines.push(`  returns: ${d.returns}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
 export function main(args: string[]): void {
   const parser = yargs(args)
     .scriptName('kprobe-node')
     .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live.\n' +
       'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name or tracepoint:cat:name.')
-    .command('$0 [targets..]', false as unknown as string, (y) =>
-      y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }))
+    .command('$0 [targets..]', 'trace (the default command)', (y) =>
+      y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }),
+      (argv) => trace(argv as unknown as TraceArgs).catch(fail))
+    .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
+      y.positional('target', { type: 'string', demandOption: true }),
+      (argv) => {
+        try {
+          info(argv as unknown as { target: string; json: boolean });
+        } catch (e) {
+          fail(e);
+        }
+      })
     .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
     .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
     .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
@@ -170,18 +207,25 @@ export function main(args: string[]): void {
     .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
     .option('count', { type: 'boolean', default: false, describe: 'print counts per probe and comm at the end' })
+    .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
+    .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
+    .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
     .example('$0 fuse_open_common', 'every call of a kernel function')
+    .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')
+    .example('$0 info vfs_read', "a function's arguments")
     .example('$0 --syscall openat --comm bash', 'files bash opens')
     .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
     .strict()
     .fail((msg, err) => fail(err ?? new OptionError(msg)))
     .help()
     .version();
-  const argv = parser.parseSync() as unknown as TraceArgs;
-  for (const key of ['pid', 'tid', 'uid', 'duration'] as const) {
-    if (argv[key] !== undefined && Number.isNaN(argv[key])) fail(new OptionError(`--${key} must be a number`));
-  }
-  trace(argv).catch(fail);
+  parser.check((argv) => {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size']) {
+      if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
+    }
+    return true;
+  });
+  parser.parse();
 }
 
 if (require.main === module) main(hideBin(process.argv));

@@ -48,6 +48,8 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     /** What was attached and how: `kprobe __x64_sys_openat`, `tracepoint syscalls:sys_enter_openat`. */
     readonly strategy: string,
     readonly plans: readonly ArgPlan[],
+    /** Things the user should know about how the probe was attached. */
+    readonly warnings: readonly string[] = [],
   ) {
     super();
   }

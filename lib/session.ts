@@ -113,6 +113,8 @@ export class Session implements ProbeOwner {
     strategy: string;
     plans: ArgPlan[];
     config: Omit<ProbeConfig, 'args'>;
+    /** Things the user should know (no BTF, a clone attached instead). */
+    warnings?: string[];
     attachers: Attacher[];
     describe: string;
     notFound?: () => KprobeNodeError;
@@ -121,7 +123,7 @@ export class Session implements ProbeOwner {
     if (id >= this.options.maxProbes) {
       throw new UnsupportedError('probes', `at most ${this.options.maxProbes - 1} probes can be open at once`);
     }
-    const probe = new Probe(this, id, spec.name, spec.kind, spec.strategy, spec.plans);
+    const probe = new Probe(this, id, spec.name, spec.kind, spec.strategy, spec.plans, spec.warnings ?? []);
     const entry: Entry = { probe, decoder: new RecordDecoder(spec.name, spec.plans), links: [], lostSeen: this.tracer.lost(id) };
     try {
       this.tracer.setConfig(id, encodeConfig({ ...spec.config, args: spec.plans.map((p) => p.fetch) }));
