@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotFoundError, SystemError, closest } from '../errors';
+import { NotFoundError, SystemError, UnsupportedError, closest } from '../errors';
 import { Kind, INT_BOOL, INT_CHAR, INT_SIGNED, extraWords, parseHeader } from './format';
 import * as T from './types';
 
@@ -210,7 +210,14 @@ export class Btf {
 
   /** The running kernel's BTF, read once and kept. */
   static kernel(): Btf {
-    kernelBtf ??= Btf.load(path.join(SYSFS_BTF, 'vmlinux'), { name: 'vmlinux' });
+    if (!kernelBtf) {
+      try {
+        kernelBtf = Btf.load(path.join(SYSFS_BTF, 'vmlinux'), { name: 'vmlinux' });
+      } catch (e) {
+        if (!(e instanceof NotFoundError)) throw e;
+        throw new UnsupportedError('btf', `this kernel has no BTF (${SYSFS_BTF}/vmlinux is missing: CONFIG_DEBUG_INFO_BTF is off); arguments can only be read as raw registers`);
+      }
+    }
     return kernelBtf;
   }
 

@@ -96,11 +96,13 @@ class Compiler {
 
   eval(e: Expr): Loc {
     if (e.type === 'name') return this.param(e.name, e.pos);
+    // Left to right: a cast's type is checked before its operand.
+    const target = e.type === 'cast' ? this.typeName(e.ctype) : 0;
     const loc = this.eval(e.type === 'cast' ? e.operand : e.object);
     loc.ctype = undefined;
     switch (e.type) {
       case 'cast':
-        return this.cast(loc, e);
+        return this.cast(loc, e, target);
       case 'member':
         return this.member(loc, e);
       case 'index':
@@ -179,14 +181,20 @@ class Compiler {
         }
         throw this.err(e.pos, `'->' needs a pointer to a struct; ${this.is(obj, loc)}`);
       }
-      target = this.types.view(v.to);
+      let to = v.to;
+      target = this.types.view(to);
+      if (target.k === 'fwd') {
+        // A declaration whose definition the same BTF holds under the same name.
+        const def = target.union ? this.ctx.btf?.findUnion(target.name) : this.ctx.btf?.findStruct(target.name);
+        if (def != null && this.types.view(def).k !== 'fwd') [to, target] = [def, this.types.view(def)];
+      }
       if (target.k === 'fwd') {
         throw this.err(e.pos, `'${render(obj)}' points to ${target.union ? 'union' : 'struct'} ${target.name}, which this BTF only declares; cast it if another BTF (module) defines it`);
       }
       if (target.k !== 'struct' && target.k !== 'union') {
         throw this.err(e.pos, `'${render(obj)}' points to ${this.types.text(v.to)}, not to a struct`);
       }
-      this.deref(loc, v, e.pos);
+      this.deref(loc, { ...v, to }, e.pos);
     } else {
       if (v.k === 'ptr') throw this.err(e.pos, `${this.is(obj, loc)}, a pointer: use '->' instead of '.'`);
       if (v.k !== 'struct' && v.k !== 'union') throw this.err(e.pos, `'.' needs a struct or union; ${this.is(obj, loc)}`);
@@ -234,8 +242,7 @@ class Compiler {
     return loc;
   }
 
-  private cast(loc: Loc, e: Expr & { type: 'cast' }): Loc {
-    const target = this.typeName(e.ctype);
+  private cast(loc: Loc, e: Expr & { type: 'cast' }, target: TypeRef): Loc {
     const tv = this.types.view(target);
     const from = this.types.view(loc.type);
     const what = `(${e.ctype.text})`;

@@ -343,12 +343,18 @@ describe('split BTF (a module on top of vmlinux)', () => {
   // S+5: int (struct kn_test_mod *m, struct file *file, const char *name); `file` named by a vmlinux string.
   w.type(0, Kind.FuncProto, 3, false, intId, [w.str('m'), S + 2, baseStr('file'), filePtr, w.str('label'), S + 4]);
   w.type(w.str('kn_mod_fn'), Kind.Func, 1, false, S + 5); // S+6
+  // A struct vmlinux only declares (FWD), defined by the module, reached through vmlinux's declaration.
+  const fwd = [...rawDump().values()].find((t) => t.kind === 'FWD' && t.attrs.fwd_kind === 'struct')!;
+  w.type(baseStr(fwd.name), Kind.Struct, 1, false, 8, [w.str('kn_size'), uintId, 32]); // S+7
+  w.type(0, Kind.Ptr, 0, false, fwd.id); // S+8
+  w.type(0, Kind.FuncProto, 1, false, intId, [w.str('x'), S + 8]); // S+9
+  w.type(w.str('kn_mod_fn2'), Kind.Func, 1, false, S + 9); // S+10
   const mod = Btf.fromBuffer(w.build(), { base: kernel, name: 'kn_test' });
 
   test('ids continue after vmlinux', () => {
     expect(mod.firstId).toBe(kernel.endId);
-    expect(mod.endId).toBe(kernel.endId + 7);
-    expect(mod.ownTypes).toBe(7);
+    expect(mod.endId).toBe(kernel.endId + 11);
+    expect(mod.ownTypes).toBe(11);
     expect(mod.type(intId)).toBe(kernel.type(intId));
     expect(mod.type(S + 6)).toMatchObject({ kind: Kind.Func, name: 'kn_mod_fn' });
   });
@@ -378,6 +384,14 @@ describe('split BTF (a module on top of vmlinux)', () => {
     expect(compileArg('m->name', ctx).fetch).toEqual({ source: Source.Reg, reg: 0, steps: [], store: Store.Str, size: 8, offset: 8 });
     expect(compileArg('m->b', ctx).fetch).toMatchObject({ store: Store.Mem, size: 1, offset: 4, bitOffset: 0, bitSize: 3 });
     expect(compileArg('label', ctx).fetch).toMatchObject({ source: Source.Reg, reg: 2, store: Store.Str });
+    // Through vmlinux's forward declaration to the module's definition.
+    const fn2 = kprobeContext(mod.findFunction('kn_mod_fn2')!);
+    expect(fn2.prototype).toBe(`int kn_mod_fn2(struct ${fwd.name} *x)`);
+    expect(compileArg('x->kn_size', fn2).fetch).toMatchObject({ reg: 0, steps: [], store: Store.Mem, size: 4, offset: 4 });
+    expect(() => compileArg('(struct kn_test_mod *)x', kprobeContext(kernel.findFunction('vfs_fsync_range')!))).toThrow(/unknown struct 'kn_test_mod'/);
+    // vmlinux alone only declares it.
+    const fsync = kprobeContext(kernel.findFunction('vfs_fsync_range')!);
+    expect(() => compileArg(`((struct ${fwd.name} *)file)->kn_size`, fsync)).toThrow(/which this BTF only declares/);
     const path = compileArg('file->f_path.dentry', ctx).fetch;
     expect(path).toMatchObject({ reg: 1, store: Store.Mem, size: 8, offset: memberPath('file', ['f_path', 'dentry']).bits / 8 });
   });
