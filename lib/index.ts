@@ -11,6 +11,8 @@ export { TraceEvent } from './decode';
 export type { ArgPlan } from './decode';
 export { Probe } from './probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './probe';
+export { describe } from './describe';
+export type { Description } from './describe';
 export { kernelFeatures } from './features';
 export type { KernelFeatures } from './features';
 export * from './errors';
