@@ -114,10 +114,11 @@ class Compiler {
     const ctx = this.ctx;
     let p: ContextParam | undefined;
     if (name === 'retval' || name === '$retval') {
-      if (!ctx.retval) {
+      // sys_exit_* records carry the return value as the field `ret`.
+      p = ctx.retval ?? (ctx.kind === 'syscall' ? ctx.params.find((q) => q.name === 'ret') : undefined);
+      if (!p) {
         throw this.err(pos, `'${name}' is only available in return probes (kretprobe, uretprobe, sys_exit); ${ctx.name} is a ${ctx.kind}`);
       }
-      p = ctx.retval;
     } else {
       p = ctx.params.find((q) => q.name === name);
       const n = /^arg(\d+)$/.exec(name);

@@ -448,6 +448,18 @@ describe('tracepoints', () => {
     expect(compileArg('filename:bytes[8]', ctx).fetch).toMatchObject({ steps: [{ offset: 24, user: false }], store: Store.BytesUser, size: 8 });
   });
 
+  test('sys_exit: retval is the ret field', () => {
+    const exit: TracepointField[] = [
+      { name: '__syscall_nr', type: 'int', offset: 8, size: 4, signed: true },
+      { name: 'ret', type: 'long', offset: 16, size: 8, signed: true },
+    ];
+    const ctx = tracepointContext('syscalls:sys_exit_openat', exit, { syscall: true });
+    expect(compileArg('retval', ctx).fetch).toEqual({ source: Source.Ctx, steps: [], store: Store.Mem, size: 8, signed: true, offset: 16 });
+    expect(defaultArgs(ctx).map((a) => a.label)).toEqual(['ret']);
+    const enter = tracepointContext('syscalls:sys_enter_openat', openat, { syscall: true });
+    expectError(() => compileArg('retval', enter), /'retval' is only available in return probes/, 0);
+  });
+
   test('user pointers stay in user memory across hops', () => {
     const stat: TracepointField[] = [
       { name: 'fd', type: 'unsigned int', offset: 16, size: 8, signed: false },
