@@ -48,7 +48,8 @@ function hex(v: bigint, width: number): string {
 /** `O_WRONLY|O_CREAT|0x100000`: fields first, then single bits, then what is left in hex. */
 export function formatFlags(flags: readonly FlagName[], v: bigint, width = 64): string {
   v = BigInt.asUintN(width, v);
-  const exact = flags.find((f) => f.mask === undefined && f.value === v);
+  // A whole-value name wins, unless the set has fields (O_RDONLY is the 0 of O_ACCMODE and always shows).
+  const exact = flags.some((f) => f.mask !== undefined) ? undefined : flags.find((f) => f.value === v);
   if (exact) return exact.name;
   const parts: string[] = [];
   let rest = v;

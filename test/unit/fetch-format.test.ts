@@ -52,6 +52,7 @@ describe('formatValue', () => {
     expect(formatValue(open, 0n)).toBe('O_RDONLY');
     expect(formatValue(open, 0o1101n)).toBe('O_WRONLY|O_CREAT|O_TRUNC');
     expect(formatValue(open, 0o2000002n)).toBe('O_RDWR|O_CLOEXEC');
+    expect(formatValue(open, 0o2000000n)).toBe('O_RDONLY|O_CLOEXEC');
     expect(formatValue(open, 0x80000001n)).toBe('O_WRONLY|0x80000000');
     const btf = Btf.kernel();
     const filp = compileArg('flags', kprobeContext(btf.findFunction('filp_open')!));
