@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Generic probe programs. One loaded object serves every probe of a process:
  * each attachment carries its probe id as BPF cookie, the id selects a

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The one contract between the BPF programs (bpf/), the native addon (native/)
  * and the TypeScript decoder (lib/abi.ts mirrors it; test/abi.test.ts checks
