@@ -45,6 +45,31 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/* Counts of KN_CFG_COUNT probes; a full map is counted in `lost`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct kn_count_key);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+/* Log2 histograms, KN_HIST_BUCKETS per probe id; user space maps this array. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256 * KN_HIST_BUCKETS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} hists SEC(".maps");
+
+/* Entry times of latency probes, by (pair << 32 | thread id). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u64);
+	__type(value, __u64);
+} starts SEC(".maps");
+
 /* A record is assembled here, then copied into the ring in one piece. */
 struct scratch {
 	struct kn_record rec;
@@ -257,6 +282,96 @@ static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct s
 	return v;
 }
 
+static __always_inline void count_lost(__u32 id)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &id);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* 0 for 0, else 1 + floor(log2(v)), at most KN_HIST_BUCKETS - 1. */
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 b = 0;
+
+	if (!v)
+		return 0;
+	if (v >> 32) { v >>= 32; b += 32; }
+	if (v >> 16) { v >>= 16; b += 16; }
+	if (v >> 8) { v >>= 8; b += 8; }
+	if (v >> 4) { v >>= 4; b += 4; }
+	if (v >> 2) { v >>= 2; b += 2; }
+	if (v >> 1) b += 1;
+	b += 1;
+	return b < KN_HIST_BUCKETS ? b : KN_HIST_BUCKETS - 1;
+}
+
+/* Summaries computed in the kernel: nothing reaches the ring buffer. */
+static __always_inline void aggregate(const struct kn_config *cfg, struct scratch *s, __u32 id,
+				      __u64 value, __u64 first_arg_at)
+{
+	if (cfg->flags & KN_CFG_HIST) {
+		__u32 idx = id * KN_HIST_BUCKETS + log2_bucket(value);
+		__u64 *n = bpf_map_lookup_elem(&hists, &idx);
+
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		else
+			count_lost(id);
+		return;
+	}
+	if (cfg->flags & KN_CFG_COUNT) {
+		struct kn_count_key key = { .probe_id = id };
+		__u64 one = 1, *n;
+
+		switch (cfg->count_by) {
+		case KN_BY_COMM:
+			__builtin_memcpy(key.data, s->rec.comm, sizeof(key.data));
+			break;
+		case KN_BY_PID:
+			*(__u32 *)key.data = s->rec.pid;
+			break;
+		case KN_BY_VALUE:
+			*(__u64 *)key.data = value;
+			break;
+		case KN_BY_STRING:
+			bpf_probe_read_kernel(key.data, sizeof(key.data),
+					      &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+			break;
+		default:
+			break;
+		}
+		n = bpf_map_lookup_elem(&counts, &key);
+		if (!n) {
+			if (!bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST))
+				return;
+			/* Another CPU inserted the key meanwhile, or the map is full. */
+			n = bpf_map_lookup_elem(&counts, &key);
+		}
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		else
+			count_lost(id);
+	}
+}
+
+/* Appends a stack entry (u32 byte count, then the frames) at *off. */
+static __always_inline void append_stack(void *ctx, struct scratch *s, __u32 *off, __u64 flags)
+{
+	__u32 o = *off;
+	long n;
+
+	if (o > KN_DATA_SIZE - 8)
+		return;
+	asm volatile("%0 &= %1" : "+r"(o) : "i"(KN_DATA_SIZE - 1));
+	n = bpf_get_stack(ctx, &s->data[o + 4], KN_MAX_STACK * 8, flags);
+	if (n < 0)
+		n = 0;
+	*(__u32 *)&s->data[o] = (__u32)n;
+	*off = o + ((4 + (__u32)n + 7) & ~7u);
+}
+
 static __always_inline int run_probe(void *ctx, int has_regs)
 {
 	struct regs r = {};
@@ -317,6 +432,31 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		}
 	}
 
+	if (cfg->flags & (KN_CFG_LAT_START | KN_CFG_LAT_END | KN_CFG_HIST | KN_CFG_COUNT)) {
+		__u64 key = ((__u64)cfg->pair << 32) | s->rec.tid;
+		__u64 now = bpf_ktime_get_ns(), *start;
+		__u64 value = cfg->nargs ? values[0] : 0;
+
+		if (cfg->flags & KN_CFG_LAT_START) {
+			bpf_map_update_elem(&starts, &key, &now, BPF_ANY);
+			return 0;
+		}
+		if (cfg->flags & KN_CFG_LAT_END) {
+			start = bpf_map_lookup_elem(&starts, &key);
+			if (!start)
+				return 0; /* the entry was before the probe was attached */
+			value = now - *start;
+			bpf_map_delete_elem(&starts, &key);
+		}
+		aggregate(cfg, s, id, value, cfg->nargs ? values[0] : 0);
+		return 0;
+	}
+
+	if (cfg->flags & KN_CFG_KSTACK)
+		append_stack(ctx, s, &off, 0);
+	if (cfg->flags & KN_CFG_USTACK)
+		append_stack(ctx, s, &off, BPF_F_USER_STACK);
+
 	s->rec.size = sizeof(s->rec) + off;
 	s->rec.probe_id = id;
 	s->rec.ns = bpf_ktime_get_ns();
@@ -328,11 +468,8 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	size = s->rec.size;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
-	if (bpf_ringbuf_output(&events, s, size, flags)) {
-		__u64 *n = bpf_map_lookup_elem(&lost, &id);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-	}
+	if (bpf_ringbuf_output(&events, s, size, flags))
+		count_lost(id);
 	return 0;
 }
 

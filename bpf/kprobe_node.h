@@ -102,7 +102,32 @@ struct kn_filter {
 #define KN_CFG_TID 0x02  /* only the thread `tid` */
 #define KN_CFG_UID 0x04  /* only the user `uid` */
 #define KN_CFG_COMM 0x08 /* only tasks whose comm equals `comm` */
+#define KN_CFG_KSTACK 0x10 /* append the kernel stack to the record */
+#define KN_CFG_USTACK 0x20 /* append the user stack to the record */
+#define KN_CFG_COUNT 0x100 /* count in `counts` by `count_by` instead of emitting */
+#define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists` */
+#define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
+#define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
 #define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */
+
+/* What KN_CFG_COUNT counts by. */
+enum kn_count_by {
+	KN_BY_PROBE = 0,
+	KN_BY_COMM = 1,
+	KN_BY_PID = 2,
+	KN_BY_VALUE = 3,  /* the first argument's scalar value */
+	KN_BY_STRING = 4, /* the first argument's string (first 16 bytes) */
+};
+
+#define KN_HIST_BUCKETS 64 /* bucket 0: value 0; bucket k: [2^(k-1), 2^k) */
+#define KN_MAX_STACK 127   /* frames per stack (the kernel's default perf_event_max_stack) */
+
+/* A key of the `counts` hash map. */
+struct kn_count_key {
+	__u32 probe_id;
+	__u32 pad;
+	__u8 data[16]; /* comm, pid (u32), value (u64) or string, by count_by */
+};
 
 struct kn_config {
 	__u32 flags;
@@ -112,7 +137,9 @@ struct kn_config {
 	char comm[KN_COMM_LEN];
 	__u8 nargs;
 	__u8 nfilters;
-	__u8 pad[6];
+	__u8 count_by; /* enum kn_count_by */
+	__u8 pad;
+	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
 };
@@ -125,6 +152,9 @@ struct kn_config {
  *   bytes, padded so that the entry is a multiple of 8 bytes long.
  * Bit i of `faults` is set when argument i could not be read (its entry is
  * still present, holding zero or an empty string).
+ * With KN_CFG_KSTACK and/or KN_CFG_USTACK, the arguments are followed by the
+ * kernel stack, then the user stack: each a u32 byte count, then that many
+ * bytes of u64 addresses, padded to a multiple of 8.
  */
 struct kn_record {
 	__u32 size;

@@ -10,6 +10,8 @@ export const MAX_STEPS = 12;
 export const MAX_FILTERS = 8;
 export const MAX_STR = 4096;
 export const DATA_SIZE = 16384;
+export const HIST_BUCKETS = 64;
+export const MAX_STACK = 127;
 
 export enum Source {
   None = 0,
@@ -51,7 +53,22 @@ export const CFG_PID = 0x01;
 export const CFG_TID = 0x02;
 export const CFG_UID = 0x04;
 export const CFG_COMM = 0x08;
+export const CFG_KSTACK = 0x10;
+export const CFG_USTACK = 0x20;
+export const CFG_COUNT = 0x100;
+export const CFG_HIST = 0x200;
+export const CFG_LAT_START = 0x400;
+export const CFG_LAT_END = 0x800;
 export const CFG_ENABLED = 0x80000000;
+
+/** What a counting probe counts by (enum kn_count_by). */
+export enum CountBy {
+  Probe = 0,
+  Comm = 1,
+  Pid = 2,
+  Value = 3,
+  String = 4,
+}
 
 /** Byte layouts; the keys match the C member names. */
 export const layout = {
@@ -79,9 +96,12 @@ export const layout = {
     comm: 16,
     nargs: 32,
     nfilters: 33,
+    count_by: 34,
+    pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
   },
+  count_key: { size: 24, probe_id: 0, data: 8 },
   record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
 };
 layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
@@ -116,6 +136,11 @@ export interface FetchFilter {
 }
 
 export interface ProbeConfig {
+  /** Extra CFG_* flags: stacks, counting, histograms, latency. */
+  flags?: number;
+  countBy?: CountBy;
+  /** Latency: the id that entry and return probes share. */
+  pair?: number;
   pid?: number;
   tid?: number;
   uid?: number;
@@ -128,7 +153,9 @@ export interface ProbeConfig {
 export function encodeConfig(cfg: ProbeConfig): Buffer {
   const L = layout.config;
   const b = Buffer.alloc(L.size);
-  let flags = CFG_ENABLED;
+  let flags = CFG_ENABLED | (cfg.flags ?? 0);
+  b.writeUInt8(cfg.countBy ?? 0, L.count_by);
+  b.writeUInt32LE(cfg.pair ?? 0, L.pair);
   if (cfg.pid !== undefined) {
     flags |= CFG_PID;
     b.writeUInt32LE(cfg.pid, L.pid);

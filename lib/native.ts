@@ -9,6 +9,8 @@ export interface TracerOptions {
   ringBytes: number;
   wakeupBytes: number;
   batchBytes: number;
+  /** Entries of the in-kernel count map. */
+  maxCounts: number;
 }
 
 /** Owns one loaded BPF object and every link attached through it. */
@@ -22,6 +24,12 @@ export interface NativeTracer {
   setConfig(probeId: number, config: Buffer): void;
   /** Records the kernel could not reserve for this probe so far. */
   lost(probeId: number): number;
+  /** A probe's log2 histogram: HIST_BUCKETS counts. */
+  hist(probeId: number): Float64Array;
+  resetHist(probeId: number): void;
+  /** A probe's in-kernel counts: 16-byte keys (by comm, pid, value or string) and their counts. */
+  counts(probeId: number): { keys: Buffer; values: Float64Array };
+  clearCounts(probeId: number): void;
   /** Calls `onBatch` with a Buffer of whole records whenever some are ready. */
   start(onBatch: (batch: Buffer) => void, drainMs: number): void;
   stop(): void;
@@ -39,7 +47,7 @@ export interface StructLayout {
 
 export interface NativeBinding {
   Tracer: new (objectPath: string, options: TracerOptions) => NativeTracer;
-  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record', StructLayout> & {
+  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record' | 'count_key', StructLayout> & {
     constants: Record<string, number>;
   };
   probeHelper(progType: number, helperId: number): boolean;

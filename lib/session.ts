@@ -25,9 +25,11 @@ export interface SessionOptions {
   drainMs: number;
   /** Most probes open at once. */
   maxProbes: number;
+  /** Entries of the in-kernel count map (shared by all counting probes). */
+  maxCounts: number;
 }
 
-const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024 };
+const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
 /** What to attach: one call per kernel attachment, given the cookie to use. */
 export type Attacher = (tracer: NativeTracer, cookie: number) => number;
@@ -95,6 +97,7 @@ export class Session implements ProbeOwner {
         ringBytes: options.ringBytes,
         wakeupBytes: options.ringBytes / 4,
         batchBytes: 1 << 20,
+        maxCounts: options.maxCounts,
       });
     } catch (e) {
       throw toTypedError(e, 'load the BPF programs');
@@ -225,5 +228,7 @@ function envOptions(): Partial<SessionOptions> {
   const out: Partial<SessionOptions> = {};
   const ring = Number(process.env.KPROBE_NODE_RING_BYTES);
   if (ring > 0) out.ringBytes = ring;
+  const counts = Number(process.env.KPROBE_NODE_MAX_COUNTS);
+  if (counts > 0) out.maxCounts = counts;
   return out;
 }

@@ -46,6 +46,8 @@ Napi::Object Layout(Napi::Env env) {
                  {"comm", offsetof(kn_config, comm)},
                  {"nargs", offsetof(kn_config, nargs)},
                  {"nfilters", offsetof(kn_config, nfilters)},
+                 {"count_by", offsetof(kn_config, count_by)},
+                 {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
                  {"args", offsetof(kn_config, args)}});
   put("record", {{"size", sizeof(kn_record)},
@@ -58,6 +60,9 @@ Napi::Object Layout(Napi::Env env) {
                  {"cpu", offsetof(kn_record, cpu)},
                  {"faults", offsetof(kn_record, faults)},
                  {"comm", offsetof(kn_record, comm)}});
+  put("count_key", {{"size", sizeof(kn_count_key)},
+                    {"probe_id", offsetof(kn_count_key, probe_id)},
+                    {"data", offsetof(kn_count_key, data)}});
   Napi::Object c = Napi::Object::New(env);
   c.Set("COMM_LEN", KN_COMM_LEN);
   c.Set("MAX_ARGS", KN_MAX_ARGS);
@@ -65,6 +70,8 @@ Napi::Object Layout(Napi::Env env) {
   c.Set("MAX_FILTERS", KN_MAX_FILTERS);
   c.Set("MAX_STR", KN_MAX_STR);
   c.Set("DATA_SIZE", KN_DATA_SIZE);
+  c.Set("HIST_BUCKETS", KN_HIST_BUCKETS);
+  c.Set("MAX_STACK", KN_MAX_STACK);
   o.Set("constants", c);
   return o;
 }

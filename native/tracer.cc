@@ -58,6 +58,10 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Detach>("detach"),
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
                          InstanceMethod<&Tracer::Lost>("lost"),
+                         InstanceMethod<&Tracer::Hist>("hist"),
+                         InstanceMethod<&Tracer::ResetHist>("resetHist"),
+                         InstanceMethod<&Tracer::Counts>("counts"),
+                         InstanceMethod<&Tracer::ClearCounts>("clearCounts"),
                          InstanceMethod<&Tracer::Start>("start"),
                          InstanceMethod<&Tracer::Stop>("stop"),
                          InstanceMethod<&Tracer::Drain>("drain"),
@@ -66,7 +70,18 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      });
 }
 
-// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes })
+// Maps an mmapable array map shared with the kernel.
+static void* MapArray(bpf_map* map, size_t bytes, int prot) {
+  void* m = mmap(nullptr, bytes, prot, MAP_SHARED, bpf_map__fd(map), 0);
+  return m == MAP_FAILED ? nullptr : m;
+}
+
+static size_t PageRound(size_t n) {
+  size_t page = static_cast<size_t>(getpagesize());
+  return (n + page - 1) & ~(page - 1);
+}
+
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts })
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   std::string path = info[0].As<Napi::String>();
@@ -86,8 +101,11 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   bpf_map* ring = bpf_object__find_map_by_name(obj_, "events");
   bpf_map* configs = bpf_object__find_map_by_name(obj_, "configs");
   bpf_map* lost = bpf_object__find_map_by_name(obj_, "lost");
+  bpf_map* hists = bpf_object__find_map_by_name(obj_, "hists");
+  bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
+  uint32_t max_counts = ToU32(opts.Get("maxCounts"));
   auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
-  if (!kprobe_prog_ || !tracepoint_prog_ || !ring || !configs || !lost || !wakeup) {
+  if (!kprobe_prog_ || !tracepoint_prog_ || !ring || !configs || !lost || !hists || !counts || !wakeup) {
     Release();
     throw SyscallError(env, "BPF object " + path + " lacks the expected programs or maps", -EINVAL, "");
   }
@@ -95,6 +113,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   int err = bpf_map__set_max_entries(ring, ring_bytes);
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
+  if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
+  if (!err) err = bpf_map__set_max_entries(counts, max_counts);
   if (!err) err = bpf_object__load(obj_);
   if (err) {
     std::string text = log.text();
@@ -103,14 +123,16 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   }
 
   configs_fd_ = bpf_map__fd(configs);
-  lost_bytes_ = (static_cast<size_t>(max_probes_) * sizeof(uint64_t) + getpagesize() - 1) & ~(size_t(getpagesize()) - 1);
-  void* m = mmap(nullptr, lost_bytes_, PROT_READ, MAP_SHARED, bpf_map__fd(lost), 0);
-  if (m == MAP_FAILED) {
+  counts_fd_ = bpf_map__fd(counts);
+  lost_bytes_ = PageRound(static_cast<size_t>(max_probes_) * sizeof(uint64_t));
+  lost_ = static_cast<const volatile uint64_t*>(MapArray(lost, lost_bytes_, PROT_READ));
+  hists_bytes_ = PageRound(static_cast<size_t>(max_probes_) * KN_HIST_BUCKETS * sizeof(uint64_t));
+  hists_ = static_cast<volatile uint64_t*>(MapArray(hists, hists_bytes_, PROT_READ | PROT_WRITE));
+  if (lost_ == nullptr || hists_ == nullptr) {
     int e = errno;
     Release();
-    throw SyscallError(env, "map the lost-event counters", -e, "");
+    throw SyscallError(env, "map the kernel's counters", -e, "");
   }
-  lost_ = static_cast<const volatile uint64_t*>(m);
 
   ring_ = ring_buffer__new(bpf_map__fd(ring), OnRecord, this, nullptr);
   if (ring_ == nullptr) {
@@ -138,6 +160,8 @@ void Tracer::Release() {
   ring_ = nullptr;
   if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
   lost_ = nullptr;
+  if (hists_) munmap(const_cast<uint64_t*>(hists_), hists_bytes_);
+  hists_ = nullptr;
   if (obj_) bpf_object__close(obj_);
   obj_ = nullptr;
   if (!on_batch_.IsEmpty()) on_batch_.Reset();
@@ -220,6 +244,64 @@ Napi::Value Tracer::Lost(const Napi::CallbackInfo& info) {
   uint32_t id = ToU32(info[0]);
   uint64_t n = (lost_ != nullptr && id < max_probes_) ? lost_[id] : 0;
   return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// hist(probeId) -> Float64Array of KN_HIST_BUCKETS counts, read from the shared mapping.
+Napi::Value Tracer::Hist(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = ToU32(info[0]);
+  auto out = Napi::Float64Array::New(env, KN_HIST_BUCKETS);
+  if (hists_ != nullptr && id < max_probes_) {
+    for (int b = 0; b < KN_HIST_BUCKETS; b++) out[b] = static_cast<double>(hists_[id * KN_HIST_BUCKETS + b]);
+  }
+  return out;
+}
+
+void Tracer::ResetHist(const Napi::CallbackInfo& info) {
+  uint32_t id = ToU32(info[0]);
+  if (hists_ == nullptr || id >= max_probes_) return;
+  for (int b = 0; b < KN_HIST_BUCKETS; b++) __atomic_store_n(&hists_[id * KN_HIST_BUCKETS + b], 0, __ATOMIC_RELAXED);
+}
+
+// counts(probeId) -> { keys: Buffer (16 bytes per entry), values: Float64Array }
+Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  uint32_t id = ToU32(info[0]);
+  std::vector<uint8_t> keys;
+  std::vector<double> values;
+  kn_count_key key = {}, next = {};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
+    uint64_t value = 0;
+    if (next.probe_id == id && bpf_map_lookup_elem(counts_fd_, &next, &value) == 0) {
+      keys.insert(keys.end(), next.data, next.data + sizeof(next.data));
+      values.push_back(static_cast<double>(value));
+    }
+    key = next;
+    prev = &key;
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
+  auto arr = Napi::Float64Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); i++) arr[i] = values[i];
+  out.Set("values", arr);
+  return out;
+}
+
+// clearCounts(probeId): forgets the probe's counts.
+void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
+  if (closed_) return;
+  uint32_t id = ToU32(info[0]);
+  std::vector<kn_count_key> mine;
+  kn_count_key key = {}, next = {};
+  void* prev = nullptr;
+  while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
+    if (next.probe_id == id) mine.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (auto& k : mine) bpf_map_delete_elem(counts_fd_, &k);
 }
 
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {

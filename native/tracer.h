@@ -33,6 +33,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Detach(const Napi::CallbackInfo& info);
   void SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
+  Napi::Value Hist(const Napi::CallbackInfo& info);
+  void ResetHist(const Napi::CallbackInfo& info);
+  Napi::Value Counts(const Napi::CallbackInfo& info);
+  void ClearCounts(const Napi::CallbackInfo& info);
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
@@ -58,6 +62,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   size_t config_size_ = 0;
   const volatile uint64_t* lost_ = nullptr;  // mmap of the kernel's lost counters
   size_t lost_bytes_ = 0;
+  volatile uint64_t* hists_ = nullptr;  // mmap of the kernel's log2 histograms
+  size_t hists_bytes_ = 0;
+  int counts_fd_ = -1;
   ring_buffer* ring_ = nullptr;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;

@@ -25,7 +25,7 @@ function headerValues(): Map<string, number> {
 const H = headerValues();
 
 describe('struct layouts agree with the header (as compiled into the addon)', () => {
-  const structs = ['step', 'arg', 'filter', 'config', 'record'] as const;
+  const structs = ['step', 'arg', 'filter', 'config', 'record', 'count_key'] as const;
 
   test('the addon reports every struct', () => {
     expect(Object.keys(N).sort()).toEqual([...structs, 'constants'].sort());
@@ -53,6 +53,8 @@ describe('constants agree', () => {
       MAX_FILTERS: abi.MAX_FILTERS,
       MAX_STR: abi.MAX_STR,
       DATA_SIZE: abi.DATA_SIZE,
+      HIST_BUCKETS: abi.HIST_BUCKETS,
+      MAX_STACK: abi.MAX_STACK,
     });
   });
 
@@ -64,6 +66,7 @@ describe('constants agree', () => {
     ['Source', abi.Source, 'KN_SRC_'],
     ['Store', abi.Store, 'KN_STORE_'],
     ['FilterOp', abi.FilterOp, 'KN_OP_'],
+    ['CountBy', abi.CountBy, 'KN_BY_'],
   ];
   // Member names compared without underscores: KN_OP_STREQ is FilterOp.StrEq.
   const key = (s: string) => s.replace(/_/g, '').toUpperCase();
@@ -83,6 +86,12 @@ describe('constants agree', () => {
       KN_CFG_TID: abi.CFG_TID,
       KN_CFG_UID: abi.CFG_UID,
       KN_CFG_COMM: abi.CFG_COMM,
+      KN_CFG_KSTACK: abi.CFG_KSTACK,
+      KN_CFG_USTACK: abi.CFG_USTACK,
+      KN_CFG_COUNT: abi.CFG_COUNT,
+      KN_CFG_HIST: abi.CFG_HIST,
+      KN_CFG_LAT_START: abi.CFG_LAT_START,
+      KN_CFG_LAT_END: abi.CFG_LAT_END,
       KN_CFG_ENABLED: abi.CFG_ENABLED,
     }).toEqual(Object.fromEntries([...H].filter(([k]) => /^KN_(ARG|CFG)_/.test(k))));
   });
