@@ -154,6 +154,9 @@ export class Session implements ProbeOwner {
   private release(entry: Entry): void {
     for (const link of entry.links) this.tracer.detach(link);
     this.tracer.setConfig(entry.probe.id, Buffer.alloc(layout.config.size));
+    // A reused id must start from zero.
+    this.tracer.resetHist(entry.probe.id);
+    this.tracer.clearCounts(entry.probe.id);
     this.probes.delete(entry.probe.id);
     this.freeIds.push(entry.probe.id);
     if (this.probes.size === 0) this.stopPolling();
@@ -216,6 +219,24 @@ export class Session implements ProbeOwner {
         entry.probe.emit('lost', delta);
       }
     }
+  }
+
+  /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
+  hist(probe: Probe): Float64Array {
+    return this.tracer.hist(probe.id);
+  }
+
+  resetHist(probe: Probe): void {
+    this.tracer.resetHist(probe.id);
+  }
+
+  /** The in-kernel counts of a probe attached with CFG_COUNT: 16-byte keys and counts. */
+  counts(probe: Probe): { keys: Buffer; values: Float64Array } {
+    return this.tracer.counts(probe.id);
+  }
+
+  clearCounts(probe: Probe): void {
+    this.tracer.clearCounts(probe.id);
   }
 
   /** Ids of the loaded programs (for inspection and tests). */
