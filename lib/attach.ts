@@ -3,7 +3,7 @@
  * Each validates its options, resolves what the kernel must fetch (from BTF
  * and tracepoint formats, lib/fetch), and asks the session to attach it.
  */
-import { FetchArg, MAX_ARGS, MAX_STR, Source } from './abi';
+import { CFG_KSTACK, CFG_USTACK, FetchArg, MAX_ARGS, MAX_STR, Source } from './abi';
 import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
 import { ExpressionError, NotFoundError, OptionError, closest } from './errors';
@@ -43,6 +43,8 @@ export interface ProbeOptions {
   filter?: string;
   /** Longest string fetched for one argument: 1..4096, default 256. */
   stringSize?: number;
+  /** Record the stack with each event: `event.kernelStack`, `event.userStack`. */
+  stack?: 'kernel' | 'user' | 'both';
 }
 
 export interface SyscallOptions extends ProbeOptions {
@@ -69,6 +71,9 @@ export function checkOptions(opts: ProbeOptions | undefined): ProbeOptions {
   }
   if (o.args && o.args.length > MAX_ARGS) throw new OptionError(`at most ${MAX_ARGS} argument expressions per probe, got ${o.args.length}`);
   if (o.filter !== undefined && typeof o.filter !== 'string') throw new OptionError('filter must be a string');
+  if (o.stack !== undefined && !['kernel', 'user', 'both'].includes(o.stack)) {
+    throw new OptionError(`stack must be 'kernel', 'user' or 'both', got ${JSON.stringify(o.stack)}`);
+  }
   if (o.stringSize !== undefined && (!Number.isInteger(o.stringSize) || o.stringSize < 1 || o.stringSize > MAX_STR)) {
     throw new OptionError(`stringSize must be an integer from 1 to ${MAX_STR}, got ${String(o.stringSize)}`);
   }
@@ -88,7 +93,7 @@ const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
 /** What compiling a probe's options gives: the plans and the kernel-side filters. */
 interface Compiled {
   plans: ArgPlan[];
-  config: { pid?: number; tid?: number; uid?: number; comm?: string; filters: ReturnType<typeof parseFilter>['filters'] };
+  config: { pid?: number; tid?: number; uid?: number; comm?: string; flags?: number; filters: ReturnType<typeof parseFilter>['filters'] };
 }
 
 /**
@@ -116,6 +121,8 @@ function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => Fet
     if (task[key] !== undefined && task[key] !== v) throw new OptionError(`${key} is given twice, as ${String(v)} and in the filter as ${String(task[key])}`);
     (task as Record<string, unknown>)[key] = v;
   }
+  if (o.stack === 'kernel' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_KSTACK;
+  if (o.stack === 'user' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_USTACK;
   const plans = [...visible, ...hidden].map((a) => {
     const plan = toPlan(a, !custom && !!ctx.retval && a.expression === 'retval');
     return { ...plan, fetch: remap(plan.fetch) };

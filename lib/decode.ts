@@ -48,6 +48,10 @@ export class TraceEvent<Args = Record<string, unknown>> {
     readonly ret?: unknown,
     /** Names of the arguments the kernel could not read (their value is null). */
     readonly faults?: string[],
+    /** Kernel stack, innermost frame first (probes with `stack`): return addresses. */
+    readonly kernelStack?: bigint[],
+    /** User stack, innermost frame first (probes with `stack`). */
+    readonly userStack?: bigint[],
   ) {}
 
   /** Wall-clock time of the hit. */
@@ -63,11 +67,27 @@ function readComm(buf: Buffer, at: number): string {
   return buf.toString('latin1', at, end);
 }
 
+/** Which stacks follow the arguments in a probe's records. */
+export interface StackLayout {
+  kernel: boolean;
+  user: boolean;
+}
+
+/** A stack entry: u32 byte count, then u64 addresses. Returns the entry and the offset after it. */
+function readStack(buf: Buffer, p: number, end: number): [bigint[], number] {
+  if (p + 4 > end) return [[], end];
+  const bytes = Math.min(buf.readUInt32LE(p), end - p - 4);
+  const frames: bigint[] = new Array(bytes >>> 3);
+  for (let i = 0; i < frames.length; i++) frames[i] = buf.readBigUInt64LE(p + 4 + i * 8);
+  return [frames, p + ((4 + bytes + 7) & ~7)];
+}
+
 /** Decodes the records of one probe. */
 export class RecordDecoder {
   constructor(
     private readonly probe: string,
     private readonly plans: readonly ArgPlan[],
+    private readonly stacks: StackLayout = { kernel: false, user: false },
   ) {}
 
   decode(buf: Buffer, at: number, end: number): TraceEvent {
@@ -105,6 +125,10 @@ export class RecordDecoder {
       if (plan.isReturn) ret = value;
       else args[plan.name] = value;
     }
+    let kernelStack: bigint[] | undefined;
+    let userStack: bigint[] | undefined;
+    if (this.stacks.kernel) [kernelStack, p] = readStack(buf, p, end);
+    if (this.stacks.user) [userStack, p] = readStack(buf, p, end);
     return new TraceEvent(
       this.probe,
       buf.readBigUInt64LE(at + R.ns),
@@ -116,6 +140,8 @@ export class RecordDecoder {
       args,
       ret,
       faulted,
+      kernelStack,
+      userStack,
     );
   }
 }

@@ -4,7 +4,7 @@
  * cookie that selects each probe's config in the kernel) and dispatches
  * batches of records to their probes.
  */
-import { ProbeConfig, encodeConfig, layout } from './abi';
+import { CFG_KSTACK, CFG_USTACK, ProbeConfig, encodeConfig, layout } from './abi';
 import { ArgPlan, RecordDecoder } from './decode';
 import {
   KprobeNodeError,
@@ -127,7 +127,9 @@ export class Session implements ProbeOwner {
       throw new UnsupportedError('probes', `at most ${this.options.maxProbes - 1} probes can be open at once`);
     }
     const probe = new Probe(this, id, spec.name, spec.kind, spec.strategy, spec.plans, spec.warnings ?? []);
-    const entry: Entry = { probe, decoder: new RecordDecoder(spec.name, spec.plans), links: [], lostSeen: this.tracer.lost(id) };
+    const flags = spec.config.flags ?? 0;
+    const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
+    const entry: Entry = { probe, decoder: new RecordDecoder(spec.name, spec.plans, stacks), links: [], lostSeen: this.tracer.lost(id) };
     try {
       this.tracer.setConfig(id, encodeConfig({ ...spec.config, args: spec.plans.map((p) => p.fetch) }));
       this.probes.set(id, entry);
