@@ -25,3 +25,13 @@ export function syncfs(): Promise<number> {
     const child = execFile('sync', ['--file-system', '/'], (err) => (err ? reject(err) : resolve(child.pid as number)));
   });
 }
+
+/** The error `fn` throws; fails the test when it throws nothing. */
+export function errorOf(fn: () => unknown): Error & Record<string, unknown> {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & Record<string, unknown>;
+  }
+  throw new Error('expected an error, but the call returned');
+}
