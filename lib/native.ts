@@ -3,6 +3,7 @@
  * lib/features.ts talk to it; arguments are validated before they get here.
  */
 import * as path from 'path';
+import { UnsupportedError } from './errors';
 
 export interface TracerOptions {
   maxProbes: number;
@@ -77,10 +78,19 @@ let binding: NativeBinding | undefined;
 export function native(): NativeBinding {
   if (binding) return binding;
   if (process.platform !== 'linux') {
-    throw new Error(`kprobe-node traces the Linux kernel; this is ${process.platform}`);
+    throw new UnsupportedError('linux', `kprobe-node traces the Linux kernel; this is ${process.platform}`);
   }
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-  binding = load(packageRoot);
+  try {
+    binding = load(packageRoot);
+  } catch (e) {
+    throw new UnsupportedError(
+      'addon',
+      `the kprobe-node native addon could not be loaded for Node ${process.version} on ${process.arch}: ` +
+        `${(e as Error).message.split('\n')[0]}. Rebuild it with: npm rebuild kprobe-node ` +
+        '(needs libbpf-dev, libelf-dev, zlib1g-dev, make, g++ and python3)',
+    );
+  }
   return binding;
 }
