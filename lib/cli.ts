@@ -13,6 +13,7 @@ import { KprobeNodeError, OptionError } from './errors';
 import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
 import { Session } from './session';
+import { Target, parseTarget } from './target';
 
 interface TraceArgs {
   targets: string[];
@@ -32,39 +33,8 @@ interface TraceArgs {
   stringSize?: number;
 }
 
-/** One thing to attach, from a positional target or an option. */
-interface Target {
-  kind: 'kprobe' | 'kretprobe' | 'tracepoint' | 'syscall';
-  name: string;
-  ret: boolean;
-}
-
-/** `fn`, `kprobe:fn`, `kretprobe:fn`, `tracepoint:cat:name`, `t:cat:name`, `syscall:name`. */
-export function parseTarget(text: string, ret: boolean): Target {
-  const colon = text.indexOf(':');
-  const prefix = colon < 0 ? '' : text.slice(0, colon);
-  const rest = text.slice(colon + 1);
-  switch (prefix) {
-    case '':
-      return { kind: ret ? 'kretprobe' : 'kprobe', name: text, ret };
-    case 'kprobe':
-    case 'k':
-      return { kind: ret ? 'kretprobe' : 'kprobe', name: rest, ret };
-    case 'kretprobe':
-    case 'kr':
-      return { kind: 'kretprobe', name: rest, ret: true };
-    case 'tracepoint':
-    case 't':
-      return { kind: 'tracepoint', name: rest, ret: false };
-    case 'syscall':
-    case 's':
-      return { kind: 'syscall', name: rest, ret };
-    default:
-      // `sched:sched_switch` alone reads as a tracepoint.
-      if (/^[A-Za-z_]\w*:[A-Za-z_]\w*$/.test(text)) return { kind: 'tracepoint', name: text, ret: false };
-      throw new OptionError(`unknown probe type "${prefix}" in "${text}" (use kprobe:, kretprobe:, tracepoint:, syscall:)`);
-  }
-}
+export { parseTarget } from './target';
+export type { Target } from './target';
 
 function attach(t: Target, opts: ProbeOptions): Probe {
   switch (t.kind) {
