@@ -3,7 +3,7 @@
  * Each validates its options, resolves what the kernel must fetch (from BTF
  * and tracepoint formats, lib/fetch), and asks the session to attach it.
  */
-import { CFG_KSTACK, CFG_USTACK, FetchArg, MAX_ARGS, MAX_STR, Source } from './abi';
+import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, MAX_STR, Source, isVariable } from './abi';
 import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
 import { ExpressionError, NotFoundError, OptionError, closest } from './errors';
@@ -22,6 +22,7 @@ import {
 import { toPlan } from './plans';
 import type { Probe } from './probe';
 import { Attacher, Session } from './session';
+import type { Target } from './target';
 import { TracepointFormat, listTracepoints, readFormat } from './tracefs';
 
 /** What a probe records, and which events it keeps (filters run in the kernel). */
@@ -91,19 +92,40 @@ const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** What compiling a probe's options gives: the plans and the kernel-side filters. */
-interface Compiled {
+export interface Compiled {
   plans: ArgPlan[];
-  config: { pid?: number; tid?: number; uid?: number; comm?: string; flags?: number; filters: ReturnType<typeof parseFilter>['filters'] };
+  config: {
+    pid?: number;
+    tid?: number;
+    uid?: number;
+    comm?: string;
+    flags?: number;
+    countBy?: CountBy;
+    pair?: number;
+    filters: ReturnType<typeof parseFilter>['filters'];
+  };
+}
+
+/**
+ * A summary the kernel computes instead of emitting events (lib/aggregate.ts):
+ * the CFG_COUNT / CFG_HIST / CFG_LAT_* flags, what to count by, and the id an
+ * entry and a return probe share. Internal: the public attach functions never take it.
+ */
+export interface SummaryConfig {
+  flags: number;
+  countBy?: CountBy;
+  pair?: number;
 }
 
 /**
  * Compiles argument expressions (or the defaults) and the filter against a
  * probe context. `returnArg`: the default return value goes to `event.ret`.
  */
-function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => FetchArg = (f) => f): Compiled {
+export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => FetchArg = (f) => f, summary?: SummaryConfig): Compiled {
   const copts = { maxString: o.stringSize };
   const custom = o.args !== undefined && o.args.length > 0;
-  const visible: CompiledArg[] = custom ? compileArgs(o.args as string[], ctx, copts) : defaultArgs(ctx, copts);
+  // A summary fetches only the value it aggregates (the kernel reads the first argument), or nothing.
+  const visible: CompiledArg[] = custom ? compileArgs(o.args as string[], ctx, copts) : summary ? [] : defaultArgs(ctx, copts);
   let hidden: CompiledArg[] = [];
   const task: Compiled['config'] = { filters: [] };
   if (o.filter !== undefined && o.filter.trim() !== '') {
@@ -123,6 +145,13 @@ function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => Fet
   }
   if (o.stack === 'kernel' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_KSTACK;
   if (o.stack === 'user' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_USTACK;
+  if (summary) {
+    task.flags = (task.flags ?? 0) | summary.flags;
+    if (summary.countBy !== undefined) task.countBy = summary.countBy;
+    // Counting by a string or byte argument keys on its bytes, not on where they are.
+    if (summary.countBy === CountBy.Value && visible.length && isVariable(visible[0].fetch.store)) task.countBy = CountBy.String;
+    if (summary.pair !== undefined) task.pair = summary.pair;
+  }
   const plans = [...visible, ...hidden].map((a) => {
     const plan = toPlan(a, !custom && !!ctx.retval && a.expression === 'retval');
     return { ...plan, fetch: remap(plan.fetch) };
@@ -161,13 +190,13 @@ export function kernelSymbolSuggestions(name: string): string[] {
   return [...new Set([...clones, ...closest(name, names)])];
 }
 
-function kprobe(fn: string, opts: ProbeOptions | undefined, ret: boolean): Probe {
+function kprobe(fn: string, opts: ProbeOptions | undefined, ret: boolean, summary?: SummaryConfig): Probe {
   const kind = ret ? 'kretprobe' : 'kprobe';
   checkName(`${kind} function`, fn, SYMBOL, 'vfs_read');
   const o = checkOptions(opts);
   requireKprobes(`${kind} ${fn}`);
   const warnings: string[] = [];
-  const { plans, config } = compile(functionContext(fn, ret, warnings), o);
+  const { plans, config } = compile(functionContext(fn, ret, warnings), o, undefined, summary);
   const name = `${kind}:${fn}`;
   return Session.get().attach({
     name,
@@ -199,11 +228,15 @@ export function tracepointFormatContext(format: TracepointFormat): ProbeContext 
 
 /** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
 export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe {
+  return tracepointProbe(tracepoint, opts);
+}
+
+function tracepointProbe(tracepoint: string, opts: ProbeOptions | undefined, summary?: SummaryConfig): Probe {
   checkName('tracepoint', tracepoint, TRACEPOINT, 'category:name');
   const o = checkOptions(opts);
   const [category, name] = tracepoint.split(':');
   const format = readFormat(category, name);
-  return attachTracepointFormat(format, compile(tracepointFormatContext(format), o), `tracepoint:${tracepoint}`);
+  return attachTracepointFormat(format, compile(tracepointFormatContext(format), o, undefined, summary), `tracepoint:${tracepoint}`);
 }
 
 function attachTracepointFormat(format: TracepointFormat, compiled: Compiled, name: string): Probe {
@@ -272,6 +305,10 @@ function syscallReturnContext(fn: string): ProbeContext {
  * `syscalls:sys_enter_<name>` / `sys_exit_<name>` tracepoints otherwise.
  */
 export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
+  return syscallProbe(name, opts);
+}
+
+function syscallProbe(name: string, opts: SyscallOptions | undefined, summary?: SummaryConfig): Probe {
   checkName('syscall', name, /^[a-z_][a-z0-9_]*$/, 'openat');
   const o = checkOptions(opts);
   const ret = opts?.ret === true;
@@ -281,9 +318,9 @@ export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
     const fn = syscallFunction(name);
     const warnings: string[] = [];
     let compiled: Compiled;
-    if (ret) compiled = compile(syscallReturnContext(fn), o);
-    else if (enter) compiled = compile(tracepointFormatContext(enter), o, viaPtRegs);
-    else compiled = compile(functionContext(fn, false, warnings), o);
+    if (ret) compiled = compile(syscallReturnContext(fn), o, undefined, summary);
+    else if (enter) compiled = compile(tracepointFormatContext(enter), o, viaPtRegs, summary);
+    else compiled = compile(functionContext(fn, false, warnings), o, undefined, summary);
     return Session.get().attach({
       name: probeName,
       kind: ret ? 'kretprobe' : 'kprobe',
@@ -298,10 +335,26 @@ export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
   }
   const format = ret ? syscallFormat(name, true) : enter;
   if (!format) throw unknownSyscall(name, ` (no tracepoint syscalls:sys_${ret ? 'exit' : 'enter'}_${name})`);
-  const compiled = compile(tracepointFormatContext(format), o);
+  const compiled = compile(tracepointFormatContext(format), o, undefined, summary);
   // The exit tracepoint's `ret` field is the return value: events carry it as `ret`.
   if (ret && !o.args?.length) compiled.plans = compiled.plans.map((p) => (p.name === 'ret' ? { ...p, isReturn: true } : p));
   return attachTracepointFormat(format, compiled, probeName);
+}
+
+/**
+ * Attaches a probe whose hits the kernel summarises (counts, histograms,
+ * latency) instead of emitting events. Internal, for lib/aggregate.ts.
+ */
+export function attachSummary(target: Target, opts: ProbeOptions, summary: SummaryConfig): Probe {
+  switch (target.kind) {
+    case 'kprobe':
+    case 'kretprobe':
+      return kprobe(target.name, opts, target.kind === 'kretprobe', summary);
+    case 'tracepoint':
+      return tracepointProbe(target.name, opts, summary);
+    case 'syscall':
+      return syscallProbe(target.name, { ...opts, ret: target.ret }, summary);
+  }
 }
 
 export type { Probe, TraceEvent };

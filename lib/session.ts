@@ -9,6 +9,7 @@ import { ArgPlan, RecordDecoder } from './decode';
 import {
   KprobeNodeError,
   NotFoundError,
+  OptionError,
   PermissionError,
   SystemError,
   UnsupportedError,
@@ -104,9 +105,21 @@ export class Session implements ProbeOwner {
     }
   }
 
+  private static pending: Partial<SessionOptions> = {};
+
   /** The process's session, created on first use. */
   static get(): Session {
-    return (Session.current ??= new Session({ ...defaults, ...envOptions() }));
+    return (Session.current ??= new Session({ ...defaults, ...envOptions(), ...Session.pending }));
+  }
+
+  /**
+   * Options for the session the first probe creates (they win over the
+   * environment). Map sizes are fixed when the BPF object loads, so this
+   * fails once a probe has been attached.
+   */
+  static configure(options: Partial<SessionOptions>): void {
+    if (Session.current) throw new OptionError('configure() must come before the first probe: the BPF maps are already loaded');
+    Session.pending = { ...Session.pending, ...options };
   }
 
   /** Attaches a new probe; on any failure nothing stays attached. */

@@ -1,0 +1,344 @@
+/**
+ * Summaries computed in the kernel: counts in a BPF hash map, log2
+ * histograms of a value, and latency histograms from entry/return pairs.
+ * No event reaches JavaScript; `snapshot()` reads the maps when asked.
+ *
+ *   await using c = countBy('syscall:openat', { by: 'comm' });
+ *   ...; console.log(c.snapshot());   // [{ key: 'node', count: 12, label: 'node' }, ...]
+ */
+import { CFG_COUNT, CFG_HIST, CFG_LAT_END, CFG_LAT_START, CountBy, layout } from './abi';
+import { ProbeOptions, attachSummary, checkOptions } from './attach';
+import { HistogramSnapshot, histogramSnapshot } from './chart';
+import type { ArgPlan } from './decode';
+import { OptionError } from './errors';
+import type { Probe } from './probe';
+import { Session } from './session';
+import { Target, parseTarget } from './target';
+
+export type { Bucket, HistogramSnapshot } from './chart';
+
+/** Bytes of a count key's data (struct kn_count_key.data). */
+const KEY_BYTES = layout.count_key.size - layout.count_key.data;
+
+/** A count key: a comm or string value, a pid or small number, a 64-bit value. */
+export type CountKey = string | number | bigint;
+
+export interface CountEntry {
+  key: CountKey;
+  count: number;
+  /** The key as the CLI shows it: flags and enums by name, strings quoted. */
+  label: string;
+}
+
+/** Entries, largest count first; `dropped`: hits not counted because the count map was full. */
+export type CountSnapshot = CountEntry[] & { dropped: number; total: number };
+
+/** Where a summary attaches: CLI syntax (`syscall:openat`, `tracepoint:cat:name`, `vfs_read`) or a parsed target. */
+export type TargetSpec = string | Target;
+
+export interface SummaryOptions extends Omit<ProbeOptions, 'args' | 'stack'> {
+  /** Attach to the return (syscall exit, kretprobe); implied by an expression on `ret`/`retval`. */
+  ret?: boolean;
+}
+
+export interface CountOptions extends SummaryOptions {
+  /**
+   * What to count by: `comm` (default), `pid`, `probe` (one total), or any
+   * argument expression (`flags`, `filename`, `file->f_flags`): numbers or
+   * strings (the first 16 bytes).
+   */
+  by?: string;
+}
+
+/** Sizes of the in-kernel maps; set before the first probe is attached. */
+export interface AggregateConfig {
+  /** Entries of the count map shared by every counting probe (default 10240, env KPROBE_NODE_MAX_COUNTS). */
+  maxCounts?: number;
+}
+
+/** Sets map sizes for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  const n = config.maxCounts;
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
+    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+  }
+  if (n !== undefined) Session.configure({ maxCounts: n });
+}
+
+function toTarget(spec: TargetSpec, ret: boolean): Target {
+  if (typeof spec === 'string') return parseTarget(spec, ret);
+  if (!spec || typeof spec !== 'object' || typeof spec.name !== 'string') throw new OptionError('target must be a string like syscall:openat or a parsed target');
+  return ret && spec.kind !== 'tracepoint' ? { ...spec, kind: spec.kind === 'syscall' ? 'syscall' : 'kretprobe', ret: true } : spec;
+}
+
+/**
+ * An expression on the return value (`ret`, `retval`, `n=ret`) attaches to
+ * the return side; `retval` is the name both kretprobes and sys_exit
+ * tracepoints understand.
+ */
+function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Target; expr: string } {
+  const m = /^\s*(?:([A-Za-z_]\w*)\s*=(?!=)\s*)?(ret|retval)\b/.exec(expr);
+  const target = toTarget(spec, ret || !!m);
+  if (target.ret && m) {
+    const label = m[1] ?? 'ret';
+    expr = `${label}=retval${expr.slice(m[0].length)}`;
+  }
+  return { target, expr };
+}
+
+function checkSummaryOptions(opts: SummaryOptions | undefined): SummaryOptions {
+  const o = checkOptions(opts as ProbeOptions) as SummaryOptions & ProbeOptions;
+  if (o.args !== undefined) throw new OptionError('a summary fetches only what it summarises: give the value as `by` or the histogram expression, not args');
+  if (o.stack !== undefined) throw new OptionError('in-kernel summaries do not record stacks');
+  return o;
+}
+
+function probeOptions(o: CountOptions, args?: string[]): ProbeOptions {
+  const { ret: _ret, by: _by, ...rest } = o;
+  return args ? { ...rest, args } : rest;
+}
+
+/** What every summary shares: its probes, reading after close, closing. */
+abstract class Summary<S> {
+  #closed = false;
+  #final?: S;
+  #lostBase = 0;
+
+  protected constructor(
+    /** The probes in the kernel: one, or an entry and a return probe for latency. */
+    readonly probes: readonly Probe[],
+    /** The probe whose hits are summarised (and whose losses count as dropped). */
+    protected readonly main: Probe,
+  ) {}
+
+  /** The target, e.g. `syscall:openat`, `kprobe:vfs_read`. */
+  abstract readonly name: string;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Hits the kernel could not add (the count map was full) since the last reset. */
+  get dropped(): number {
+    if (!this.#closed) Session.get().flush(); // picks up the kernel's loss counters now
+    return this.main.lost - this.#lostBase;
+  }
+
+  /** The summary now. After close(), the last one taken before detaching. */
+  snapshot(): S {
+    if (this.#closed) return this.#final as S;
+    return this.read();
+  }
+
+  /** Starts from zero. */
+  reset(): void {
+    if (this.#closed) return;
+    this.clear();
+    this.#lostBase = this.main.lost;
+  }
+
+  /** Detaches the probes and frees their map entries; the last snapshot stays readable. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    // Detach first so that the final reading is final.
+    for (const p of this.probes) if (p !== this.main) p.close();
+    try {
+      this.#final = this.read();
+    } finally {
+      this.main.close();
+      this.#closed = true;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  protected abstract read(): S;
+  protected abstract clear(): void;
+}
+
+/** Counts of a probe's hits, computed in the kernel. Own it: close() detaches it. */
+export class Counter extends Summary<CountSnapshot> {
+  /** @internal */
+  constructor(
+    private readonly probe: Probe,
+    /** `comm`, `pid`, `probe` or the expression counted by. */
+    readonly by: string,
+    private readonly countBy: CountBy,
+  ) {
+    super([probe], probe);
+  }
+
+  get name(): string {
+    return this.probe.name;
+  }
+
+  protected read(): CountSnapshot {
+    const { keys, values } = Session.get().counts(this.probe);
+    const plan = this.probe.plans[0];
+    // Equal keys are merged: a short string key may carry stale bytes after its NUL.
+    const merged = new Map<string, CountEntry>();
+    for (let i = 0; i < values.length; i++) {
+      const entry = decodeKey(keys.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), this.countBy, plan, this.probe.name);
+      const id = `${typeof entry.key}:${String(entry.key)}`;
+      const seen = merged.get(id);
+      if (seen) seen.count += values[i];
+      else merged.set(id, { ...entry, count: values[i] });
+    }
+    const entries = [...merged.values()].sort((a, b) => b.count - a.count) as CountSnapshot;
+    entries.dropped = this.dropped;
+    entries.total = entries.reduce((n, e) => n + e.count, 0);
+    return entries;
+  }
+
+  protected clear(): void {
+    Session.get().clearCounts(this.probe);
+  }
+}
+
+function cString(b: Buffer): Buffer {
+  const end = b.indexOf(0);
+  return end < 0 ? b : b.subarray(0, end);
+}
+
+/** One 16-byte key of the `counts` map (struct kn_count_key.data) as a value. */
+export function decodeKey(data: Buffer, by: CountBy, plan: ArgPlan | undefined, probeName: string): Omit<CountEntry, 'count'> {
+  switch (by) {
+    case CountBy.Probe:
+      return { key: probeName, label: probeName };
+    case CountBy.Comm: {
+      const comm = cString(data).toString('latin1');
+      return { key: comm, label: comm };
+    }
+    case CountBy.Pid: {
+      const pid = data.readUInt32LE(0);
+      return { key: pid, label: String(pid) };
+    }
+    case CountBy.String: {
+      const raw = cString(data);
+      const key = plan?.kind === 'bytes' ? raw.toString('hex') : raw.toString('utf8');
+      return { key, label: plan?.kind === 'bytes' ? key : JSON.stringify(key) };
+    }
+    case CountBy.Value: {
+      const v = data.readBigUInt64LE(0);
+      let key: CountKey;
+      switch (plan?.kind) {
+        case 'i32':
+          key = Number(BigInt.asIntN(32, v));
+          break;
+        case 'u32':
+          key = Number(BigInt.asUintN(32, v));
+          break;
+        case 'bool':
+          key = v === 0n ? 0 : 1;
+          break;
+        case 'i64':
+          key = BigInt.asIntN(64, v);
+          break;
+        default:
+          key = v;
+      }
+      let shown: unknown = key;
+      if (plan?.convert) {
+        shown = plan.convert(key);
+        if (typeof shown === 'string') key = shown; // an enum's name
+      }
+      return { key, label: plan?.format ? plan.format(shown) : String(shown) };
+    }
+  }
+}
+
+/** A log2 histogram computed in the kernel. Own it: close() detaches it. */
+export class Histogram extends Summary<HistogramSnapshot> {
+  /** @internal */
+  constructor(
+    probes: readonly Probe[],
+    main: Probe,
+    readonly name: string,
+    /** `ns` for latency; absent for values. */
+    readonly unit: 'ns' | undefined,
+    /** What is measured: `latency` or the expression. */
+    readonly what: string,
+    private readonly signed: boolean,
+  ) {
+    super(probes, main);
+  }
+
+  protected read(): HistogramSnapshot {
+    return histogramSnapshot(Session.get().hist(this.main), { signed: this.signed, unit: this.unit, dropped: this.dropped });
+  }
+
+  protected clear(): void {
+    Session.get().resetHist(this.main);
+  }
+}
+
+const BY_TASK: Record<string, CountBy> = { comm: CountBy.Comm, pid: CountBy.Pid, probe: CountBy.Probe };
+
+/**
+ * Counts the hits of `target` in the kernel, by comm (default), pid, probe
+ * or the value of an argument expression.
+ */
+export function countBy(target: TargetSpec, opts: CountOptions = {}): Counter {
+  const by = opts.by ?? 'comm';
+  if (typeof by !== 'string' || by.trim() === '') throw new OptionError('by must be comm, pid, probe or an argument expression');
+  const o = checkSummaryOptions(opts);
+  const task = BY_TASK[by.trim()];
+  if (task !== undefined) {
+    const probe = attachSummary(toTarget(target, !!o.ret), probeOptions(o), { flags: CFG_COUNT, countBy: task });
+    return new Counter(probe, by.trim(), task);
+  }
+  const v = valueTarget(target, by, !!o.ret);
+  const probe = attachSummary(v.target, probeOptions(o, [v.expr]), { flags: CFG_COUNT, countBy: CountBy.Value });
+  // The compiler keys strings and byte arrays by their bytes (CountBy.String).
+  const kind = probe.plans[0]?.kind;
+  return new Counter(probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value);
+}
+
+/**
+ * A log2 histogram of a numeric argument or return value (`count` of
+ * `syscall:write`, `ret` of `syscall:read`), computed in the kernel.
+ */
+export function histogram(target: TargetSpec, expr: string, opts: SummaryOptions = {}): Histogram {
+  if (typeof expr !== 'string' || expr.trim() === '') throw new OptionError('histogram needs an expression, e.g. count or ret');
+  const o = checkSummaryOptions(opts);
+  const v = valueTarget(target, expr, !!o.ret);
+  const probe = attachSummary(v.target, probeOptions(o, [v.expr]), { flags: CFG_HIST });
+  const plan = probe.plans[0];
+  if (plan.kind === 'string' || plan.kind === 'bytes') {
+    probe.close();
+    throw new OptionError(`a histogram needs a number: ${expr} is a ${plan.type} (count by it instead)`);
+  }
+  return new Histogram([probe], probe, probe.name, undefined, expr, plan.kind === 'i32' || plan.kind === 'i64');
+}
+
+/** Entry and return probes of one latency histogram share this id in the kernel's `starts` map. */
+let nextPair = 1;
+
+/**
+ * The time each call of a kernel function or syscall takes, per thread
+ * (entry to return), as a log2 histogram in nanoseconds: a kprobe and a
+ * kretprobe, or the sys_enter/sys_exit tracepoints of a syscall. `filter`
+ * applies at entry (the arguments are there).
+ */
+export function latency(target: TargetSpec, opts: SummaryOptions = {}): Histogram {
+  const o = checkSummaryOptions(opts);
+  const t = toTarget(target, false);
+  if (t.kind === 'tracepoint') throw new OptionError(`latency needs a function or a syscall: tracepoint ${t.name} has no return to pair with`);
+  const entry: Target = t.kind === 'syscall' ? { ...t, ret: false } : { kind: 'kprobe', name: t.name, ret: false };
+  const exit: Target = t.kind === 'syscall' ? { ...t, ret: true } : { kind: 'kretprobe', name: t.name, ret: true };
+  const pair = nextPair++;
+  const base = probeOptions(o);
+  const start = attachSummary(entry, base, { flags: CFG_LAT_START, pair });
+  let end: Probe;
+  try {
+    // The argument filter ran at entry; the return side keeps only the task filters.
+    end = attachSummary(exit, { ...base, filter: undefined }, { flags: CFG_LAT_END | CFG_HIST, pair });
+  } catch (e) {
+    start.close();
+    throw e;
+  }
+  const name = t.kind === 'syscall' ? `syscall:${t.name}` : `kprobe:${t.name}`;
+  return new Histogram([start, end], end, name, 'ns', 'latency', false);
+}
