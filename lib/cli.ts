@@ -13,7 +13,9 @@ import { KprobeNodeError, OptionError } from './errors';
 import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
 import { Session } from './session';
+import { StackCounter, parseStackOption, stackLines, withStacksJson } from './stack';
 import { Target, parseTarget } from './target';
+import { UprobeTarget, attachUprobeTarget, parseUprobeTarget } from './uprobe';
 
 interface TraceArgs {
   targets: string[];
@@ -31,13 +33,17 @@ interface TraceArgs {
   arg: string[];
   filter?: string;
   stringSize?: number;
+  stack?: string | boolean;
 }
 
 export { parseTarget } from './target';
 export type { Target } from './target';
 
-function attach(t: Target, opts: ProbeOptions): Probe {
+function attach(t: Target | UprobeTarget, opts: ProbeOptions): Probe {
   switch (t.kind) {
+    case 'uprobe':
+    case 'uretprobe':
+      return attachUprobeTarget(t, opts);
     case 'kprobe':
       return attachKprobe(t.name, opts);
     case 'kretprobe':
@@ -57,8 +63,10 @@ function fail(e: unknown): never {
 }
 
 async function trace(argv: TraceArgs): Promise<void> {
+  const stack = parseStackOption(argv.stack);
+  if (stack.target) argv.targets.unshift(stack.target);
   const targets = [
-    ...argv.targets.map((t) => parseTarget(t, argv.ret)),
+    ...argv.targets.map((t) => parseUprobeTarget(t, argv.ret) ?? parseTarget(t, argv.ret)),
     ...argv.syscall.map((name): Target => ({ kind: 'syscall', name, ret: argv.ret })),
     ...argv.tracepoint.map((name): Target => ({ kind: 'tracepoint', name, ret: false })),
   ];
@@ -72,7 +80,10 @@ async function trace(argv: TraceArgs): Promise<void> {
     args: argv.arg.length ? argv.arg : undefined,
     filter: argv.filter,
     stringSize: argv.stringSize,
+    stack: stack.stack,
   };
+  // --count --stack: the most common stacks, counted here from the streamed events.
+  const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
 
   const out = new LineWriter(process.stdout);
   const counts = new Map<string, number>();
@@ -84,7 +95,9 @@ async function trace(argv: TraceArgs): Promise<void> {
     stopping = true;
     for (const p of probes) p.close();
     out.flush();
-    if (argv.count) {
+    if (stackCounts) {
+      process.stdout.write(stackCounts.report());
+    } else if (argv.count) {
       const rows = [...counts].sort((a, b) => b[1] - a[1]);
       const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
       process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
@@ -102,7 +115,11 @@ async function trace(argv: TraceArgs): Promise<void> {
       for (const w of probe.warnings) process.stderr.write(`kprobe-node: warning: ${w}\n`);
       const many = targets.length > 1;
       probe.on('event', (ev: TraceEvent) => {
-        if (argv.count) {
+        if (stackCounts) {
+          stackCounts.add(probe.name, ev);
+        } else if (stack.stack) {
+          out.write(argv.json ? withStacksJson(formatJson(ev), ev) : [formatLine(probe, ev, many), ...stackLines(ev)].join('\n'));
+        } else if (argv.count) {
           const key = `${probe.name} ${ev.comm}`;
           counts.set(key, (counts.get(key) ?? 0) + 1);
         } else {
@@ -153,7 +170,8 @@ export function main(args: string[]): void {
   const parser = yargs(args)
     .scriptName('kprobe-node')
     .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live.\n' +
-      'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name or tracepoint:cat:name.')
+      'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name, tracepoint:cat:name,\n' +
+      'uprobe:/path/to/bin:symbol, uretprobe:libc:malloc.')
     .command('$0 [targets..]', 'trace (the default command)', (y) =>
       y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }),
       (argv) => trace(argv as unknown as TraceArgs).catch(fail))
@@ -179,9 +197,12 @@ export function main(args: string[]): void {
     .option('count', { type: 'boolean', default: false, describe: 'print counts per probe and comm at the end' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
     .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
+    .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, the most common stacks' })
     .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
     .example('$0 fuse_open_common', 'every call of a kernel function')
     .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')
+    .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
+    .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
     .example('$0 info vfs_read', "a function's arguments")
     .example('$0 --syscall openat --comm bash', 'files bash opens')
     .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')

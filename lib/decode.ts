@@ -4,6 +4,7 @@
  * Buffer directly and allocates only what the event keeps.
  */
 import { COMM_LEN, FetchArg, layout } from './abi';
+import { rememberProcess } from './symbols';
 
 /** How a payload entry becomes a JavaScript value. */
 export type ValueKind = 'i32' | 'u32' | 'i64' | 'u64' | 'bool' | 'string' | 'bytes';
@@ -128,7 +129,11 @@ export class RecordDecoder {
     let kernelStack: bigint[] | undefined;
     let userStack: bigint[] | undefined;
     if (this.stacks.kernel) [kernelStack, p] = readStack(buf, p, end);
-    if (this.stacks.user) [userStack, p] = readStack(buf, p, end);
+    if (this.stacks.user) {
+      [userStack, p] = readStack(buf, p, end);
+      // Symbolizing needs the process's mappings: snapshot them while it still exists.
+      if (userStack.length) rememberProcess(buf.readUInt32LE(at + R.pid));
+    }
     return new TraceEvent(
       this.probe,
       buf.readBigUInt64LE(at + R.ns),

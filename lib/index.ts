@@ -8,6 +8,9 @@
 export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, syscallFunction } from './attach';
 export type { ProbeOptions, SyscallOptions } from './attach';
 export { TraceEvent } from './decode';
+export { attachUprobe, attachUretprobe } from './uprobe';
+export type { UprobeOptions } from './uprobe';
+export { Frame, kernelFrames, symbolize, userFrames } from './symbols';
 export type { ArgPlan } from './decode';
 export { Probe } from './probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './probe';
