@@ -83,11 +83,16 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
-/* Argument and return registers, read once per hit (x86-64 calling convention). */
+/* Argument and return registers, read once per hit (x86-64 calling convention),
+ * and what fetch_arg() needs besides. */
 struct regs {
 	__u64 arg[8];
 	__u64 ret;
 	__u64 ctx; /* the context's address as a plain number */
+	/* fetch_arg's other inputs and output (BPF functions take at most 5 arguments) */
+	__u32 index;
+	__u32 off;
+	__u64 value;
 };
 
 static __always_inline void read_regs(struct pt_regs *ctx, struct regs *r)
@@ -173,12 +178,18 @@ static __always_inline int task_wanted(const struct kn_config *cfg, struct kn_re
  * Runs argument `i`'s fetch program and appends its payload entry at *off.
  * Returns the scalar value (for filters); sets the fault bit on failure.
  */
-static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct scratch *s,
-				       const struct kn_arg *a, __u32 i, __u32 *off)
+__noinline int fetch_arg(struct scratch *s, const struct kn_arg *a, struct regs *r)
 {
 	__u64 v = 0, addr;
-	__u32 o = *off;
+	__u32 o, off, i;
 	int err = 0;
+
+	/* A global function is verified once, not once per call; to it, pointers may be NULL. */
+	if (!s || !a || !r)
+		return 0;
+	o = off = r->off;
+	i = r->index & (KN_MAX_ARGS - 1);
+	r->value = 0;
 
 	switch (a->source) {
 	case KN_SRC_REG: v = r->arg[a->reg & 7]; break;
@@ -202,7 +213,7 @@ static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct s
 	if (o > KN_DATA_SIZE - 8) {
 		/* payload full: the argument is reported as a fault */
 		s->rec.faults |= 1 << i;
-		return 0;
+		return off;
 	}
 	/* A mask the compiler cannot drop, so that the verifier sees the bound. */
 	asm volatile("%0 &= %1" : "+r"(o) : "i"(KN_DATA_SIZE - 1));
@@ -224,7 +235,7 @@ static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct s
 		__u32 loc = 0;
 		if (!err)
 			err = bpf_probe_read_kernel(&loc, sizeof(loc), (void *)addr) ? 1 : 0;
-		addr = (__u64)ctx + (loc & 0xffff);
+		addr = r->ctx + (loc & 0xffff);
 		/* fall through to the string store below */
 	}
 	/* fallthrough */
@@ -262,10 +273,10 @@ static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct s
 			n = 0;
 		}
 		*(__u32 *)&s->data[o] = (__u32)n;
-		*off = o + ((4 + (__u32)n + 7) & ~7u);
 		if (err)
 			s->rec.faults |= 1 << i;
-		return o; /* string filters find the entry by its offset */
+		r->value = o; /* string filters find the entry by its offset */
+		return o + ((4 + (__u32)n + 7) & ~7u);
 	}
 	default:
 		err = 1;
@@ -278,8 +289,8 @@ static __always_inline __u64 fetch_arg(void *ctx, const struct regs *r, struct s
 	}
 	v = normalise(a, v);
 	*(__u64 *)&s->data[o] = v;
-	*off = o + 8;
-	return v;
+	r->value = v;
+	return o + 8;
 }
 
 static __always_inline void count_lost(__u32 id)
@@ -409,7 +420,10 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	for (__u32 i = 0; i < KN_MAX_ARGS; i++) {
 		if (i >= cfg->nargs)
 			break;
-		values[i] = fetch_arg(ctx, &r, s, &cfg->args[i], i, &off);
+		r.index = i;
+		r.off = off;
+		off = fetch_arg(s, &cfg->args[i], &r);
+		values[i] = r.value;
 	}
 
 	for (__u32 i = 0; i < KN_MAX_FILTERS; i++) {
