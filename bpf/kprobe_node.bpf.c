@@ -493,6 +493,10 @@ int kn_kprobe(struct pt_regs *ctx)
 	return run_probe(ctx, 1);
 }
 
+/*
+ * The kernel attaches a program to a tracepoint at most once; a second probe
+ * on the same tracepoint gets a copy of this program (native/tracer.cc).
+ */
 SEC("tracepoint")
 int kn_tracepoint(void *ctx)
 {

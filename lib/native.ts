@@ -12,6 +12,8 @@ export interface TracerOptions {
   batchBytes: number;
   /** Entries of the in-kernel count map. */
   maxCounts: number;
+  /** Whether to load the kprobe program (kprobes and uprobes use it). */
+  kprobeProgram: boolean;
 }
 
 /** Owns one loaded BPF object and every link attached through it. */
@@ -36,7 +38,7 @@ export interface NativeTracer {
   stop(): void;
   /** Delivers what is in the ring now; returns the bytes delivered. */
   drain(): number;
-  info(): { kprobeProgram?: number; tracepointProgram?: number; links?: number };
+  info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; links?: number };
   /** Detaches every link and frees everything; idempotent. */
   close(): void;
 }

@@ -15,7 +15,7 @@ import {
   UnsupportedError,
   VerifierError,
 } from './errors';
-import { checkPrivileges } from './features';
+import { checkPrivileges, kernelFeatures } from './features';
 import { NativeTracer, bpfObjectPath, isNativeError, native } from './native';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
@@ -99,6 +99,7 @@ export class Session implements ProbeOwner {
         wakeupBytes: options.ringBytes / 4,
         batchBytes: 1 << 20,
         maxCounts: options.maxCounts,
+        kprobeProgram: kernelFeatures().kprobes || kernelFeatures().uprobes,
       });
     } catch (e) {
       throw toTypedError(e, 'load the BPF programs');

@@ -110,6 +110,10 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
     throw SyscallError(env, "BPF object " + path + " lacks the expected programs or maps", -EINVAL, "");
   }
   *wakeup = wakeup_bytes;
+  path_ = path;
+  wakeup_bytes_ = wakeup_bytes;
+  // Without kprobes and uprobes the kprobe program has no use: do not pay for its verification.
+  if (!opts.Get("kprobeProgram").As<Napi::Boolean>()) bpf_program__set_autoload(kprobe_prog_, false);
   int err = bpf_map__set_max_entries(ring, ring_bytes);
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
@@ -156,6 +160,8 @@ void Tracer::Release() {
   StopPolling();
   for (auto& [id, link] : links_) bpf_link__destroy(link);
   links_.clear();
+  for (bpf_object* copy : copies_) bpf_object__close(copy);
+  copies_.clear();
   if (ring_) ring_buffer__free(ring_);
   ring_ = nullptr;
   if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
@@ -192,6 +198,35 @@ Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
   return AddLink(env, link, opts.retprobe ? "attach kretprobe" : "attach kprobe", log.text());
 }
 
+// Loads the object again with only the tracepoint program, on the maps of
+// the first: the copy reads the same configs and writes to the same ring.
+bpf_program* Tracer::CopyTracepointProgram(Napi::Env env) {
+  LogCapture log;
+  bpf_object* copy = bpf_object__open_file(path_.c_str(), nullptr);
+  if (copy == nullptr) throw SyscallError(env, "open BPF object " + path_, -errno, log.text());
+  int err = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, copy) {
+    const char* name = bpf_map__name(map);
+    if (strchr(name, '.') != nullptr) continue;  // .rodata and friends: the copy's own
+    bpf_map* shared = bpf_object__find_map_by_name(obj_, name);
+    if (shared != nullptr && !err) err = bpf_map__reuse_fd(map, bpf_map__fd(shared));
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, copy) {
+    bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), "kn_tracepoint") == 0);
+  }
+  auto* wakeup = static_cast<uint32_t*>(RodataVariable(copy, "wakeup_bytes", sizeof(uint32_t)));
+  if (wakeup != nullptr) *wakeup = wakeup_bytes_;
+  if (!err) err = bpf_object__load(copy);
+  if (err) {
+    bpf_object__close(copy);
+    throw SyscallError(env, "load a copy of the tracepoint program", err, log.text());
+  }
+  copies_.push_back(copy);
+  return bpf_object__find_program_by_name(copy, "kn_tracepoint");
+}
+
 // attachTracepoint(category, name, cookie) -> link id
 Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -202,6 +237,12 @@ Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
   opts.bpf_cookie = ToU32(info[2]);
   LogCapture log;
   bpf_link* link = bpf_program__attach_tracepoint_opts(tracepoint_prog_, category.c_str(), name.c_str(), &opts);
+  // EEXIST: the program is on this tracepoint already; try the copies, then a new one.
+  for (size_t i = 0; link == nullptr && errno == EEXIST && i <= copies_.size(); i++) {
+    bpf_program* prog = i < copies_.size() ? bpf_object__find_program_by_name(copies_[i], "kn_tracepoint")
+                                           : CopyTracepointProgram(env);
+    link = bpf_program__attach_tracepoint_opts(prog, category.c_str(), name.c_str(), &opts);
+  }
   return AddLink(env, link, "attach tracepoint", log.text());
 }
 
@@ -414,6 +455,12 @@ Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
   };
   o.Set("kprobeProgram", prog_id(kprobe_prog_));
   o.Set("tracepointProgram", prog_id(tracepoint_prog_));
+  Napi::Array all = Napi::Array::New(env, copies_.size() + 1);
+  all[uint32_t(0)] = prog_id(tracepoint_prog_);
+  for (size_t i = 0; i < copies_.size(); i++) {
+    all[i + 1] = prog_id(bpf_object__find_program_by_name(copies_[i], "kn_tracepoint"));
+  }
+  o.Set("tracepointPrograms", all);
   o.Set("links", static_cast<double>(links_.size()));
   return o;
 }

@@ -43,6 +43,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
+  bpf_program* CopyTracepointProgram(Napi::Env env);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
   // Consumes ready records into batches and hands each batch to JS.
   size_t DrainRing(Napi::Env env);
@@ -57,6 +58,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   bpf_object* obj_ = nullptr;
   bpf_program* kprobe_prog_ = nullptr;
   bpf_program* tracepoint_prog_ = nullptr;
+  // Copies of the tracepoint program, sharing every map, for further probes
+  // on a tracepoint that a program of this tracer is already attached to.
+  std::vector<bpf_object*> copies_;
+  std::string path_;
+  uint32_t wakeup_bytes_ = 0;
   int configs_fd_ = -1;
   uint32_t max_probes_ = 0;
   size_t config_size_ = 0;
