@@ -8,6 +8,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
 import type { TraceEvent } from './decode';
+import { Counter, Histogram, configure, countBy, histogram, latency } from './aggregate';
+import { renderCounts, renderHistogram } from './chart';
 import { describe } from './describe';
 import { KprobeNodeError, OptionError } from './errors';
 import { LineWriter, formatJson, formatLine } from './output';
@@ -29,7 +31,12 @@ interface TraceArgs {
   json: boolean;
   c?: string;
   duration?: number;
-  count: boolean;
+  /** `--count` alone is true; `--count by=pid` is the text after it. */
+  count?: string | boolean;
+  latency: boolean;
+  hist?: string;
+  interval?: number;
+  maxCounts?: number;
   arg: string[];
   filter?: string;
   stringSize?: number;
@@ -63,6 +70,7 @@ function fail(e: unknown): never {
 }
 
 async function trace(argv: TraceArgs): Promise<void> {
+  const countBy = takeCountOption(argv);
   const stack = parseStackOption(argv.stack);
   if (stack.target) argv.targets.unshift(stack.target);
   const targets = [
@@ -84,6 +92,9 @@ async function trace(argv: TraceArgs): Promise<void> {
   };
   // --count --stack: the most common stacks, counted here from the streamed events.
   const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
+
+  // Counts, histograms and latency are computed in the kernel; --count --stack counts stacks from events, below.
+  if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) return summarize(argv, targets, opts, countBy);
 
   const out = new LineWriter(process.stdout);
   const counts = new Map<string, number>();
@@ -152,6 +163,123 @@ async function trace(argv: TraceArgs): Promise<void> {
   }
 }
 
+/**
+ * `--count` (by comm), `--count by=pid`, `--count 'by=flags'`. yargs takes
+ * the word after --count as its value; one that is not a `by=` (nor a bare
+ * comm, pid or probe) was a target, and goes back to the targets.
+ */
+function takeCountOption(argv: TraceArgs): string | undefined {
+  const v = argv.count;
+  if (v === undefined || v === false) return undefined;
+  if (v === true || v === '') return 'comm';
+  const m = /^by=([^]*)$/.exec(v);
+  if (m) {
+    if (m[1].trim() === '') throw new OptionError('--count by= needs comm, pid, probe or an argument expression');
+    return m[1].trim();
+  }
+  if (['comm', 'pid', 'probe'].includes(v)) return v;
+  argv.targets.push(v);
+  return 'comm';
+}
+
+const SUMMARY_KINDS = ['kprobe', 'kretprobe', 'tracepoint', 'syscall'];
+
+function countKeyJson(key: string | number | bigint): string | number {
+  if (typeof key !== 'bigint') return key;
+  return key <= BigInt(Number.MAX_SAFE_INTEGER) && key >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(key) : key.toString();
+}
+
+/**
+ * --count, --latency and --hist: summaries the kernel computes, printed every
+ * --interval seconds (cumulative) and at the end.
+ */
+async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string }>, opts: ProbeOptions, by: string | undefined): Promise<void> {
+  const modes = [by !== undefined && '--count', argv.latency && '--latency', argv.hist !== undefined && '--hist'].filter(Boolean);
+  if (modes.length > 1) throw new OptionError(`${modes.join(' and ')} do not go together: one summary at a time`);
+  if (opts.args) throw new OptionError('--arg does not apply to --count, --latency or --hist: use --count by=<expr> or --hist <expr>');
+  if (opts.stack) throw new OptionError('--stack goes with --count (stacks are counted from events), not with --latency or --hist');
+  if (argv.interval !== undefined && !(argv.interval > 0)) throw new OptionError('--interval must be a positive number of seconds');
+  if (argv.maxCounts !== undefined) configure({ maxCounts: argv.maxCounts });
+  for (const t of targets) {
+    if (!SUMMARY_KINDS.includes(t.kind)) throw new OptionError(`${t.kind} targets cannot be summarised in the kernel: use kprobe, syscall or tracepoint targets`);
+  }
+  const { args: _args, stack: _stack, ...base } = opts;
+  const counters: Counter[] = [];
+  const hists: Histogram[] = [];
+  try {
+    for (const t of targets as readonly Target[]) {
+      if (by !== undefined) counters.push(countBy(t, { ...base, by }));
+      else if (argv.latency) hists.push(latency(t, base));
+      else hists.push(histogram(t, argv.hist as string, base));
+    }
+  } catch (e) {
+    for (const s of [...counters, ...hists]) s.close();
+    throw e;
+  }
+  const all = [...counters, ...hists];
+  for (const s of all) for (const p of s.probes) for (const w of p.warnings) process.stderr.write(`kprobe-node: warning: ${w}\n`);
+
+  let dropsReported = 0;
+  const print = () => {
+    const now = new Date();
+    const snaps = counters.map((c) => ({ c, snap: c.snapshot() }));
+    const hsnaps = hists.map((h) => ({ h, snap: h.snapshot() }));
+    if (argv.json) {
+      const time = now.toISOString();
+      const lines = [
+        ...snaps.map(({ c, snap }) =>
+          JSON.stringify({ time, probe: c.name, by: c.by, counts: snap.map((e) => ({ key: countKeyJson(e.key), count: e.count, label: e.label })), dropped: snap.dropped }),
+        ),
+        ...hsnaps.map(({ h, snap }) => JSON.stringify({ time, probe: h.name, value: h.what, ...snap })),
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+    } else {
+      const parts: string[] = [];
+      if (argv.interval !== undefined) parts.push(`[${now.toTimeString().slice(0, 8)}]\n`);
+      if (counters.length) {
+        const rows = snaps.flatMap(({ c, snap }) => snap.map((e) => ({ probe: c.name, label: by === 'probe' ? undefined : e.label, count: e.count })));
+        parts.push(renderCounts(rows, by === 'probe' ? undefined : by));
+      }
+      parts.push(...hsnaps.map(({ h, snap }) => `${h.name} ${h.what}:\n${renderHistogram(snap)}`));
+      process.stdout.write(parts.join('\n'));
+    }
+    const dropped = all.reduce((n, s) => n + s.dropped, 0);
+    if (dropped > dropsReported) {
+      process.stderr.write(`kprobe-node: ${dropped - dropsReported} hits not counted: the count map is full (raise --max-counts)\n`);
+      dropsReported = dropped;
+    }
+  };
+
+  let stopping = false;
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    // Closing detaches and keeps the final reading: what is printed is final.
+    for (const s of all) s.close();
+    print();
+    const events = counters.reduce((n, c) => n + c.snapshot().total, 0) + hists.reduce((n, h) => n + h.snapshot().total, 0);
+    process.stderr.write(`kprobe-node: ${events} events, ${all.reduce((n, s) => n + s.dropped, 0)} lost\n`);
+    process.stdout.write('', () => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') stop();
+  });
+  if (argv.interval !== undefined) timer = setInterval(print, argv.interval * 1000);
+  if (argv.duration !== undefined) setTimeout(stop, argv.duration * 1000);
+  if (argv.c !== undefined) {
+    const child = spawn('/bin/sh', ['-c', argv.c], { stdio: 'inherit' });
+    child.on('error', (e) => fail(new OptionError(`cannot run -c command: ${e.message}`)));
+    child.on('exit', stop);
+  } else if (!argv.json && process.stderr.isTTY) {
+    const what = by !== undefined ? `Counting by ${by}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
+    process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);
+  }
+}
+
 function info(argv: { target: string; json: boolean }): void {
   const d = describe(argv.target);
   if (argv.json) {
@@ -194,7 +322,15 @@ export function main(args: string[]): void {
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
     .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
-    .option('count', { type: 'boolean', default: false, describe: 'print counts per probe and comm at the end' })
+    .option('count', {
+      type: 'string',
+      coerce: (v: string) => (v === '' ? true : v),
+      describe: 'count hits in the kernel, by comm (default), by=pid, by=probe or by=<expr>; printed largest first',
+    })
+    .option('latency', { type: 'boolean', default: false, describe: 'histogram of the time from entry to return of a function or syscall (in the kernel)' })
+    .option('hist', { type: 'string', describe: 'log2 histogram of a numeric argument or return value, e.g. count or ret (in the kernel)' })
+    .option('interval', { type: 'number', describe: 'with --count, --latency, --hist: print every this many seconds too' })
+    .option('max-counts', { type: 'number', describe: 'entries of the in-kernel count map (default 10240)' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
     .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
     .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, the most common stacks' })
@@ -204,6 +340,9 @@ export function main(args: string[]): void {
     .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
     .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
     .example('$0 info vfs_read', "a function's arguments")
+    .example('$0 --syscall openat --count by=comm --interval 1', 'who opens files, every second')
+    .example('$0 --syscall nanosleep --latency', 'how long sleeps take')
+    .example('$0 --syscall read --hist ret', 'sizes that read returns')
     .example('$0 --syscall openat --comm bash', 'files bash opens')
     .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
     .strict()
@@ -211,7 +350,7 @@ export function main(args: string[]): void {
     .help()
     .version();
   parser.check((argv) => {
-    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size']) {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts']) {
       if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
     }
     return true;
