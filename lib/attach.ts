@@ -7,7 +7,7 @@ import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, MAX_STR, Source, i
 import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
 import { ExpressionError, NotFoundError, OptionError, closest } from './errors';
-import { kernelFeatures, requireKprobes } from './features';
+import { checkPrivileges, kernelFeatures, requireKprobes } from './features';
 import {
   CompiledArg,
   ProbeContext,
@@ -194,6 +194,7 @@ function kprobe(fn: string, opts: ProbeOptions | undefined, ret: boolean, summar
   const kind = ret ? 'kretprobe' : 'kprobe';
   checkName(`${kind} function`, fn, SYMBOL, 'vfs_read');
   const o = checkOptions(opts);
+  checkPrivileges();
   requireKprobes(`${kind} ${fn}`);
   const warnings: string[] = [];
   const { plans, config } = compile(functionContext(fn, ret, warnings), o, undefined, summary);
@@ -234,6 +235,7 @@ export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe
 function tracepointProbe(tracepoint: string, opts: ProbeOptions | undefined, summary?: SummaryConfig): Probe {
   checkName('tracepoint', tracepoint, TRACEPOINT, 'category:name');
   const o = checkOptions(opts);
+  checkPrivileges();
   const [category, name] = tracepoint.split(':');
   const format = readFormat(category, name);
   return attachTracepointFormat(format, compile(tracepointFormatContext(format), o, undefined, summary), `tracepoint:${tracepoint}`);
@@ -311,6 +313,7 @@ export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
 function syscallProbe(name: string, opts: SyscallOptions | undefined, summary?: SummaryConfig): Probe {
   checkName('syscall', name, /^[a-z_][a-z0-9_]*$/, 'openat');
   const o = checkOptions(opts);
+  checkPrivileges();
   const ret = opts?.ret === true;
   const enter = syscallFormat(name, false);
   const probeName = `syscall:${name}${ret ? ':return' : ''}`;

@@ -28,6 +28,10 @@ export interface ProbeEvents<E> {
   close: [];
 }
 
+// Runtimes without the well-known symbol (Node before 18.18, jest's sandbox) get a
+// registered stand-in, so the method never ends up under the key "undefined".
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+
 /** Events the async iterator may hold before it drops (and counts) the oldest. */
 const ITERATOR_QUEUE_LIMIT = 65536;
 
@@ -71,7 +75,8 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     this.emit('close');
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /** `await using probe = attach…()` closes it at the end of the scope. */
+  async [asyncDispose](): Promise<void> {
     this.close();
   }
 

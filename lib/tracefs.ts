@@ -15,7 +15,15 @@ let root: string | undefined;
 export function tracefs(): string {
   if (root) return root;
   for (const dir of CANDIDATES) {
-    if (fs.existsSync(path.join(dir, 'events'))) return (root = dir);
+    try {
+      fs.accessSync(path.join(dir, 'events'), fs.constants.R_OK);
+      return (root = dir);
+    } catch (e) {
+      // Mounted but closed to us (tracefs is mode 0700): mounting again would not help.
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') {
+        throw new PermissionError(`cannot read ${dir}: tracefs needs root or CAP_DAC_READ_SEARCH`, { errno: 'EACCES' });
+      }
+    }
   }
   if (!fs.existsSync(CANDIDATES[0])) {
     throw new UnsupportedError('tracefs', 'this kernel has no tracefs (CONFIG_TRACING is off): tracepoints cannot be found');
