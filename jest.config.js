@@ -4,6 +4,8 @@ const project = (name, dir) => ({
   displayName: name,
   testEnvironment: 'node',
   testMatch: [`<rootDir>/dist/test/${dir}/**/*.test.js`],
+  // Build caches (benchmark snapshots, VM images) hold copies of package.json.
+  modulePathIgnorePatterns: ['<rootDir>/.cache/'],
 });
 
 module.exports = {
