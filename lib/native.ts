@@ -66,7 +66,9 @@ export interface NativeError extends Error {
 }
 
 export function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).op === 'string' && typeof (e as NativeError).errno === 'number';
+  // Duck-typed: an Error from another realm (a vm context, jest's sandbox) fails instanceof.
+  const n = e as Partial<NativeError> | null;
+  return typeof n === 'object' && n !== null && typeof n.message === 'string' && typeof n.op === 'string' && typeof n.errno === 'number';
 }
 
 /** The package root: two levels up from dist/lib. */
