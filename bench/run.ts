@@ -23,9 +23,14 @@ import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
-const BPF_OBJECT = path.join(ROOT, 'dist', 'bpf', 'kprobe_node.bpf.o');
-const CLI = path.join(ROOT, 'dist', 'lib', 'cli.js');
-const NODE_CONSUMER = path.join(__dirname, 'consumer.js');
+/**
+ * The build under test is copied here first (dist/, the addon, package.json),
+ * so that a rebuild of the working tree during a run cannot pull it away.
+ */
+const SNAP = path.join(CACHE, 'snapshot');
+const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
+const CLI = path.join(SNAP, 'dist', 'lib', 'cli.js');
+const NODE_CONSUMER = path.join(SNAP, 'dist', 'bench', 'consumer.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
 
@@ -41,7 +46,7 @@ if (argv.has('--help') || argv.has('-h')) {
 }
 
 const P = QUICK
-  ? { observerCalls: 500_000, observerRounds: 3, throughputEvents: 5_000_000, throughputRounds: 2, startRounds: 3, listRounds: 3 }
+  ? { observerCalls: 500_000, observerRounds: 4, throughputEvents: 5_000_000, throughputRounds: 2, startRounds: 3, listRounds: 3 }
   : { observerCalls: 2_000_000, observerRounds: 7, throughputEvents: 5_000_000, throughputRounds: 5, startRounds: 10, listRounds: 5 };
 
 const NCPU = os.cpus().length;
@@ -572,8 +577,21 @@ async function bpfCost(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 
+/** Copies the build under test into SNAP (the addon, dist/, package.json; node_modules linked). */
+function snapshot(): void {
+  const need = ['dist/bpf/kprobe_node.bpf.o', 'dist/lib/cli.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
+  for (const f of need) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
+  fs.rmSync(SNAP, { recursive: true, force: true });
+  fs.mkdirSync(path.join(SNAP, 'build', 'Release'), { recursive: true });
+  for (const d of ['dist/lib', 'dist/bpf', 'dist/bench']) fs.cpSync(path.join(ROOT, d), path.join(SNAP, d), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'build/Release/kprobe_node.node'), path.join(SNAP, 'build/Release/kprobe_node.node'));
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(SNAP, 'package.json'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(SNAP, 'node_modules'));
+}
+
 function build(): void {
   fs.mkdirSync(CACHE, { recursive: true });
+  snapshot();
   const cc = which('gcc') ? 'gcc' : 'clang';
   const src = path.join(ROOT, 'bench', 'c');
   execFileSync(cc, ['-O2', '-Wall', '-o', LOOP, path.join(src, 'getppid_loop.c')], { stdio: 'inherit' });
@@ -607,7 +625,6 @@ function machine(): string[] {
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the benchmarks trace the kernel: run them as root');
-  for (const f of [BPF_OBJECT, CLI, NODE_CONSUMER]) if (!fs.existsSync(f)) throw new Error(`${f} is missing: run \`make\` first`);
   for (const cmd of ['bpftrace', 'bpftool']) if (!which(cmd)) throw new Error(`${cmd} is not installed`);
   build();
   const t0 = Date.now();
@@ -648,7 +665,8 @@ async function main(): Promise<void> {
     ...machine(),
     ``,
     `Contenders ran alternately, run by run; medians over the runs. Observer overhead is the traced loop's`,
-    `own ns per \`syscall(SYS_getppid)\` (clock_gettime around the loop); "extra" is over the untraced median.`,
+    `own ns per \`syscall(SYS_getppid)\` (clock_gettime per chunk of 10k calls; the run's value is the median`,
+    `chunk, which resists preemption by other load on the machine); "extra" is over the untraced median.`,
     `Throughput is from the loop's first call until the consumer holds the last of the loop's events.`,
     ``,
     `## Targets`,

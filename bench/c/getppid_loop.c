@@ -17,6 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#define CHUNK 10000
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static long long now_ns(void)
 {
 	struct timespec ts;
@@ -35,12 +43,22 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin))
 			return 1;
 	}
-	long long start = now_ns();
-	for (long i = 0; i < n; i++)
-		syscall(SYS_getppid);
-	long long end = now_ns();
-	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld\n",
-	       (double)(end - start) / (double)n, start, end, n);
+	long nchunks = (n + CHUNK - 1) / CHUNK;
+	double *per = calloc(nchunks, sizeof(double));
+	long long start = now_ns(), t = start;
+	for (long c = 0; c < nchunks; c++) {
+		long m = c == nchunks - 1 ? n - c * CHUNK : CHUNK;
+		for (long i = 0; i < m; i++)
+			syscall(SYS_getppid);
+		long long u = now_ns();
+		per[c] = (double)(u - t) / (double)m;
+		t = u;
+	}
+	long long end = t;
+	qsort(per, nchunks, sizeof(double), cmp);
+	double med = nchunks % 2 ? per[nchunks / 2] : (per[nchunks / 2 - 1] + per[nchunks / 2]) / 2;
+	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld mean_ns %.2f\n",
+	       med, start, end, n, (double)(end - start) / (double)n);
 	fflush(stdout);
 	return 0;
 }
