@@ -98,6 +98,9 @@ function probeOptions(o: CountOptions, args?: string[]): ProbeOptions {
   return args ? { ...rest, args } : rest;
 }
 
+/** Where the runtime lacks Symbol.asyncDispose, the well-known registry symbol TypeScript's `await using` falls back to. */
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+
 /** What every summary shares: its probes, reading after close, closing. */
 abstract class Summary<S> {
   #closed = false;
@@ -150,7 +153,7 @@ abstract class Summary<S> {
     }
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  async [asyncDispose](): Promise<void> {
     this.close();
   }
 

@@ -312,7 +312,8 @@ describeHost('in-kernel summaries', { root: true, tracefs: true, tools: ['gcc'] 
       const r = await run(process.execPath, [child, how, aggPath(), '40'], { env });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      const out = JSON.parse(r.stdout) as { entries: number; counted: number; dropped: number; pids: number[] };
+      const out = JSON.parse(r.stdout) as { entries: number; counted: number; dropped: number; closedAfterBlock: boolean };
+      expect(out.closedAfterBlock).toBe(true);
       expect(out.entries).toBe(16);
       expect(out.dropped).toBe(40 - 16);
       expect(out.counted + out.dropped).toBe(40);
