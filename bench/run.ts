@@ -598,6 +598,8 @@ function build(): void {
   execFileSync(cc, ['-O2', '-Wall', `-I${path.join(ROOT, 'bpf')}`, '-o', C_CONSUMER, path.join(src, 'consumer.c'), '-lbpf', '-lelf', '-lz'], { stdio: 'inherit' });
 }
 
+let loadAtStart = NaN;
+
 function machine(): string[] {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown';
   const kernel = `${os.release()} (${os.version()})`;
@@ -620,6 +622,7 @@ function machine(): string[] {
     `- kernel: ${kernel}; kprobes ${kprobesAvailable() ? 'available' : 'not available'}`,
     `- node ${process.version}, ${ver('bpftrace', ['--version'])}, commit ${commit || 'n/a'}`,
     `- pinning: the traced loop on CPU ${LOOP_CPU}, tracers on CPU ${TRACER_CPUS}${hasTaskset() ? '' : ' (taskset missing: not pinned)'}`,
+    `- other load: 1-minute load average ${fmt(loadAtStart, 2)} at the start, ${fmt(os.loadavg()[0], 2)} at the end (${NCPU} CPUs)`,
   ];
 }
 
@@ -628,6 +631,7 @@ async function main(): Promise<void> {
   for (const cmd of ['bpftrace', 'bpftool']) if (!which(cmd)) throw new Error(`${cmd} is not installed`);
   build();
   const t0 = Date.now();
+  loadAtStart = os.loadavg()[0];
   const mode = QUICK ? 'quick' : 'full';
   log(`kprobe-node benchmarks (${mode} mode)`);
 
