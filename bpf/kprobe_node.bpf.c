@@ -347,8 +347,9 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 			*(__u64 *)key.data = value;
 			break;
 		case KN_BY_STRING:
-			bpf_probe_read_kernel(key.data, sizeof(key.data),
-					      &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+			/* Up to the NUL only: the scratch bytes after it are left from earlier records. */
+			bpf_probe_read_kernel_str(key.data, sizeof(key.data),
+						  &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
 			break;
 		default:
 			break;
