@@ -21,6 +21,22 @@ struct pt_regs {
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 } __attribute__((preserve_access_index));
 
+/* The task fields a record carries, read directly (CO-RE) instead of through three helpers. */
+struct kuid_t_ {
+	unsigned int val;
+};
+
+struct cred {
+	struct kuid_t_ uid;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	int pid;
+	int tgid;
+	const struct cred *cred;
+	char comm[16];
+} __attribute__((preserve_access_index));
+
 /* Set by the loader before load. */
 const volatile __u32 wakeup_bytes = 1 << 20; /* force a wake-up past this much unread data */
 
@@ -72,6 +88,7 @@ struct {
 
 /* A record is assembled here, then copied into the ring in one piece. */
 struct scratch {
+	__u64 hits; /* on this CPU, to query the ring's fill level only now and then */
 	struct kn_record rec;
 	__u8 data[KN_DATA_SIZE + KN_MAX_STR + 8];
 };
@@ -391,8 +408,9 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	struct kn_config *cfg = bpf_map_lookup_elem(&configs, &id);
 	__u32 zero = 0, off = 0;
 	__u64 values[KN_MAX_ARGS] = {};
+	struct task_struct *task;
 	struct scratch *s;
-	__u64 flags, id_pid;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 size;
 
 	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
@@ -401,23 +419,25 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	if (!s)
 		return 0;
 
-	id_pid = bpf_get_current_pid_tgid();
-	s->rec.pid = id_pid >> 32;
-	s->rec.tid = (__u32)id_pid;
-	s->rec.uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(s->rec.comm, sizeof(s->rec.comm));
+	task = bpf_get_current_task_btf();
+	s->rec.pid = task->tgid;
+	s->rec.tid = task->pid;
+	s->rec.uid = task->cred->uid.val;
+	__builtin_memcpy(s->rec.comm, task->comm, sizeof(s->rec.comm));
 	if (!task_wanted(cfg, &s->rec))
 		return 0;
 
-	if (has_regs)
-		read_regs(ctx, &r);
-	/*
-	 * The verifier forbids arithmetic on a context pointer with a variable
-	 * offset; copying the pointer through a helper turns it into a number
-	 * that fetch programs may add offsets to and read with probe_read.
-	 */
-	bpf_probe_read_kernel(&r.ctx, sizeof(r.ctx), &ctx);
 	s->rec.faults = 0;
+	if (cfg->nargs) {
+		if (has_regs)
+			read_regs(ctx, &r);
+		/*
+		 * The verifier forbids arithmetic on a context pointer with a variable
+		 * offset; copying the pointer through a helper turns it into a number
+		 * that fetch programs may add offsets to and read with probe_read.
+		 */
+		bpf_probe_read_kernel(&r.ctx, sizeof(r.ctx), &ctx);
+	}
 	for (__u32 i = 0; i < KN_MAX_ARGS; i++) {
 		if (i >= cfg->nargs)
 			break;
@@ -477,19 +497,46 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	s->rec.ns = bpf_ktime_get_ns();
 	s->rec.cpu = bpf_get_smp_processor_id();
 
-	/* Wake the reader only when the ring is filling up: it drains on a timer. */
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	/*
+	 * Wake the reader only when the ring is filling up: it drains on a timer.
+	 * The fill level is looked at every 64th record of a CPU, which is often
+	 * enough at any rate that could fill the ring between two drains.
+	 */
+	if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+
+	if (!off) {
+		/* A header-only record is written in place: no copy from the scratch. */
+		struct kn_record *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+
+		if (!rec) {
+			count_lost(id);
+			return 0;
+		}
+		__builtin_memcpy(rec, &s->rec, sizeof(*rec));
+		bpf_ringbuf_submit(rec, flags);
+		return 0;
+	}
 	size = s->rec.size;
-	if (size > sizeof(*s))
-		size = sizeof(*s);
-	if (bpf_ringbuf_output(&events, s, size, flags))
+	if (size > sizeof(*s) - sizeof(s->hits))
+		size = sizeof(*s) - sizeof(s->hits);
+	if (bpf_ringbuf_output(&events, &s->rec, size, flags))
 		count_lost(id);
 	return 0;
 }
 
 SEC("kprobe")
 int kn_kprobe(struct pt_regs *ctx)
+{
+	return run_probe(ctx, 1);
+}
+
+/*
+ * The same, for one kprobe_multi link over many functions (wildcards), each
+ * with its own cookie. Loaded on first use only (native/tracer.cc).
+ */
+SEC("kprobe.multi")
+int kn_kprobe_multi(struct pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }

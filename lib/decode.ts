@@ -61,11 +61,35 @@ export class TraceEvent<Args = Record<string, unknown>> {
   }
 }
 
-function readComm(buf: Buffer, at: number): string {
+/**
+ * comm strings by thread: decoding 16 bytes into a string costs more than the
+ * rest of an event, and a thread's comm rarely changes. An entry is reused
+ * only while the raw bytes still match.
+ */
+interface CommEntry {
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
+  comm: string;
+}
+const commCache = new Map<number, CommEntry>();
+const COMM_CACHE_LIMIT = 4096;
+
+function readComm(buf: Buffer, at: number, tid: number): string {
+  const w0 = buf.readUInt32LE(at);
+  const w1 = buf.readUInt32LE(at + 4);
+  const w2 = buf.readUInt32LE(at + 8);
+  const w3 = buf.readUInt32LE(at + 12);
+  const hit = commCache.get(tid);
+  if (hit && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2 && hit.w3 === w3) return hit.comm;
   let end = at;
   const max = at + COMM_LEN;
   while (end < max && buf[end] !== 0) end++;
-  return buf.toString('latin1', at, end);
+  const comm = buf.toString('latin1', at, end);
+  if (commCache.size >= COMM_CACHE_LIMIT) commCache.clear();
+  commCache.set(tid, { w0, w1, w2, w3, comm });
+  return comm;
 }
 
 /** Which stacks follow the arguments in a probe's records. */
@@ -134,14 +158,15 @@ export class RecordDecoder {
       // Symbolizing needs the process's mappings: snapshot them while it still exists.
       if (userStack.length) rememberProcess(buf.readUInt32LE(at + R.pid));
     }
+    const tid = buf.readUInt32LE(at + R.tid);
     return new TraceEvent(
       this.probe,
       buf.readBigUInt64LE(at + R.ns),
       buf.readUInt16LE(at + R.cpu),
       buf.readUInt32LE(at + R.pid),
-      buf.readUInt32LE(at + R.tid),
+      tid,
       buf.readUInt32LE(at + R.uid),
-      readComm(buf, at + R.comm),
+      readComm(buf, at + R.comm, tid),
       args,
       ret,
       faulted,
