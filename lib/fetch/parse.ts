@@ -143,9 +143,14 @@ export function tokenize(src: string): Token[] {
   return out;
 }
 
+/** Deepest nesting of parentheses and casts, and longest chain of `->`, `.` and `[N]`: far past any real expression, short of the stack's limit. */
+const MAX_NESTING = 64;
+const MAX_CHAIN = 256;
+
 class Parser {
   /** Index of the next token. */
   i = 0;
+  private depth = 0;
   constructor(
     readonly src: string,
     readonly toks: Token[],
@@ -216,6 +221,16 @@ class Parser {
   }
 
   expr(): Expr {
+    if (this.depth >= MAX_NESTING) throw this.error(this.peek().pos, `expression nested too deeply (at most ${MAX_NESTING} levels)`);
+    this.depth++;
+    try {
+      return this.castOrPostfix();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private castOrPostfix(): Expr {
     if (this.is('(') && this.atCast()) {
       const open = this.next();
       const ctype = this.typeName();
@@ -239,8 +254,9 @@ class Parser {
     } else {
       throw this.error(t.pos, `expected a parameter name, found ${this.describe(t)}`);
     }
-    for (;;) {
+    for (let chain = 0; ; chain++) {
       const op = this.peek();
+      if (chain >= MAX_CHAIN) throw this.error(op.pos, `too many '->', '.' and '[N]' in one expression (at most ${MAX_CHAIN})`);
       if (this.is('->') || this.is('.')) {
         this.next();
         const m = this.name(`a member name after '${op.text}'`);
