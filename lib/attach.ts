@@ -6,13 +6,14 @@
 import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, MAX_STR, Source, isVariable } from './abi';
 import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
-import { ExpressionError, NotFoundError, OptionError, closest } from './errors';
+import { ExpressionError, KprobeNodeError, NotFoundError, OptionError, UnsupportedError, closest } from './errors';
 import { checkPrivileges, kernelFeatures, requireKprobes } from './features';
 import {
   CompiledArg,
   ProbeContext,
   compileArgs,
   defaultArgs,
+  knownWithoutBtf,
   kprobeContext,
   kretprobeContext,
   parseFilter,
@@ -21,7 +22,11 @@ import {
 } from './fetch';
 import { toPlan } from './plans';
 import type { Probe } from './probe';
-import { Attacher, Session } from './session';
+import { isGlob } from './glob';
+import { clonesOf, kallsymsReadable, kernelSymbolSuggestions, moduleHolding, probeableFunctions, symbolModule } from './kallsyms';
+import { tracepointAlternatives } from './list';
+import { NativeTracer, isNativeError } from './native';
+import { Attacher, ProbePart, Session, toTypedError } from './session';
 import type { Target } from './target';
 import { TracepointFormat, listTracepoints, readFormat } from './tracefs';
 
@@ -89,6 +94,8 @@ function checkName(what: string, name: unknown, pattern: RegExp, example: string
 }
 
 const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+/** A function name pattern: the symbol characters and the wildcards `*`, `?`, `[...]`. */
+const GLOB_SYMBOL = /^[A-Za-z0-9_.*?[\]!-]+$/;
 const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** What compiling a probe's options gives: the plans and the kernel-side filters. */
@@ -176,55 +183,207 @@ export function functionContext(fn: string, ret: boolean, warnings: string[]): P
   return rawContext(ret ? 'kretprobe' : 'kprobe', fn);
 }
 
-/** Close kernel symbols for a name that was not found (reads /proc/kallsyms). */
-export function kernelSymbolSuggestions(name: string): string[] {
-  // Required here so that start-up never pays for the 10 MB read.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const fs = require('fs') as typeof import('fs');
-  const names = new Set<string>();
-  for (const line of fs.readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-    const parts = line.split(/\s+/);
-    if (parts[1] === 't' || parts[1] === 'T') names.add(parts[2]);
-  }
-  const clones = [...names].filter((n) => n.startsWith(`${name}.`));
-  return [...new Set([...clones, ...closest(name, names)])];
+/** Options of kprobes that may name many functions (`vfs_*`). */
+export interface KprobeOptions extends ProbeOptions {
+  /** Called as functions are attached, `done` of `total` (wildcards attach one by one where kprobe_multi is missing). */
+  onProgress?: (done: number, total: number) => void;
 }
 
-function kprobe(fn: string, opts: ProbeOptions | undefined, ret: boolean, summary?: SummaryConfig): Probe {
+/** Why kprobe_multi failed once with EOPNOTSUPP: later wildcards go straight to one kprobe per function. */
+let multiUnsupported: string | undefined;
+
+/**
+ * The kallsyms names to attach for `fn`: the functions a pattern matches,
+ * the function itself, or its compiler clones when only those exist.
+ * Unknown names fail here, before anything else, with what to do instead.
+ */
+function resolveFunctions(fn: string, explain: string[], warnings: string[]): string[] {
+  if (isGlob(fn)) {
+    const matches = probeableFunctions(fn).map((f) => f.name);
+    if (!matches.length) {
+      if (!kallsymsReadable()) throw new NotFoundError(`cannot expand ${fn}: /proc/kallsyms is not readable`);
+      throw new NotFoundError(`no kernel function that can be probed matches ${fn}`, kernelSymbolSuggestions(fn.replace(/[*?[\]!]/g, '')));
+    }
+    explain.push(`${fn} matches ${matches.length} function${matches.length > 1 ? 's' : ''} that can be probed (kallsyms text symbols, less the kprobe blacklist, within available_filter_functions where readable)`);
+    return matches;
+  }
+  // Without kallsyms (locked down) the kernel itself is the judge, at attach.
+  if (!kallsymsReadable()) return [fn];
+  const mod = symbolModule(fn);
+  if (mod !== undefined) {
+    explain.push(`${fn} is in kallsyms, in ${mod ? `module ${mod}` : 'the kernel image'}`);
+    return [fn];
+  }
+  const clones = clonesOf(fn);
+  if (clones.length) {
+    warnings.push(
+      `${fn} is not in kallsyms, its compiler clone${clones.length > 1 ? 's are' : ' is'}: attached to ${clones.join(', ')} ` +
+        '(calls the compiler inlined instead of calling a clone are not seen)',
+    );
+    explain.push(`${fn} has no symbol of its own; the compiler specialised it into ${clones.join(', ')} (GCC's .isra/.constprop/.part clones), which are probed instead`);
+    return clones;
+  }
+  const hint = moduleHolding(fn);
+  if (hint) {
+    throw new NotFoundError(
+      `no kernel function ${fn} in the running kernel or a loaded module; it ${hint.certain ? 'is' : 'may be'} in module ${hint.module}, ` +
+        `which is not loaded: load it (modprobe ${hint.module}) and try again`,
+    );
+  }
+  if (kernelFeatures().btf && Btf.findFunctionAnywhere(fn)) {
+    throw new NotFoundError(
+      `${fn} has a BTF prototype but no symbol in kallsyms: the compiler inlined it into every caller (or it is in a module that has been unloaded), so it has no entry to probe; probe a caller instead`,
+      kernelSymbolSuggestions(fn),
+    );
+  }
+  throw new NotFoundError(`no kernel function ${fn} that can be probed`, kernelSymbolSuggestions(fn));
+}
+
+/** Kprobes are missing: say so, and name the tracepoints that might stand in for `fn`. */
+function requireKprobesFor(fn: string, what: string): void {
+  if (kernelFeatures().kprobes) return;
+  try {
+    requireKprobes(what);
+  } catch (e) {
+    if (!(e instanceof UnsupportedError)) throw e;
+    const sys = /^(?:__(?:x64|ia32|arm64|s390x)_|__se_|__do_)?sys_(\w+)$/.exec(fn);
+    const alts = isGlob(fn) ? [] : tracepointAlternatives(fn);
+    let hint: string;
+    if (isGlob(fn)) hint = ` kprobe-node list '${fn}' shows the tracepoints and syscalls that match too.`;
+    else if (sys) hint = ` For this syscall use --syscall ${sys[1]} (attachSyscall('${sys[1]}')): it uses the syscall tracepoints here.`;
+    else if (alts.length) {
+      const category = alts[alts.length - 1].split(':')[0];
+      hint = ` Tracepoints that may stand in for ${fn}: ${alts.slice(0, 6).join(', ')}${alts.length > 6 ? ` (${alts.length} in all: kprobe-node list 'tracepoint:${category}:*')` : ''}.`;
+    } else hint = ` No tracepoint shares ${fn}'s name or prefix; kprobe-node list 'tracepoint:*' lists them all.`;
+    throw new UnsupportedError('kprobes', e.message + hint);
+  }
+}
+
+/**
+ * Attaches each function as its own part (probe id, config, events named
+ * `kprobe:<function>`): one kprobe_multi link where the kernel has it,
+ * else one kprobe each. A function that cannot be compiled or attached is
+ * skipped and reported; only none attaching at all fails.
+ */
+function kprobe(fn: string, opts: KprobeOptions | undefined, ret: boolean, summary?: SummaryConfig): Probe {
   const kind = ret ? 'kretprobe' : 'kprobe';
-  checkName(`${kind} function`, fn, SYMBOL, 'vfs_read');
+  const glob = typeof fn === 'string' && isGlob(fn);
+  checkName(`${kind} function`, fn, glob ? GLOB_SYMBOL : SYMBOL, 'vfs_read or vfs_*');
   const o = checkOptions(opts);
+  if (opts?.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new OptionError('onProgress must be a function');
+  const progress = opts?.onProgress;
+  if (glob && summary) throw new OptionError(`${fn}: counts, histograms and latency take one function, not a pattern`);
   checkPrivileges();
-  requireKprobes(`${kind} ${fn}`);
+  const explain: string[] = [];
   const warnings: string[] = [];
-  const { plans, config } = compile(functionContext(fn, ret, warnings), o, undefined, summary);
+  const fns = resolveFunctions(fn, explain, warnings);
+  requireKprobesFor(fn, `${kind} ${fn}`);
   const name = `${kind}:${fn}`;
-  return Session.get().attach({
+  const skipped: Array<{ name: string; reason: string }> = [];
+
+  const parts: ProbePart[] = [];
+  const attached: string[] = [];
+  let noBtf = 0;
+  let firstError: unknown;
+  for (const f of fns) {
+    try {
+      const w: string[] = [];
+      const c = compile(functionContext(f, ret, w), o, undefined, summary);
+      if (w.length) noBtf++;
+      if (fns.length === 1) warnings.push(...w);
+      parts.push({ name: `${kind}:${f}`, plans: c.plans, config: c.config });
+      attached.push(f);
+    } catch (e) {
+      if (!(e instanceof KprobeNodeError) || fns.length === 1) throw e;
+      firstError ??= e;
+      skipped.push({ name: f, reason: e.message.split('\n')[0] });
+    }
+  }
+  if (!parts.length) throw firstError;
+  if (noBtf && fns.length > 1) warnings.push(`${noBtf} of ${fns.length} functions have no BTF type information: their arguments are raw registers (arg0..arg5)`);
+
+  const attachParts = (t: NativeTracer, ids: number[]): number[] => {
+    const total = attached.length;
+    if (total > 1 && !multiUnsupported) {
+      try {
+        const link = t.attachKprobeMulti(attached, ids, ret);
+        explain.push(`strategy: one kprobe_multi link for all ${total} functions, each with its own cookie`);
+        progress?.(total, total);
+        return [link];
+      } catch (e) {
+        const why = toTypedError(e, 'attach kprobe_multi').message;
+        if (isNativeError(e) && /^(EOPNOTSUPP|ENOTSUPP|ENOSYS|EINVAL)$/.test(e.code)) multiUnsupported = why;
+        explain.push(`kprobe_multi: ${why}; attaching one ${kind} per function instead`);
+      }
+    } else if (total > 1) explain.push(`kprobe_multi is not available here (${multiUnsupported}): one ${kind} per function`);
+    const links: number[] = [];
+    let error: unknown;
+    for (let i = 0; i < total; i++) {
+      try {
+        links.push(t.attachKprobe(attached[i], ret, ids[i], 0));
+      } catch (e) {
+        if (total === 1) throw e;
+        error ??= e;
+        skipped.push({ name: attached[i], reason: toTypedError(e, `attach ${kind}:${attached[i]}`).message });
+      }
+      if (progress && (i % 16 === 15 || i === total - 1)) progress(i + 1, total);
+    }
+    if (!links.length) throw toTypedError(error, `attach ${name}: none of the ${total} functions could be attached`);
+    if (total > 1 || fns.length > 1) explain.push(`strategy: ${links.length} ${kind}s, one per function`);
+    else explain.push(`strategy: a ${kind} on ${attached[0]}${attached[0] !== fn ? ` (for ${fn})` : ''}, through the perf kprobe PMU`);
+    return links;
+  };
+
+  const probe = Session.get().attach({
     name,
     kind,
-    strategy: `${kind} ${fn}`,
-    plans,
-    config,
+    strategy: fns.length === 1 ? `${kind} ${fns[0]}` : `${kind} ${fns.length} functions`,
+    plans: parts[0].plans,
+    config: parts[0].config,
     warnings,
-    attachers: [(t, cookie) => t.attachKprobe(fn, ret, cookie, 0)],
+    attachers: [],
+    parts,
+    attachParts,
     describe: `attach ${name}`,
     notFound: () => new NotFoundError(`no kernel function ${fn} that can be probed`, kernelSymbolSuggestions(fn)),
   });
+  if (skipped.length) warnings.push(`${skipped.length} of ${fns.length} functions could not be attached and were skipped (probe.skipped says why)`);
+  explain.push(
+    `calls from places the compiler inlined ${glob ? 'a function' : fn} into do not reach a ${kind}, and kallsyms cannot tell which those are ` +
+      '(a function is often inlined into some callers and called from others): when events seem missing, probe the caller or the syscall',
+  );
+  probe.explain = explain.join('\n');
+  probe.skipped = skipped;
+  if (fns.length > 1 || attached[0] !== fn) probe.partPlans = new Map(parts.map((p) => [p.name, p.plans]));
+  return probe;
 }
 
 /** Traces every call of the kernel function `fn`; events carry its arguments by name. */
-export function attachKprobe(fn: string, opts?: ProbeOptions): Probe {
+export function attachKprobe(fn: string, opts?: KprobeOptions): Probe {
   return kprobe(fn, opts, false);
 }
 
 /** Traces every return from the kernel function `fn`; events carry `ret`, typed. */
-export function attachKretprobe(fn: string, opts?: ProbeOptions): Probe {
+export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
   return kprobe(fn, opts, true);
 }
 
-/** The probe context of a tracepoint record; syscall tracepoints' pointers are user memory. */
-export function tracepointFormatContext(format: TracepointFormat): ProbeContext {
-  return tracepointContext(`${format.category}:${format.name}`, format.fields, { syscall: format.category === 'syscalls' });
+/**
+ * The probe context of a tracepoint record; syscall tracepoints' pointers are
+ * user memory. Kernel BTF (~13 MB in memory) is read only when something needs
+ * it: expressions (`typed`), or fields whose C types say too little alone.
+ */
+export function tracepointFormatContext(format: TracepointFormat, typed = true): ProbeContext {
+  const plain = !typed && format.fields.every((f) => knownWithoutBtf(f.type));
+  return tracepointContext(`${format.category}:${format.name}`, format.fields, {
+    syscall: format.category === 'syscalls',
+    ...(plain ? { btf: null } : {}),
+  });
+}
+
+/** Whether options ask for more than a tracepoint's fields as they are. */
+function needsTypes(o: ProbeOptions, summary?: unknown): boolean {
+  return !!(o.args?.length || (o.filter && o.filter.trim()) || summary);
 }
 
 /** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
@@ -238,12 +397,12 @@ function tracepointProbe(tracepoint: string, opts: ProbeOptions | undefined, sum
   checkPrivileges();
   const [category, name] = tracepoint.split(':');
   const format = readFormat(category, name);
-  return attachTracepointFormat(format, compile(tracepointFormatContext(format), o, undefined, summary), `tracepoint:${tracepoint}`);
+  return attachTracepointFormat(format, compile(tracepointFormatContext(format, needsTypes(o, summary)), o, undefined, summary), `tracepoint:${tracepoint}`);
 }
 
 function attachTracepointFormat(format: TracepointFormat, compiled: Compiled, name: string): Probe {
   const tp = `${format.category}:${format.name}`;
-  return Session.get().attach({
+  const probe = Session.get().attach({
     name,
     kind: 'tracepoint',
     strategy: `tracepoint ${tp}`,
@@ -252,6 +411,8 @@ function attachTracepointFormat(format: TracepointFormat, compiled: Compiled, na
     attachers: [(t, cookie) => t.attachTracepoint(format.category, format.name, cookie)],
     describe: `attach tracepoint ${tp}`,
   });
+  probe.explain = `tracepoint ${tp}: a hook the kernel defines, with the fields of its format file`;
+  return probe;
 }
 
 /** The kernel function behind a syscall on this architecture (`openat` -> `__x64_sys_openat`). */
@@ -322,9 +483,9 @@ function syscallProbe(name: string, opts: SyscallOptions | undefined, summary?: 
     const warnings: string[] = [];
     let compiled: Compiled;
     if (ret) compiled = compile(syscallReturnContext(fn), o, undefined, summary);
-    else if (enter) compiled = compile(tracepointFormatContext(enter), o, viaPtRegs, summary);
+    else if (enter) compiled = compile(tracepointFormatContext(enter, needsTypes(o, summary)), o, viaPtRegs, summary);
     else compiled = compile(functionContext(fn, false, warnings), o, undefined, summary);
-    return Session.get().attach({
+    const probe = Session.get().attach({
       name: probeName,
       kind: ret ? 'kretprobe' : 'kprobe',
       strategy: `${ret ? 'kretprobe' : 'kprobe'} ${fn}`,
@@ -335,13 +496,19 @@ function syscallProbe(name: string, opts: SyscallOptions | undefined, summary?: 
       describe: `attach ${probeName} (${fn})`,
       notFound: () => unknownSyscall(name),
     });
+    probe.explain =
+      `this kernel has kprobes: a ${ret ? 'kretprobe' : 'kprobe'} on ${fn}, the syscall's function on ${process.arch}` +
+      (ret ? '; the return value is its result' : `; arguments are read from the user's registers it receives${enter ? `, as the fields of syscalls:sys_enter_${name} name them` : ''}`);
+    return probe;
   }
   const format = ret ? syscallFormat(name, true) : enter;
   if (!format) throw unknownSyscall(name, ` (no tracepoint syscalls:sys_${ret ? 'exit' : 'enter'}_${name})`);
-  const compiled = compile(tracepointFormatContext(format), o, undefined, summary);
+  const compiled = compile(tracepointFormatContext(format, needsTypes(o, summary)), o, undefined, summary);
   // The exit tracepoint's `ret` field is the return value: events carry it as `ret`.
   if (ret && !o.args?.length) compiled.plans = compiled.plans.map((p) => (p.name === 'ret' ? { ...p, isReturn: true } : p));
-  return attachTracepointFormat(format, compiled, probeName);
+  const probe = attachTracepointFormat(format, compiled, probeName);
+  probe.explain = `no kprobes on this kernel (${kernelFeatures().release}): the tracepoint syscalls:${format.name} instead, which every syscall passes through`;
+  return probe;
 }
 
 /**

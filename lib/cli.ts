@@ -6,12 +6,14 @@
 import { spawn } from 'child_process';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
+import { KprobeOptions, ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
 import type { TraceEvent } from './decode';
 import { Counter, Histogram, configure, countBy, histogram, latency } from './aggregate';
 import { renderCounts, renderHistogram } from './chart';
 import { describe } from './describe';
 import { KprobeNodeError, OptionError } from './errors';
+import { isGlob } from './glob';
+import { listProbes } from './list';
 import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
 import { Session } from './session';
@@ -41,6 +43,7 @@ interface TraceArgs {
   filter?: string;
   stringSize?: number;
   stack?: string | boolean;
+  explain: boolean;
 }
 
 export { parseTarget } from './target';
@@ -52,13 +55,37 @@ function attach(t: Target | UprobeTarget, opts: ProbeOptions): Probe {
     case 'uretprobe':
       return attachUprobeTarget(t, opts);
     case 'kprobe':
-      return attachKprobe(t.name, opts);
+      return attachKprobe(t.name, withProgress(t.name, opts));
     case 'kretprobe':
-      return attachKretprobe(t.name, opts);
+      return attachKretprobe(t.name, withProgress(t.name, opts));
     case 'tracepoint':
       return attachTracepoint(t.name, opts);
     case 'syscall':
       return attachSyscall(t.name, { ...opts, ret: t.ret });
+  }
+}
+
+/** Attaching many functions one by one takes a while: show how far it got on a terminal. */
+function withProgress(name: string, opts: ProbeOptions): KprobeOptions {
+  if (!isGlob(name) || !process.stderr.isTTY) return opts;
+  return {
+    ...opts,
+    onProgress: (done, total) => process.stderr.write(`\rkprobe-node: attaching ${name}: ${done}/${total}${done === total ? '\n' : ''}`),
+  };
+}
+
+/** What the user should know once a probe is attached: warnings, wildcard totals, --explain. */
+function reportAttached(t: Target | UprobeTarget, probe: Probe, explain: boolean): void {
+  for (const w of probe.warnings) process.stderr.write(`kprobe-node: warning: ${w}\n`);
+  if ((t.kind === 'kprobe' || t.kind === 'kretprobe') && isGlob(t.name)) {
+    const skipped = probe.skipped.length;
+    const total = Number(probe.strategy.match(/(\d+) functions$/)?.[1] ?? 1);
+    process.stderr.write(`kprobe-node: ${t.name}: attached ${total - skipped} of ${total} function${total === 1 ? '' : 's'}, ${skipped} skipped\n`);
+    if (explain) for (const s of probe.skipped) process.stderr.write(`kprobe-node:   skipped ${s.name}: ${s.reason}\n`);
+  }
+  if (explain) {
+    const lines = [`${probe.name}: ${probe.strategy}`, ...probe.explain.split('\n').filter(Boolean).map((l) => `  ${l}`)];
+    process.stderr.write(lines.map((l) => `kprobe-node: ${l}`).join('\n') + '\n');
   }
 }
 
@@ -123,7 +150,7 @@ async function trace(argv: TraceArgs): Promise<void> {
     for (const t of targets) {
       const probe = attach(t, opts);
       probes.push(probe);
-      for (const w of probe.warnings) process.stderr.write(`kprobe-node: warning: ${w}\n`);
+      reportAttached(t, probe, argv.explain);
       const many = targets.length > 1;
       probe.on('event', (ev: TraceEvent) => {
         if (stackCounts) {
@@ -280,6 +307,15 @@ async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string 
   }
 }
 
+function list(argv: { pattern?: string; json: boolean }): void {
+  const rows = listProbes(argv.pattern);
+  const text = argv.json
+    ? rows.map((r) => JSON.stringify(r)).join('\n')
+    : rows.map((r) => (r.module ? `${r.target} [${r.module}]` : r.target)).join('\n');
+  process.stdout.write(text + (rows.length ? '\n' : ''));
+  if (!rows.length && argv.pattern !== undefined) process.stderr.write(`kprobe-node: nothing matches ${argv.pattern}\n`);
+}
+
 function info(argv: { target: string; json: boolean }): void {
   const d = describe(argv.target);
   if (argv.json) {
@@ -303,6 +339,15 @@ export function main(args: string[]): void {
     .command('$0 [targets..]', 'trace (the default command)', (y) =>
       y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }),
       (argv) => trace(argv as unknown as TraceArgs).catch(fail))
+    .command('list [pattern]', "list what can be traced: kernel functions, tracepoint:cat:name, syscall:name; a glob pattern ('fuse_*', 'tracepoint:sched:*') narrows it", (y) =>
+      y.positional('pattern', { type: 'string' }),
+      (argv) => {
+        try {
+          list(argv as unknown as { pattern?: string; json: boolean });
+        } catch (e) {
+          fail(e);
+        }
+      })
     .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
       y.positional('target', { type: 'string', demandOption: true }),
       (argv) => {
@@ -320,6 +365,7 @@ export function main(args: string[]): void {
     .option('uid', { type: 'number', describe: 'only this user id' })
     .option('comm', { type: 'string', describe: 'only tasks with this command name' })
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+    .option('explain', { type: 'boolean', default: false, describe: 'say how each probe was attached and why (strategy, fallbacks, clones)' })
     .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
     .option('count', {
@@ -340,6 +386,8 @@ export function main(args: string[]): void {
     .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
     .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
     .example('$0 info vfs_read', "a function's arguments")
+    .example("$0 list 'fuse_*'", 'functions (and tracepoints, syscalls) whose names match')
+    .example("$0 'vfs_fsync*' --explain", 'every function that matches, and how each was attached')
     .example('$0 --syscall openat --count by=comm --interval 1', 'who opens files, every second')
     .example('$0 --syscall nanosleep --latency', 'how long sleeps take')
     .example('$0 --syscall read --hist ret', 'sizes that read returns')

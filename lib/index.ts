@@ -19,6 +19,8 @@ export type { AggregateConfig, Bucket, CountEntry, CountKey, CountOptions, Count
 export { parseTarget } from './target';
 export type { Target } from './target';
 export { describe } from './describe';
+export { listFunctions, listProbes, listSyscalls } from './list';
+export type { KernelFunction, ListedProbe } from './list';
 export type { Description } from './describe';
 export { kernelFeatures } from './features';
 export type { KernelFeatures } from './features';

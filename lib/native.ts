@@ -20,6 +20,11 @@ export interface TracerOptions {
 export interface NativeTracer {
   /** Returns a link id. */
   attachKprobe(fn: string, retprobe: boolean, cookie: number, offset: number): number;
+  /**
+   * One kprobe_multi link over many functions, `cookies[i]` for `fns[i]`.
+   * Throws as a whole when the kernel lacks kprobe_multi or refuses any one function.
+   */
+  attachKprobeMulti(fns: string[], cookies: number[], retprobe: boolean): number;
   attachTracepoint(category: string, name: string, cookie: number): number;
   /** `pid` -1 traces every process. */
   attachUprobe(binary: string, offset: number, retprobe: boolean, pid: number, cookie: number): number;

@@ -24,8 +24,9 @@ function show(plan: ArgPlan | undefined, value: unknown): string {
 /** `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`, with the probe's name when several are traced. */
 export function formatLine(probe: Probe, ev: TraceEvent, withProbe: boolean): string {
   const parts = [clock(ev.time), ev.comm, String(ev.pid)];
-  if (withProbe) parts.push(probe.name);
-  const plans = probe.plans;
+  // A wildcard's events each name their own function, with its own arguments.
+  if (withProbe || probe.partPlans) parts.push(probe.partPlans ? ev.probe : probe.name);
+  const plans = probe.partPlans?.get(ev.probe) ?? probe.plans;
   for (const plan of plans) {
     if (plan.fetch.hidden) continue;
     const value = plan.isReturn ? ev.ret : (ev.args as Record<string, unknown>)[plan.name];

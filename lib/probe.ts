@@ -40,6 +40,12 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   seen = 0;
   /** Events the kernel dropped so far (ring buffer full). */
   lost = 0;
+  /** How it was attached and why (the strategy, fallbacks, clones, inlining), one point per line. */
+  explain = '';
+  /** Functions a wildcard matched that could not be attached, and why; the rest were. */
+  skipped: Array<{ name: string; reason: string }> = [];
+  /** For a probe over several functions: each one's arguments, by event probe name (`kprobe:vfs_fsync`). */
+  partPlans?: Map<string, readonly ArgPlan[]>;
   #closed = false;
 
   constructor(

@@ -35,11 +35,28 @@ const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1
 /** What to attach: one call per kernel attachment, given the cookie to use. */
 export type Attacher = (tracer: NativeTracer, cookie: number) => number;
 
+/**
+ * One of several kernel attachments under one Probe (the functions a
+ * wildcard matched): each has its own probe id, config and decoder, so
+ * events name the function they came from.
+ */
+export interface ProbePart {
+  name: string;
+  plans: ArgPlan[];
+  config: Omit<ProbeConfig, 'args'>;
+}
+
+/** Attaches every part at once, given their ids (cookies); returns the links. */
+export type PartsAttacher = (tracer: NativeTracer, ids: number[]) => number[];
+
 interface Entry {
+  id: number;
   probe: Probe;
   decoder: RecordDecoder;
   links: number[];
   lostSeen: number;
+  /** The ids of every part of the probe (one, unless it has parts); the same array in each. */
+  group: number[];
 }
 
 const R = layout.record;
@@ -133,23 +150,40 @@ export class Session implements ProbeOwner {
     /** Things the user should know (no BTF, a clone attached instead). */
     warnings?: string[];
     attachers: Attacher[];
+    /** Several attachments, one probe id each (wildcards); `plans` and `config` then describe the first. */
+    parts?: ProbePart[];
+    attachParts?: PartsAttacher;
     describe: string;
     notFound?: () => KprobeNodeError;
   }): Probe {
-    const id = this.freeIds.pop() ?? this.nextId++;
-    if (id >= this.options.maxProbes) {
-      throw new UnsupportedError('probes', `at most ${this.options.maxProbes - 1} probes can be open at once`);
+    const parts = spec.parts ?? [{ name: spec.name, plans: spec.plans, config: spec.config }];
+    const ids: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const id = this.freeIds.pop() ?? this.nextId++;
+      if (id >= this.options.maxProbes) {
+        // Only a fresh id can be out of range: give it and the others back.
+        this.nextId--;
+        this.freeIds.push(...ids);
+        const what = parts.length > 1 ? `${parts.length} functions need as many probes: ` : '';
+        throw new UnsupportedError('probes', `${what}at most ${this.options.maxProbes - 1} probes can be open at once (configure({ maxProbes }) raises it)`);
+      }
+      ids.push(id);
     }
-    const probe = new Probe(this, id, spec.name, spec.kind, spec.strategy, spec.plans, spec.warnings ?? []);
-    const flags = spec.config.flags ?? 0;
-    const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
-    const entry: Entry = { probe, decoder: new RecordDecoder(spec.name, spec.plans, stacks), links: [], lostSeen: this.tracer.lost(id) };
+    const probe = new Probe(this, ids[0], spec.name, spec.kind, spec.strategy, spec.plans, spec.warnings ?? []);
+    const entries: Entry[] = parts.map((part, i) => {
+      const flags = part.config.flags ?? 0;
+      const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
+      return { id: ids[i], probe, decoder: new RecordDecoder(part.name, part.plans, stacks), links: [], lostSeen: this.tracer.lost(ids[i]), group: ids };
+    });
     try {
-      this.tracer.setConfig(id, encodeConfig({ ...spec.config, args: spec.plans.map((p) => p.fetch) }));
-      this.probes.set(id, entry);
-      for (const attach of spec.attachers) entry.links.push(attach(this.tracer, id));
+      for (const [i, entry] of entries.entries()) {
+        this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+        this.probes.set(entry.id, entry);
+      }
+      for (const attach of spec.attachers) entries[0].links.push(attach(this.tracer, ids[0]));
+      if (spec.attachParts) entries[0].links.push(...spec.attachParts(this.tracer, ids));
     } catch (e) {
-      this.release(entry);
+      for (const entry of entries) this.release(entry);
       throw toTypedError(e, spec.describe, spec.notFound);
     }
     this.startPolling();
@@ -157,24 +191,27 @@ export class Session implements ProbeOwner {
   }
 
   close(probe: Probe): void {
-    const entry = this.probes.get(probe.id);
-    if (!entry || entry.probe !== probe) return;
-    for (const link of entry.links) this.tracer.detach(link);
-    entry.links = [];
+    const first = this.probes.get(probe.id);
+    if (!first || first.probe !== probe) return;
+    const entries = first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe);
+    for (const entry of entries) {
+      for (const link of entry.links) this.tracer.detach(link);
+      entry.links = [];
+    }
     // Deliver what the probe produced before it was detached.
     this.tracer.drain();
     this.checkLost();
-    this.release(entry);
+    for (const entry of entries) this.release(entry);
   }
 
   private release(entry: Entry): void {
     for (const link of entry.links) this.tracer.detach(link);
-    this.tracer.setConfig(entry.probe.id, Buffer.alloc(layout.config.size));
+    this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
     // A reused id must start from zero.
-    this.tracer.resetHist(entry.probe.id);
-    this.tracer.clearCounts(entry.probe.id);
-    this.probes.delete(entry.probe.id);
-    this.freeIds.push(entry.probe.id);
+    this.tracer.resetHist(entry.id);
+    this.tracer.clearCounts(entry.id);
+    this.probes.delete(entry.id);
+    this.freeIds.push(entry.id);
     if (this.probes.size === 0) this.stopPolling();
   }
 
@@ -227,7 +264,7 @@ export class Session implements ProbeOwner {
 
   private checkLost(): void {
     for (const entry of this.probes.values()) {
-      const n = this.tracer.lost(entry.probe.id);
+      const n = this.tracer.lost(entry.id);
       if (n > entry.lostSeen) {
         const delta = n - entry.lostSeen;
         entry.lostSeen = n;

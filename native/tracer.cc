@@ -53,6 +53,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {
                          InstanceMethod<&Tracer::AttachKprobe>("attachKprobe"),
+                         InstanceMethod<&Tracer::AttachKprobeMulti>("attachKprobeMulti"),
                          InstanceMethod<&Tracer::AttachTracepoint>("attachTracepoint"),
                          InstanceMethod<&Tracer::AttachUprobe>("attachUprobe"),
                          InstanceMethod<&Tracer::Detach>("detach"),
@@ -114,6 +115,9 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   wakeup_bytes_ = wakeup_bytes;
   // Without kprobes and uprobes the kprobe program has no use: do not pay for its verification.
   if (!opts.Get("kprobeProgram").As<Napi::Boolean>()) bpf_program__set_autoload(kprobe_prog_, false);
+  // Kernels before 5.18 reject its attach type at load; it is loaded in a copy on first use.
+  bpf_program* multi = bpf_object__find_program_by_name(obj_, "kn_kprobe_multi");
+  if (multi != nullptr) bpf_program__set_autoload(multi, false);
   int err = bpf_map__set_max_entries(ring, ring_bytes);
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
@@ -162,6 +166,8 @@ void Tracer::Release() {
   links_.clear();
   for (bpf_object* copy : copies_) bpf_object__close(copy);
   copies_.clear();
+  if (multi_obj_) bpf_object__close(multi_obj_);
+  multi_obj_ = nullptr;
   if (ring_) ring_buffer__free(ring_);
   ring_ = nullptr;
   if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
@@ -198,9 +204,9 @@ Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
   return AddLink(env, link, opts.retprobe ? "attach kretprobe" : "attach kprobe", log.text());
 }
 
-// Loads the object again with only the tracepoint program, on the maps of
-// the first: the copy reads the same configs and writes to the same ring.
-bpf_program* Tracer::CopyTracepointProgram(Napi::Env env) {
+// Loads the object again with only the program `name`, on the maps of the
+// first: the copy reads the same configs and writes to the same ring.
+bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
   LogCapture log;
   bpf_object* copy = bpf_object__open_file(path_.c_str(), nullptr);
   if (copy == nullptr) throw SyscallError(env, "open BPF object " + path_, -errno, log.text());
@@ -214,17 +220,43 @@ bpf_program* Tracer::CopyTracepointProgram(Napi::Env env) {
   }
   bpf_program* prog;
   bpf_object__for_each_program(prog, copy) {
-    bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), "kn_tracepoint") == 0);
+    bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), name) == 0);
   }
   auto* wakeup = static_cast<uint32_t*>(RodataVariable(copy, "wakeup_bytes", sizeof(uint32_t)));
   if (wakeup != nullptr) *wakeup = wakeup_bytes_;
   if (!err) err = bpf_object__load(copy);
   if (err) {
     bpf_object__close(copy);
-    throw SyscallError(env, "load a copy of the tracepoint program", err, log.text());
+    throw SyscallError(env, std::string("load a copy of the program ") + name, err, log.text());
   }
-  copies_.push_back(copy);
-  return bpf_object__find_program_by_name(copy, "kn_tracepoint");
+  return copy;
+}
+
+// attachKprobeMulti(functions, cookies, retprobe) -> link id: one kprobe_multi
+// link over every function, each with its cookie. Fails as a whole (EOPNOTSUPP
+// on kernels without fprobe); the caller then attaches one kprobe per function.
+Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  Napi::Array fns = info[0].As<Napi::Array>();
+  Napi::Array cookies = info[1].As<Napi::Array>();
+  std::vector<std::string> names;
+  std::vector<const char*> syms;
+  std::vector<__u64> cookie_values;
+  for (uint32_t i = 0; i < fns.Length(); i++) names.push_back(fns.Get(i).As<Napi::String>());
+  for (auto& n : names) syms.push_back(n.c_str());
+  for (uint32_t i = 0; i < cookies.Length(); i++) cookie_values.push_back(ToU32(cookies.Get(i)));
+  if (syms.empty() || syms.size() != cookie_values.size()) throw Napi::RangeError::New(env, "bad kprobe_multi arguments");
+  if (multi_obj_ == nullptr) multi_obj_ = CopyObject(env, "kn_kprobe_multi");
+  bpf_program* prog = bpf_object__find_program_by_name(multi_obj_, "kn_kprobe_multi");
+  LIBBPF_OPTS(bpf_kprobe_multi_opts, opts);
+  opts.syms = syms.data();
+  opts.cookies = cookie_values.data();
+  opts.cnt = syms.size();
+  opts.retprobe = info[2].As<Napi::Boolean>();
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_kprobe_multi_opts(prog, nullptr, &opts);
+  return AddLink(env, link, opts.retprobe ? "attach kretprobe_multi" : "attach kprobe_multi", log.text());
 }
 
 // attachTracepoint(category, name, cookie) -> link id
@@ -239,8 +271,8 @@ Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
   bpf_link* link = bpf_program__attach_tracepoint_opts(tracepoint_prog_, category.c_str(), name.c_str(), &opts);
   // EEXIST: the program is on this tracepoint already; try the copies, then a new one.
   for (size_t i = 0; link == nullptr && errno == EEXIST && i <= copies_.size(); i++) {
-    bpf_program* prog = i < copies_.size() ? bpf_object__find_program_by_name(copies_[i], "kn_tracepoint")
-                                           : CopyTracepointProgram(env);
+    if (i == copies_.size()) copies_.push_back(CopyObject(env, "kn_tracepoint"));
+    bpf_program* prog = bpf_object__find_program_by_name(copies_[i], "kn_tracepoint");
     link = bpf_program__attach_tracepoint_opts(prog, category.c_str(), name.c_str(), &opts);
   }
   return AddLink(env, link, "attach tracepoint", log.text());

@@ -28,6 +28,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  private:
   // JS methods; arguments are validated in TypeScript before they get here.
   Napi::Value AttachKprobe(const Napi::CallbackInfo& info);
+  Napi::Value AttachKprobeMulti(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
@@ -43,7 +44,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
-  bpf_program* CopyTracepointProgram(Napi::Env env);
+  bpf_object* CopyObject(Napi::Env env, const char* program);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
   // Consumes ready records into batches and hands each batch to JS.
   size_t DrainRing(Napi::Env env);
@@ -61,6 +62,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Copies of the tracepoint program, sharing every map, for further probes
   // on a tracepoint that a program of this tracer is already attached to.
   std::vector<bpf_object*> copies_;
+  // A copy holding only the kprobe_multi program, loaded on first use.
+  bpf_object* multi_obj_ = nullptr;
   std::string path_;
   uint32_t wakeup_bytes_ = 0;
   int configs_fd_ = -1;
