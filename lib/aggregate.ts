@@ -54,6 +54,13 @@ export interface CountOptions extends SummaryOptions {
 export interface AggregateConfig {
   /** Entries of the count map shared by every counting probe (default 10240, env KPROBE_NODE_MAX_COUNTS). */
   maxCounts?: number;
+  /**
+   * Bytes of the ring buffer all probes share: a power of two, 4 KiB..1 GiB
+   * (default 8 MiB, env KPROBE_NODE_RING_BYTES). It is mapped into the
+   * process twice, so it costs twice its size in memory; larger rides out
+   * longer bursts without loss.
+   */
+  ringBytes?: number;
 }
 
 /** Sets map sizes for this process; throws OptionError once a probe is attached. */
@@ -62,7 +69,12 @@ export function configure(config: AggregateConfig): void {
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
     throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
   }
+  const r = config.ringBytes;
+  if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
+    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+  }
   if (n !== undefined) Session.configure({ maxCounts: n });
+  if (r !== undefined) Session.configure({ ringBytes: r });
 }
 
 function toTarget(spec: TargetSpec, ret: boolean): Target {

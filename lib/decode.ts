@@ -35,8 +35,9 @@ export class TraceEvent<Args = Record<string, unknown>> {
   constructor(
     /** The probe's name, e.g. `kprobe:vfs_fsync_range`, `tracepoint:syscalls:sys_enter_openat`. */
     readonly probe: string,
-    /** CLOCK_MONOTONIC nanoseconds when the probe fired. */
-    readonly ns: bigint,
+    // CLOCK_MONOTONIC ns in two 32-bit halves: a bigint is made only for those who ask.
+    private readonly nsHigh: number,
+    private readonly nsLow: number,
     readonly cpu: number,
     /** Process id (tgid). */
     readonly pid: number,
@@ -55,9 +56,18 @@ export class TraceEvent<Args = Record<string, unknown>> {
     readonly userStack?: bigint[],
   ) {}
 
+  /** CLOCK_MONOTONIC nanoseconds when the probe fired. */
+  get ns(): bigint {
+    return (BigInt(this.nsHigh) << 32n) | BigInt(this.nsLow);
+  }
+
   /** Wall-clock time of the hit. */
   get time(): Date {
     return new Date(Number((this.ns + wallOffsetNs) / 1_000_000n));
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { ...this, ns: this.ns, time: this.time, nsHigh: undefined, nsLow: undefined };
   }
 }
 
@@ -161,7 +171,8 @@ export class RecordDecoder {
     const tid = buf.readUInt32LE(at + R.tid);
     return new TraceEvent(
       this.probe,
-      buf.readBigUInt64LE(at + R.ns),
+      buf.readUInt32LE(at + R.ns + 4),
+      buf.readUInt32LE(at + R.ns),
       buf.readUInt16LE(at + R.cpu),
       buf.readUInt32LE(at + R.pid),
       tid,

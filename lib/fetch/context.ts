@@ -146,9 +146,10 @@ export interface TracepointField {
 export function tracepointContext(
   name: string,
   fields: readonly TracepointField[],
-  opts: { btf?: Btf; syscall?: boolean } = {},
+  opts: { btf?: Btf | null; syscall?: boolean } = {},
 ): ProbeContext {
-  const btf = opts.btf ?? tryKernelBtf();
+  // null: describe the fields by their C type text alone (no BTF to load).
+  const btf = opts.btf === null ? undefined : (opts.btf ?? tryKernelBtf());
   const types = new Types(btf);
   const params: ContextParam[] = fields.map((f) => {
     const { type, dataLoc, pointer } = fieldType(types, f);

@@ -69,8 +69,22 @@ const FIXED: Record<string, [number, boolean]> = {
   char: [1, true], 'signed char': [1, true], 'unsigned char': [1, false],
   short: [2, true], 'unsigned short': [2, false], int: [4, true], 'unsigned int': [4, false],
   long: [8, true], 'unsigned long': [8, false], 'long long': [8, true], 'unsigned long long': [8, false],
-  bool: [1, false], _Bool: [1, false],
+  bool: [1, false], _Bool: [1, false], unsigned: [4, false],
+  __u8: [1, false], __u16: [2, false], __u32: [4, false], __u64: [8, false],
+  __s8: [1, true], __s16: [2, true], __s32: [4, true], __s64: [8, true],
+  // The kernel's typedefs of the types syscalls and tracepoints use (LP64 ABI).
+  pid_t: [4, true], uid_t: [4, false], gid_t: [4, false], umode_t: [2, false], loff_t: [8, true], off_t: [8, true],
+  size_t: [8, false], ssize_t: [8, true], clockid_t: [4, true], timer_t: [4, true], mqd_t: [4, true], key_t: [4, true],
+  key_serial_t: [4, true], qid_t: [4, false], rwf_t: [4, true],
 };
+
+/** Whether a C type text is fully understood without BTF (a known integer, or a pointer). */
+export function knownWithoutBtf(text: string): boolean {
+  const t = text.replace(/\b(const|volatile|__user)\b/g, ' ').replace(/^\s*__data_loc\b/, '').replace(/\[\d*\]\s*$/, '').replace(/\s+/g, ' ').trim();
+  // enums need their names; a plain char's sign depends on the kernel's build (-funsigned-char).
+  if (/\benum\b/.test(t) || t === 'char') return false;
+  return t.endsWith('*') || t in FIXED;
+}
 
 export class Types {
   constructor(readonly btf?: Btf) {}

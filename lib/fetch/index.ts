@@ -2,7 +2,7 @@
  * The fetch compiler: argument and filter expressions, resolved against a
  * probe's BTF types into fetch programs (lib/abi.ts) and value formatters.
  */
-export { RAW, Types, type TypeRef, type View } from './ctype';
+export { RAW, Types, knownWithoutBtf, type TypeRef, type View } from './ctype';
 export {
   ARG_REGS,
   fieldType,

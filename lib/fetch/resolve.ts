@@ -113,7 +113,10 @@ class Compiler {
   private param(name: string, pos: number): Loc {
     const ctx = this.ctx;
     let p: ContextParam | undefined;
-    if (name === 'retval' || name === '$retval') {
+    if (name === 'retval' && !ctx.retval && ctx.params.some((q) => q.name === name)) {
+      // A parameter or tracepoint field that happens to be called `retval`.
+      p = ctx.params.find((q) => q.name === name);
+    } else if (name === 'retval' || name === '$retval') {
       // sys_exit_* records carry the return value as the field `ret`.
       p = ctx.retval ?? (ctx.kind === 'syscall' ? ctx.params.find((q) => q.name === 'ret') : undefined);
       if (!p) {
