@@ -14,6 +14,8 @@ export interface TracerOptions {
   maxCounts: number;
   /** Whether to load the kprobe program (kprobes and uprobes use it). */
   kprobeProgram: boolean;
+  /** Instead of loading the object, read the pinned probe whose maps are in this bpffs directory. */
+  pinned?: string;
 }
 
 /** Owns one loaded BPF object and every link attached through it. */
@@ -46,6 +48,8 @@ export interface NativeTracer {
   info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; links?: number };
   /** Detaches every link and frees everything; idempotent. */
   close(): void;
+  /** Pins the ring, configs and lost maps and every link under `dir` (bpffs), so they outlive the process. */
+  pin(dir: string): void;
 }
 
 export interface StructLayout {

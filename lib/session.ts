@@ -62,6 +62,14 @@ interface Entry {
 const R = layout.record;
 
 /**
+ * 'normal': the process's shared session. 'pinned': a session of its own for
+ * one pinned probe, whose config must stay in place when this process lets
+ * go. 'reader': reads a pinned probe's maps from bpffs; it attaches nothing
+ * and writes no config.
+ */
+export type SessionMode = 'normal' | 'pinned' | 'reader';
+
+/**
  * Turns what the addon threw into a typed error. `what` names the operation
  * in words ("attach kprobe vfs_read").
  */
@@ -106,7 +114,11 @@ export class Session implements ProbeOwner {
   private polling = false;
   private lostTimer?: NodeJS.Timeout;
 
-  private constructor(private readonly options: SessionOptions) {
+  private constructor(
+    private readonly options: SessionOptions,
+    private readonly mode: SessionMode = 'normal',
+    pinDir?: string,
+  ) {
     checkPrivileges();
     const binding = native();
     try {
@@ -117,6 +129,7 @@ export class Session implements ProbeOwner {
         batchBytes: 1 << 20,
         maxCounts: options.maxCounts,
         kprobeProgram: kernelFeatures().kprobes || kernelFeatures().uprobes,
+        ...(mode === 'reader' ? { pinned: pinDir } : {}),
       });
     } catch (e) {
       throw toTypedError(e, 'load the BPF programs');
@@ -125,8 +138,11 @@ export class Session implements ProbeOwner {
 
   private static pending: Partial<SessionOptions> = {};
 
-  /** The process's session, created on first use. */
+  private static scoped?: Session;
+
+  /** The process's session, created on first use (or the one `Session.using` names). */
   static get(): Session {
+    if (Session.scoped) return Session.scoped;
     return (Session.current ??= new Session({ ...defaults, ...envOptions(), ...Session.pending }));
   }
 
@@ -138,6 +154,31 @@ export class Session implements ProbeOwner {
   static configure(options: Partial<SessionOptions>): void {
     if (Session.current) throw new OptionError('configure() must come before the first probe: the BPF maps are already loaded');
     Session.pending = { ...Session.pending, ...options };
+  }
+
+  /** A session apart from the process's: for one pinned probe, or reading one from `dir`. */
+  static separate(mode: 'pinned' | 'reader', dir?: string): Session {
+    return new Session({ ...defaults, ...envOptions(), maxProbes: 64 }, mode, dir);
+  }
+
+  /** Runs `fn` (an attach function) with `session` as the session it attaches in. */
+  static using<T>(session: Session, fn: () => T): T {
+    const outer = Session.scoped;
+    Session.scoped = session;
+    try {
+      return fn();
+    } finally {
+      Session.scoped = outer;
+    }
+  }
+
+  /** Pins this session's maps and links under `dir` (a 'pinned' session). */
+  pin(dir: string): void {
+    try {
+      this.tracer.pin(dir);
+    } catch (e) {
+      throw toTypedError(e, `pin under ${dir}`);
+    }
   }
 
   /** Attaches a new probe; on any failure nothing stays attached. */
@@ -177,11 +218,14 @@ export class Session implements ProbeOwner {
     });
     try {
       for (const [i, entry] of entries.entries()) {
-        this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+        // A reader only decodes: the pinned config is already in the kernel.
+        if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
         this.probes.set(entry.id, entry);
       }
-      for (const attach of spec.attachers) entries[0].links.push(attach(this.tracer, ids[0]));
-      if (spec.attachParts) entries[0].links.push(...spec.attachParts(this.tracer, ids));
+      if (this.mode !== 'reader') {
+        for (const attach of spec.attachers) entries[0].links.push(attach(this.tracer, ids[0]));
+        if (spec.attachParts) entries[0].links.push(...spec.attachParts(this.tracer, ids));
+      }
     } catch (e) {
       for (const entry of entries) this.release(entry);
       throw toTypedError(e, spec.describe, spec.notFound);
@@ -206,13 +250,20 @@ export class Session implements ProbeOwner {
 
   private release(entry: Entry): void {
     for (const link of entry.links) this.tracer.detach(link);
-    this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
-    // A reused id must start from zero.
-    this.tracer.resetHist(entry.id);
-    this.tracer.clearCounts(entry.id);
+    // A pinned probe keeps running in the kernel: its config stays.
+    if (this.mode === 'normal') {
+      this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
+      // A reused id must start from zero.
+      this.tracer.resetHist(entry.id);
+      this.tracer.clearCounts(entry.id);
+    }
     this.probes.delete(entry.id);
     this.freeIds.push(entry.id);
-    if (this.probes.size === 0) this.stopPolling();
+    if (this.probes.size === 0) {
+      this.stopPolling();
+      // A separate session serves one probe: let go of its fds with it.
+      if (this.mode !== 'normal') this.tracer.close();
+    }
   }
 
   /** Delivers what is in the ring buffer now (tests and shutdown use it). */

@@ -68,6 +68,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Drain>("drain"),
                          InstanceMethod<&Tracer::Info>("info"),
                          InstanceMethod<&Tracer::Close>("close"),
+                         InstanceMethod<&Tracer::Pin>("pin"),
                      });
 }
 
@@ -91,6 +92,10 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   uint32_t ring_bytes = ToU32(opts.Get("ringBytes"));
   uint32_t wakeup_bytes = ToU32(opts.Get("wakeupBytes"));
   batch_limit_ = ToU32(opts.Get("batchBytes"));
+  if (opts.Has("pinned") && opts.Get("pinned").IsString()) {
+    OpenPinned(env, opts.Get("pinned").As<Napi::String>());
+    return;
+  }
   config_size_ = sizeof(kn_config);
 
   LogCapture log;
@@ -175,6 +180,8 @@ void Tracer::Release() {
   if (hists_) munmap(const_cast<uint64_t*>(hists_), hists_bytes_);
   hists_ = nullptr;
   if (obj_) bpf_object__close(obj_);
+  for (int fd : pinned_fds_) close(fd);
+  pinned_fds_.clear();
   obj_ = nullptr;
   if (!on_batch_.IsEmpty()) on_batch_.Reset();
 }
@@ -190,10 +197,16 @@ static void CheckOpen(Napi::Env env, bool closed) {
   if (closed) throw Napi::Error::New(env, "the tracer is closed");
 }
 
+// A tracer opened on a pinned probe's maps has no programs to attach.
+static void CheckPrograms(Napi::Env env, bpf_object* obj) {
+  if (obj == nullptr) throw Napi::Error::New(env, "this tracer reads a pinned probe; it cannot attach");
+}
+
 // attachKprobe(function, retprobe, cookie, offset) -> link id
 Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, closed_);
+  CheckPrograms(env, obj_);
   std::string fn = info[0].As<Napi::String>();
   LIBBPF_OPTS(bpf_kprobe_opts, opts);
   opts.retprobe = info[1].As<Napi::Boolean>();
@@ -238,6 +251,7 @@ bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
 Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, closed_);
+  CheckPrograms(env, obj_);
   Napi::Array fns = info[0].As<Napi::Array>();
   Napi::Array cookies = info[1].As<Napi::Array>();
   std::vector<std::string> names;
@@ -263,6 +277,7 @@ Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, closed_);
+  CheckPrograms(env, obj_);
   std::string category = info[0].As<Napi::String>();
   std::string name = info[1].As<Napi::String>();
   LIBBPF_OPTS(bpf_tracepoint_opts, opts);
@@ -282,6 +297,7 @@ Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, closed_);
+  CheckPrograms(env, obj_);
   std::string path = info[0].As<Napi::String>();
   size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   LIBBPF_OPTS(bpf_uprobe_opts, opts);
@@ -501,6 +517,75 @@ void Tracer::Close(const Napi::CallbackInfo&) {
   if (closed_) return;
   napi_remove_env_cleanup_hook(env_, CleanupHook, this);
   Release();
+}
+
+}  // namespace kn
+
+namespace kn {
+
+// pin(dir): pins the ring (dir/events), the probe configs (dir/configs), the
+// lost counters (dir/lost) and every link (dir/link-<n>) in bpffs. The links
+// then outlive this process (destroying ours only closes our fds), and
+// another process reads the probe by opening the maps by path.
+void Tracer::Pin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, closed_);
+  CheckPrograms(env, obj_);
+  std::string dir = info[0].As<Napi::String>();
+  LogCapture log;
+  for (const char* name : {"events", "configs", "lost"}) {
+    std::string path = dir + "/" + name;
+    int err = bpf_map__pin(bpf_object__find_map_by_name(obj_, name), path.c_str());
+    if (err) throw SyscallError(env, "pin map " + path, err, log.text());
+  }
+  for (auto& [id, link] : links_) {
+    std::string path = dir + "/link-" + std::to_string(id);
+    int err = bpf_link__pin(link, path.c_str());
+    if (err) throw SyscallError(env, "pin link " + path, err, log.text());
+  }
+}
+
+// Opens the maps a pinning process left in `dir` instead of loading the
+// object: this tracer drains the pinned probe's ring and reads its lost
+// counters; it attaches nothing.
+void Tracer::OpenPinned(Napi::Env env, const std::string& dir) {
+  auto open = [&](const char* name) {
+    std::string path = dir + "/" + name;
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) {
+      int e = errno;
+      Release();
+      throw SyscallError(env, "open pinned map " + path, -e, "");
+    }
+    pinned_fds_.push_back(fd);
+    return fd;
+  };
+  int events = open("events");
+  configs_fd_ = open("configs");
+  int lost = open("lost");
+  bpf_map_info mi = {};
+  uint32_t len = sizeof(mi);
+  if (bpf_obj_get_info_by_fd(lost, &mi, &len) != 0) {
+    int e = errno;
+    Release();
+    throw SyscallError(env, "read the pinned lost map", -e, "");
+  }
+  max_probes_ = mi.max_entries;
+  lost_bytes_ = PageRound(static_cast<size_t>(max_probes_) * sizeof(uint64_t));
+  void* m = mmap(nullptr, lost_bytes_, PROT_READ, MAP_SHARED, lost, 0);
+  if (m == MAP_FAILED) {
+    int e = errno;
+    Release();
+    throw SyscallError(env, "map the pinned lost counters", -e, "");
+  }
+  lost_ = static_cast<const volatile uint64_t*>(m);
+  ring_ = ring_buffer__new(events, OnRecord, this, nullptr);
+  if (ring_ == nullptr) {
+    int e = errno;
+    Release();
+    throw SyscallError(env, "read the pinned ring buffer", -e, "");
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
 }
 
 }  // namespace kn

@@ -43,6 +43,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
+  void Pin(const Napi::CallbackInfo& info);
+  void OpenPinned(Napi::Env env, const std::string& dir);
 
   bpf_object* CopyObject(Napi::Env env, const char* program);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
@@ -87,6 +89,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   size_t batch_limit_ = 1 << 20;
   bool batch_full_ = false;
   bool closed_ = false;
+  // Map fds opened from bpffs by a tracer that reads a pinned probe.
+  std::vector<int> pinned_fds_;
 };
 
 }  // namespace kn
