@@ -16,6 +16,7 @@ import { isGlob } from './glob';
 import { listProbes } from './list';
 import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
+import { listPinned, openPinned, pinProbe, unpin } from './pin';
 import { Session } from './session';
 import { StackCounter, parseStackOption, stackLines, withStacksJson } from './stack';
 import { Target, parseTarget } from './target';
@@ -45,6 +46,7 @@ interface TraceArgs {
   stringSize?: number;
   stack?: string | boolean;
   explain: boolean;
+  pin?: string;
 }
 
 export { parseTarget } from './target';
@@ -120,6 +122,7 @@ async function trace(argv: TraceArgs): Promise<void> {
     stringSize: argv.stringSize,
     stack: stack.stack,
   };
+  const pinned = argv.pin !== undefined ? pinnedTarget(argv, targets.length) : undefined;
   // --count --stack: the most common stacks, counted here from the streamed events.
   const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
 
@@ -151,8 +154,12 @@ async function trace(argv: TraceArgs): Promise<void> {
 
   try {
     for (const t of targets) {
-      const probe = attach(t, opts);
+      const probe = pinned ? pinProbe(pinned.name, pinned.target, { ...opts, ret: argv.ret }) : attach(t, opts);
       probes.push(probe);
+      if (pinned) {
+        process.stderr.write(`kprobe-node: pinned as ${pinned.name}: it keeps tracing after this command ends; ` +
+          `read it with: kprobe-node attach-pinned ${pinned.name}; remove it with: kprobe-node unpin ${pinned.name}\n`);
+      }
       reportAttached(t, probe, argv.explain);
       const many = targets.length > 1;
       probe.on('event', (ev: TraceEvent) => {
@@ -321,6 +328,51 @@ function list(argv: { pattern?: string; json: boolean }): void {
 
 const CLI_RING_BYTES = 2 << 20;
 
+/** --pin: one target, streamed; summaries are not pinned. */
+function pinnedTarget(argv: TraceArgs, count: number): { name: string; target: string } {
+  if (count !== 1) throw new OptionError('--pin pins one target at a time');
+  if (argv.count !== undefined || argv.latency || argv.hist !== undefined) throw new OptionError('--pin goes with streamed events, not with --count, --latency or --hist');
+  const target = argv.targets[0] ?? (argv.syscall[0] !== undefined ? `syscall:${argv.syscall[0]}` : `tracepoint:${argv.tracepoint[0]}`);
+  return { name: argv.pin as string, target };
+}
+
+function pinned(argv: { json: boolean }): void {
+  const all = listPinned();
+  if (argv.json) {
+    for (const p of all) process.stdout.write(JSON.stringify(p) + '\n');
+    return;
+  }
+  if (!all.length) process.stdout.write('no pinned probes\n');
+  for (const p of all) {
+    const opts = Object.entries(p.options).map(([k, v]) => `--${k === 'stringSize' ? 'string-size' : k} ${JSON.stringify(v)}`);
+    process.stdout.write(`${p.name}  ${p.target}${p.ret ? ' --ret' : ''}${opts.length ? ' ' + opts.join(' ') : ''}\n` +
+      `    ${p.strategy}; ${p.linksPinned} of ${p.links} links pinned; since ${p.created} (pid ${p.pid})\n`);
+  }
+}
+
+/** attach-pinned: streams a pinned probe's events until Ctrl-C or --duration. */
+function attachPinned(argv: { name: string; json: boolean; duration?: number }): void {
+  const probe = openPinned(argv.name);
+  const out = new LineWriter(process.stdout);
+  probe.on('event', (ev: TraceEvent) => out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, false)));
+  probe.on('lost', (n: number) => process.stderr.write(`kprobe-node: ${n} events lost (ring buffer full)\n`));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    probe.close();
+    out.flush();
+    process.stderr.write(`kprobe-node: ${probe.seen} events, ${probe.lost} lost; ${argv.name} stays pinned\n`);
+    process.stdout.write('', () => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') stop();
+  });
+  if (argv.duration !== undefined) setTimeout(stop, argv.duration * 1000);
+}
+
 function info(argv: { target: string; json: boolean }): void {
   const d = describe(argv.target);
   if (argv.json) {
@@ -353,6 +405,27 @@ export function main(args: string[]): void {
           fail(e);
         }
       })
+    .command('pinned', 'list the probes pinned with --pin, and what they trace', () => undefined, (argv) => {
+      try {
+        pinned(argv as unknown as { json: boolean });
+      } catch (e) {
+        fail(e);
+      }
+    })
+    .command('attach-pinned <name>', 'read the events of a pinned probe', (y) => y.positional('name', { type: 'string', demandOption: true }), (argv) => {
+      try {
+        attachPinned(argv as unknown as { name: string; json: boolean; duration?: number });
+      } catch (e) {
+        fail(e);
+      }
+    })
+    .command('unpin <name>', 'remove a pinned probe: it stops tracing', (y) => y.positional('name', { type: 'string', demandOption: true }), (argv) => {
+      try {
+        unpin(argv.name as string);
+      } catch (e) {
+        fail(e);
+      }
+    })
     .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
       y.positional('target', { type: 'string', demandOption: true }),
       (argv) => {
@@ -386,6 +459,7 @@ export function main(args: string[]): void {
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
     .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
     .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, the most common stacks' })
+    .option('pin', { type: 'string', describe: 'keep the probe attached after this command ends, pinned in bpffs under this name' })
     .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
     .example('$0 fuse_open_common', 'every call of a kernel function')
     .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')

@@ -25,3 +25,5 @@ export type { Description } from './describe';
 export { kernelFeatures } from './features';
 export type { KernelFeatures } from './features';
 export * from './errors';
+export { listPinned, openPinned, pinProbe, unpin } from './pin';
+export type { PinOptions, PinnedProbeInfo } from './pin';
