@@ -16,7 +16,9 @@ export function tracefs(): string {
   if (root) return root;
   for (const dir of CANDIDATES) {
     try {
-      fs.accessSync(path.join(dir, 'events'), fs.constants.R_OK);
+      // Opened, not access(2)ed: access() checks the real uid without capabilities,
+      // so it refuses a non-root user that has CAP_DAC_READ_SEARCH.
+      fs.closeSync(fs.openSync(path.join(dir, 'events'), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
       return (root = dir);
     } catch (e) {
       // Mounted but closed to us (tracefs is mode 0700): mounting again would not help.
