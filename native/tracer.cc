@@ -184,6 +184,8 @@ void Tracer::Release() {
   pinned_fds_.clear();
   obj_ = nullptr;
   if (!on_batch_.IsEmpty()) on_batch_.Reset();
+  delete batch_;
+  batch_ = nullptr;
 }
 
 Napi::Value Tracer::AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log) {
@@ -396,8 +398,8 @@ void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
 int Tracer::OnRecord(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Tracer*>(ctx);
   auto* bytes = static_cast<uint8_t*>(data);
-  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
-  if (self->batch_.size() >= self->batch_limit_) {
+  self->batch_->insert(self->batch_->end(), bytes, bytes + size);
+  if (self->batch_->size() >= self->batch_limit_) {
     // The record is already ours; stop here so one batch stays bounded.
     self->batch_full_ = true;
     return -E2BIG;
@@ -413,10 +415,14 @@ size_t Tracer::DrainRing(Napi::Env env) {
     batch_full_ = false;
     int n = ring_buffer__consume(ring_);
     if (n < 0 && !batch_full_) throw SyscallError(env, "read the ring buffer", n, "");
-    if (batch_.empty()) break;
-    delivered += batch_.size();
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, batch_.data(), batch_.size());
-    batch_.clear();
+    if (batch_->empty()) break;
+    delivered += batch_->size();
+    // The Buffer takes the batch's memory as it is: records are copied once, from the ring.
+    std::vector<uint8_t>* full = batch_;
+    batch_ = new std::vector<uint8_t>();
+    batch_->reserve(full->capacity());
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
+        env, full->data(), full->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, full);
     if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(Value(), {buf});
     if (!batch_full_) break;
   }

@@ -85,7 +85,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   Napi::FunctionReference on_batch_;
-  std::vector<uint8_t> batch_;
+  std::vector<uint8_t>* batch_ = new std::vector<uint8_t>();  // handed to JS whole, then replaced
   size_t batch_limit_ = 1 << 20;
   bool batch_full_ = false;
   bool closed_ = false;
