@@ -5,6 +5,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import type { TracepointField as FormatField } from './fetch/context';
 import { NotFoundError, PermissionError, UnsupportedError, closest } from './errors';
 
 const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
@@ -43,13 +44,7 @@ export function tracefs(): string {
 }
 
 /** One field of a tracepoint record, as its format file describes it. */
-export interface TracepointField {
-  name: string;
-  /** The C declaration's type, e.g. `const char *`, `__data_loc char[]`, `int`. */
-  type: string;
-  offset: number;
-  size: number;
-  signed: boolean;
+export interface TracepointField extends FormatField {
   /** Fields shared by every event (common_pid, …). */
   common: boolean;
 }

@@ -429,8 +429,10 @@ size_t Tracer::DrainRing(Napi::Env env) {
   return delivered;
 }
 
-void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
-  auto* self = static_cast<Tracer*>(handle->data);
+// A wake-up or a timer tick, from the event loop: drain, and let an error
+// surface as an uncaught exception (there is no JS caller to throw to).
+void Tracer::OnWake(void* data) {
+  auto* self = static_cast<Tracer*>(data);
   if (self == nullptr || self->closed_) return;
   Napi::Env env = self->env_;
   Napi::HandleScope scope(env);
@@ -441,17 +443,9 @@ void Tracer::OnReadable(uv_poll_t* handle, int status, int) {
   }
 }
 
-void Tracer::OnTimer(uv_timer_t* handle) {
-  auto* self = static_cast<Tracer*>(handle->data);
-  if (self == nullptr || self->closed_) return;
-  Napi::Env env = self->env_;
-  Napi::HandleScope scope(env);
-  try {
-    self->DrainRing(env);
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
-  }
-}
+void Tracer::OnReadable(uv_poll_t* handle, int, int) { OnWake(handle->data); }
+
+void Tracer::OnTimer(uv_timer_t* handle) { OnWake(handle->data); }
 
 // start(onBatch, drainMs): deliver batches until stop() or close().
 void Tracer::Start(const Napi::CallbackInfo& info) {

@@ -51,6 +51,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Consumes ready records into batches and hands each batch to JS.
   size_t DrainRing(Napi::Env env);
   static int OnRecord(void* ctx, void* data, size_t size);
+  static void OnWake(void* data);
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
   void StopPolling();
