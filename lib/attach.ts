@@ -51,6 +51,11 @@ export interface ProbeOptions {
   stringSize?: number;
   /** Record the stack with each event: `event.kernelStack`, `event.userStack`. */
   stack?: 'kernel' | 'user' | 'both';
+  /**
+   * Pin the probe under this name (/sys/fs/bpf/kprobe-node/<name>): it keeps
+   * tracing after this process exits, until `unpin(name)` (see pinProbe).
+   */
+  pin?: string;
 }
 
 export interface SyscallOptions extends ProbeOptions {
@@ -265,7 +270,17 @@ function requireKprobesFor(fn: string, what: string): void {
  * else one kprobe each. A function that cannot be compiled or attached is
  * skipped and reported; only none attaching at all fails.
  */
+/** `{ pin }`: the probe is attached by pinProbe, in a session of its own. */
+function pinned(opts: ProbeOptions & { pin: string }, target: string, ret: boolean): Probe {
+  const { pin, ...rest } = opts;
+  // Required here: lib/pin.ts attaches through this module.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { pinProbe } = require('./pin') as typeof import('./pin');
+  return pinProbe(pin, target, { ...rest, ret });
+}
+
 function kprobe(fn: string, opts: KprobeOptions | undefined, ret: boolean, summary?: SummaryConfig): Probe {
+  if (opts?.pin !== undefined && !summary) return pinned(opts as KprobeOptions & { pin: string }, `kprobe:${fn}`, ret);
   const kind = ret ? 'kretprobe' : 'kprobe';
   const glob = typeof fn === 'string' && isGlob(fn);
   checkName(`${kind} function`, fn, glob ? GLOB_SYMBOL : SYMBOL, 'vfs_read or vfs_*');
@@ -392,6 +407,7 @@ export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe
 }
 
 function tracepointProbe(tracepoint: string, opts: ProbeOptions | undefined, summary?: SummaryConfig): Probe {
+  if (opts?.pin !== undefined && !summary) return pinned(opts as ProbeOptions & { pin: string }, `tracepoint:${tracepoint}`, false);
   checkName('tracepoint', tracepoint, TRACEPOINT, 'category:name');
   const o = checkOptions(opts);
   checkPrivileges();
@@ -472,6 +488,10 @@ export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
 }
 
 function syscallProbe(name: string, opts: SyscallOptions | undefined, summary?: SummaryConfig): Probe {
+  if (opts?.pin !== undefined && !summary) {
+    const { ret, ...rest } = opts as SyscallOptions & { pin: string };
+    return pinned(rest as ProbeOptions & { pin: string }, `syscall:${name}`, ret === true);
+  }
   checkName('syscall', name, /^[a-z_][a-z0-9_]*$/, 'openat');
   const o = checkOptions(opts);
   checkPrivileges();

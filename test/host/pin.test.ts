@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import { NotFoundError, OptionError, Probe, TraceEvent, attachTracepoint } from '../../lib';
+import { NotFoundError, OptionError, Probe, TraceEvent, attachSyscall, attachTracepoint } from '../../lib';
 import { INFO_ROOT, PIN_ROOT, listPinned, openPinned, pinProbe, unpin } from '../../lib/pin';
 import { collect, errorOf, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
@@ -135,6 +135,21 @@ describeHost('pinned probes', { root: true, tracefs: true, tools: ['bpftool', 'g
     // Each event reached its own probe once: no shared ring, no shared id.
     expect(pinnedEvents.filter((e) => e.pid === w1.pid)).toHaveLength(1);
     expect(plainEvents.filter((e) => e.pid === w1.pid)).toHaveLength(1);
+  });
+
+  test('{ pin } on attachSyscall pins the probe: its links and maps are in bpffs and listed, unpin removes them', async () => {
+    const n = name('option');
+    const probe = attachSyscall('syncfs', { pin: n });
+    open.push(probe);
+    const dir = `${PIN_ROOT}/${n}`;
+    expect(fs.readdirSync(dir).sort()).toEqual(expect.arrayContaining(['configs', 'events', 'link-1', 'lost']));
+    expect(listPinned().find((p) => p.name === n)?.target).toBe('syscall:syncfs');
+    const events = collect(probe);
+    const w = await syncfsWorkload();
+    await waitForEvent(events, (e: TraceEvent) => e.pid === w.pid, 'on the probe pinned through the option');
+    probe.close();
+    unpin(n);
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   test('bad names and a taken name are OptionErrors; an unknown name is a NotFoundError', () => {
