@@ -31,6 +31,7 @@ const SNAP = path.join(CACHE, 'snapshot');
 const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
 const CLI = path.join(SNAP, 'dist', 'lib', 'cli.js');
 const NODE_CONSUMER = path.join(SNAP, 'dist', 'bench', 'consumer.js');
+const NODE_COUNTER = path.join(SNAP, 'dist', 'bench', 'counter.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
 
@@ -289,6 +290,14 @@ const BT_COUNT = bpftraceContender('bpftrace count()', `${GETPPID_TP} { @ = coun
 const BT_PRINTF = bpftraceContender('bpftrace printf → /dev/null', `${GETPPID_TP} { printf("%d %s\\n", pid, comm); }`, ['-o', '/dev/null']);
 const C_LIMIT = consumerContender('C libbpf consumer (the limit)', C_CONSUMER, [BPF_OBJECT]);
 const KN = consumerContender('kprobe-node → JS listener', process.execPath, [NODE_CONSUMER]);
+const KN_COUNT: Contender = {
+  name: 'kprobe-node countBy() in kernel',
+  start: async () => {
+    const p = new Proc(process.execPath, [NODE_COUNTER], { cpus: TRACER_CPUS });
+    await p.waitLine(/^ready$/, 30000, 'kprobe-node countBy()');
+    return p;
+  },
+};
 
 /** One run of the loop under one contender. `expect`: tracer exits after that many events of the loop. */
 async function runLoop(c: Contender, calls: number, expect: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
@@ -326,7 +335,7 @@ async function runLoop(c: Contender, calls: number, expect: number, env?: NodeJS
 
 async function observerOverhead(): Promise<void> {
   const N = P.observerCalls;
-  const contenders = [UNTRACED, BT_COUNT, BT_PRINTF, C_LIMIT, KN];
+  const contenders = [UNTRACED, BT_COUNT, BT_PRINTF, C_LIMIT, KN, KN_COUNT];
   const ns = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const lost = new Map<string, number[]>();
   const delivered = new Map<string, number[]>();
@@ -363,6 +372,13 @@ async function observerOverhead(): Promise<void> {
     target: '≤ 1.20',
     pass: ratio <= 1.2,
     note: `kprobe-node +${fmt(extra(KN), 1)} ns, bpftrace count() +${fmt(extra(BT_COUNT), 1)} ns, C limit +${fmt(extra(C_LIMIT), 1)} ns`,
+  });
+  verdicts.push({
+    what: 'observer: kprobe-node countBy() extra / streaming extra',
+    value: fmt(extra(KN_COUNT) / extra(KN), 2),
+    target: '(what in-kernel counting saves)',
+    pass: extra(KN_COUNT) < extra(KN),
+    note: `countBy() +${fmt(extra(KN_COUNT), 1)} ns, streaming +${fmt(extra(KN), 1)} ns`,
   });
   const knLost = lost.get(KN.name) ?? [];
   verdicts.push({
