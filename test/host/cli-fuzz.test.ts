@@ -6,20 +6,10 @@
  * byte cannot be passed in argv at all: the kernel ends the string there.)
  */
 import { describeHost } from '../helpers/host';
+import { rng } from '../helpers/rng';
 import { runCli } from '../helpers/proc';
 
 jest.setTimeout(120000);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = ['fd', '->', '.', '[', ']', '(', ')', ':', '=', '&&', '==', '"', 'struct file *', ':u8', ':bytes[', 'é', '文件', '😀', '\u202e', '\x01', '\x1b[31m', '-', '--', '%s', '$(id)', ' '];
 

@@ -1,25 +1,9 @@
 /** Filter expressions compiled against real kernel functions' BTF. */
 import { Btf } from '../../lib/btf';
-import { ExpressionError } from '../../lib/errors';
 import { FilterOp, Source, Store, encodeConfig } from '../../lib/abi';
 import { TracepointField, compileArgs, kprobeContext, parseConditions, parseFilter, rawContext, tracepointContext } from '../../lib/fetch';
 import { offsetOf } from './bpftool-dump';
-
-function failure(fn: () => unknown): ExpressionError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ExpressionError) return e;
-    throw e;
-  }
-  throw new Error('no error thrown');
-}
-
-function expectError(fn: () => unknown, reason: RegExp, at: string | number): void {
-  const e = failure(fn);
-  expect(e.message.split('\n')[0]).toMatch(reason);
-  expect(e.position).toBe(typeof at === 'number' ? at : e.expression.indexOf(at));
-}
+import { expectError } from '../helpers/expression';
 
 describe('filters', () => {
   const btf = Btf.kernel();

@@ -20,20 +20,9 @@ import {
   tracepointContext,
 } from '../../lib/fetch';
 import { parseTarget } from '../../lib/target';
+import { rng } from '../helpers/rng';
 
 jest.setTimeout(120000);
-
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   'file->f_path.dentry->d_name.name',
