@@ -2,48 +2,116 @@
  * kprobe-node as a benchmark contender: streams every getppid(2) to a
  * JavaScript listener that reads each event's pid.
  *
- *   node dist/bench/consumer.js [target_pid expect]
+ *   node dist/bench/consumer.js [--kprobe=FN --arg=EXPR] [--control] [target_pid expect [value]]
  *
- * Prints "ready" once attached. Exits when `expect` events of `target_pid`
- * were delivered, or on SIGINT/SIGTERM, printing one line:
- *   done seen <all events> target <events of target_pid> lost <n> last_ns <CLOCK_MONOTONIC>
- * (the same line bench/c/consumer.c prints).
+ * With --kprobe, it traces the kernel function FN instead (a kprobe, so only
+ * where the kernel has kprobes), fetching the one argument expression EXPR,
+ * e.g. `--kprobe=vfs_read --arg=file->f_inode->i_sb->s_magic`; the listener
+ * reads each event's pid and that argument.
+ *
+ * With --control, it attaches only when told, by commands on stdin, one a
+ * line: "attach" (answers "attached"), "detach" (answers "detached"); the end
+ * of stdin ends it. bench/c/handwritten.c --control does the same, so that a
+ * benchmark can alternate tracers under one traced process.
+ *
+ * Prints "ready" once attached (with --control: at once). Exits when `expect`
+ * events of `target_pid` (whose argument equals `value`, hexadecimal, when
+ * given) were delivered, or on SIGINT/SIGTERM, printing one line:
+ *   done seen <all events> target <events of target_pid> lost <n> last_ns <CLOCK_MONOTONIC> sum <n> matched <n> other <n>
+ * (bench/c/consumer.c and bench/c/handwritten.c print the same first fields;
+ * matched/other: the target's events with and without `value`).
  */
-import { attachSyscall } from '../lib/index';
+import { attachKprobe, attachSyscall } from '../lib/index';
+import type { Probe } from '../lib/index';
 
-const targetPid = Number(process.argv[2] ?? 0);
-const expect = Number(process.argv[3] ?? 0);
+const options = new Map<string, string>();
+const positional: string[] = [];
+for (const a of process.argv.slice(2)) {
+  const m = /^--([a-z]+)(?:=(.*))?$/s.exec(a);
+  if (m) options.set(m[1], m[2] ?? '');
+  else positional.push(a);
+}
+for (const k of options.keys()) {
+  if (!['kprobe', 'arg', 'control'].includes(k)) throw new Error(`unknown option --${k}`);
+}
+const fn = options.get('kprobe');
+const expr = options.get('arg');
+if ((fn === undefined) !== (expr === undefined)) throw new Error('--kprobe and --arg go together');
+const control = options.has('control');
+
+const targetPid = Number(positional[0] ?? 0);
+const expect = Number(positional[1] ?? 0);
+const want = positional[2] !== undefined ? BigInt(`0x${positional[2]}`) : undefined;
 
 let sum = 0;
 let seen = 0;
 let target = 0;
+let matched = 0;
+let other = 0;
 let lastNs = 0n;
+/** losses of the probes closed so far */
+let lostBefore = 0;
+
+let probe: Probe | undefined;
 let lost = 0;
 
-const probe = attachSyscall('getppid');
-probe.on('lost', (n: number) => {
-  lost += n;
-});
+function attach(): void {
+  const p = fn !== undefined ? attachKprobe(fn, { args: [`value=${expr}`] }) : attachSyscall('getppid');
+  lost = 0;
+  p.on('lost', (n: number) => {
+    lost += n;
+  });
+  p.on('event', (ev) => {
+    sum += ev.pid;
+    seen++;
+    if (ev.pid === targetPid) {
+      target++;
+      lastNs = process.hrtime.bigint();
+      if (want !== undefined && (ev.args as { value?: unknown }).value === want) matched++;
+      else other++;
+      if (expect && (want !== undefined ? matched : target) >= expect) setImmediate(finish);
+    }
+  });
+  probe = p;
+}
+
+function detach(): void {
+  if (!probe) return;
+  probe.close(); // delivers what is still in the ring, reports late losses
+  lostBefore += Math.max(lost, probe.lost);
+  probe = undefined;
+}
 
 let finished = false;
 function finish(): void {
   if (finished) return;
   finished = true;
-  probe.close(); // delivers what is still in the ring, reports late losses
-  lost = Math.max(lost, probe.lost);
-  process.stdout.write(`done seen ${seen} target ${target} lost ${lost} last_ns ${lastNs} sum ${sum}\n`, () => process.exit(0));
+  detach();
+  process.stdout.write(`done seen ${seen} target ${target} lost ${lostBefore} last_ns ${lastNs} sum ${sum} matched ${matched} other ${other}\n`, () => process.exit(0));
 }
-
-probe.on('event', (ev) => {
-  sum += ev.pid;
-  seen++;
-  if (ev.pid === targetPid) {
-    target++;
-    lastNs = process.hrtime.bigint();
-    if (expect && target >= expect) setImmediate(finish);
-  }
-});
 
 process.on('SIGINT', finish);
 process.on('SIGTERM', finish);
+if (control) {
+  let buffered = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (d: string) => {
+    const lines = (buffered + d).split('\n');
+    buffered = lines.pop()!;
+    for (const l of lines) {
+      if (l === 'attach') {
+        if (!probe) attach();
+        process.stdout.write('attached\n');
+      } else if (l === 'detach') {
+        detach();
+        process.stdout.write('detached\n');
+      } else if (l) {
+        process.stdout.write('unknown command\n');
+      }
+    }
+  });
+  process.stdin.on('end', finish);
+} else {
+  attach();
+}
 process.stdout.write('ready\n');

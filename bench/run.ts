@@ -1,5 +1,5 @@
 /**
- * The benchmark suite (`make bench`, or `node dist/bench/run.js [--quick] [--profile] [--vm]`).
+ * The benchmark suite (`make bench`, or `node dist/bench/run.js [--quick] [--profile] [--no-vm]`).
  *
  * Every benchmark runs its contenders ALTERNATELY, run by run (A B C A B C ...),
  * so that drift of this noisy machine hits them all alike, and reports medians
@@ -11,7 +11,9 @@
  *                       last event in hand, and events lost
  *   start-up            CLI start, attach, run `true`, detach: wall time, peak RSS
  *   listing             `kprobe-node list`
- *   kprobe path         needs a kernel with kprobes (the VM): --vm, else skipped
+ *   kprobe path         generic kprobe with a field path against a hand-written
+ *                       one (bench/kprobe_path.ts); where the kernel has no
+ *                       kprobes it boots the VM for it, unless --no-vm
  *   BPF cost per hit    --profile: run_time_ns / run_cnt of each tracer's program
  *
  * C helpers in bench/c/ are compiled at run time into .cache/bench/.
@@ -20,6 +22,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { kprobePath } from './kprobe_path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
@@ -40,9 +43,8 @@ const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only='
 const ONLY = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const QUICK = argv.has('--quick');
 const PROFILE = argv.has('--profile');
-const VM = argv.has('--vm');
 if (argv.has('--help') || argv.has('-h')) {
-  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--vm] [--only=observer,throughput,startup,listing,kprobe,profile]\n');
+  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--no-vm] [--only=observer,throughput,startup,listing,kprobe,profile]\n');
   process.exit(0);
 }
 
@@ -500,40 +502,6 @@ function kprobesAvailable(): boolean {
   return fs.existsSync('/sys/bus/event_source/devices/kprobe');
 }
 
-/**
- * The kprobe path (attachSyscall picks a kprobe on __x64_sys_getppid where
- * kprobes exist). Runs only inside the VM, with --vm.
- */
-async function kprobePath(): Promise<void> {
-  const bench = 'observer overhead, kprobe path (ns/call)';
-  if (!VM || !kprobesAvailable()) {
-    const why = !VM
-      ? 'skipped: needs a kernel with kprobes (the VM); run `node dist/bench/run.js --vm` inside the VM guest'
-      : 'skipped: --vm given but this kernel has no kprobes (no /sys/bus/event_source/devices/kprobe)';
-    rows.push({ bench, contender: 'kprobe-node / bpftrace kprobe', median: 'skipped', spread: '', note: why });
-    log(`\n== kprobe path: ${why}`);
-    return;
-  }
-  const N = P.observerCalls;
-  const fn = process.arch === 'arm64' ? '__arm64_sys_getppid' : '__x64_sys_getppid';
-  const contenders = [UNTRACED, bpftraceContender('bpftrace kprobe count()', `kprobe:${fn} { @ = count(); }`), { ...KN, name: 'kprobe-node (kprobe) → JS listener' }];
-  const ns = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-  log(`\n== kprobe path: ${fmt(N)} getppid calls, kprobe on ${fn}`);
-  for (let round = 0; round < P.observerRounds; round++) {
-    for (const c of contenders) {
-      const r = await runLoop(c, N, 0);
-      ns.get(c.name)!.push(r.nsPerCall);
-      log(`  round ${round + 1} ${c.name.padEnd(32)} ${fmt(r.nsPerCall, 1)} ns/call${r.lost !== undefined ? ` lost ${r.lost}` : ''}`);
-    }
-  }
-  const base = median(ns.get(UNTRACED.name)!);
-  for (const c of contenders) {
-    rows.push({ bench, contender: c.name, median: fmt(median(ns.get(c.name)!), 1), spread: spread(ns.get(c.name)!, 1), extra: c === UNTRACED ? '' : `+${fmt(median(ns.get(c.name)!) - base, 1)}` });
-  }
-  const ratio = (median(ns.get(contenders[2].name)!) - base) / (median(ns.get(contenders[1].name)!) - base);
-  verdicts.push({ what: 'kprobe path: kprobe-node extra / bpftrace count() extra', value: fmt(ratio, 2), target: '≤ 1.20', pass: ratio <= 1.2 });
-}
-
 /** The BPF programs a process holds (prog_id in /proc/<pid>/fdinfo), with run statistics from bpftool. */
 function progStats(pid: number): Array<{ id: number; name: string; run_time_ns?: number; run_cnt?: number }> {
   const ids = new Set<number>();
@@ -665,7 +633,7 @@ async function main(): Promise<void> {
   await step('throughput', deliveryThroughput);
   await step('startup', startup);
   await step('listing', listing);
-  await step('kprobe', kprobePath);
+  await step('kprobe', () => kprobePath({ rows, verdicts, notes, quick: QUICK, profile: PROFILE, root: ROOT, snap: SNAP, cache: CACHE }));
   if (PROFILE || ONLY?.includes('profile')) await step('profile', bpfCost);
   const secs = (Date.now() - t0) / 1000;
 
