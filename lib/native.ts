@@ -12,11 +12,18 @@ export interface TracerOptions {
   batchBytes: number;
   /** Entries of the in-kernel count map. */
   maxCounts: number;
-  /** Whether to load the kprobe program (kprobes and uprobes use it). */
-  kprobeProgram: boolean;
+  /**
+   * The programs to load with the object: kn_kprobe (kprobes and uprobes use
+   * it), kn_tracepoint. Each other one is loaded when first attached.
+   */
+  programs: BpfProgram[];
+  /** Load on a native thread; the first method call waits for it (and throws its failure). */
+  background?: boolean;
   /** Instead of loading the object, read the pinned probe whose maps are in this bpffs directory. */
   pinned?: string;
 }
+
+export type BpfProgram = 'kn_kprobe' | 'kn_tracepoint';
 
 /** Owns one loaded BPF object and every link attached through it. */
 export interface NativeTracer {
@@ -46,6 +53,8 @@ export interface NativeTracer {
   /** Delivers what is in the ring now; returns the bytes delivered. */
   drain(): number;
   info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; links?: number };
+  /** Waits for a background load; throws what made it fail. */
+  ready(): void;
   /** Detaches every link and frees everything; idempotent. */
   close(): void;
   /** Pins the ring, configs and lost maps and every link under `dir` (bpffs), so they outlive the process. */

@@ -15,8 +15,8 @@ import {
   UnsupportedError,
   VerifierError,
 } from './errors';
-import { checkPrivileges, kernelFeatures } from './features';
-import { NativeTracer, bpfObjectPath, isNativeError, native } from './native';
+import { checkPrivileges } from './features';
+import { BpfProgram, NativeTracer, bpfObjectPath, isNativeError, native } from './native';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
 export interface SessionOptions {
@@ -107,7 +107,7 @@ export function verifierSummary(log: string): string {
 
 export class Session implements ProbeOwner {
   private static current?: Session;
-  private readonly tracer: NativeTracer;
+  #tracer?: NativeTracer;
   private readonly probes = new Map<number, Entry>();
   private readonly freeIds: number[] = [];
   private nextId = 1; // cookie 0 means "no cookie"
@@ -117,21 +117,61 @@ export class Session implements ProbeOwner {
   private constructor(
     private readonly options: SessionOptions,
     private readonly mode: SessionMode = 'normal',
-    pinDir?: string,
+    private readonly pinDir?: string,
   ) {
     checkPrivileges();
+    // A reader has nothing to attach: it opens the pinned maps now. Otherwise
+    // the object loads with the first probe, verifying only the program it needs.
+    if (mode === 'reader') this.load([]);
+  }
+
+  private load(programs: BpfProgram[], background = false): NativeTracer {
     const binding = native();
     try {
-      this.tracer = new binding.Tracer(bpfObjectPath, {
-        maxProbes: options.maxProbes,
-        ringBytes: options.ringBytes,
-        wakeupBytes: options.ringBytes / 4,
+      this.#tracer = new binding.Tracer(bpfObjectPath, {
+        background,
+        maxProbes: this.options.maxProbes,
+        ringBytes: this.options.ringBytes,
+        wakeupBytes: this.options.ringBytes / 4,
         batchBytes: 1 << 20,
-        maxCounts: options.maxCounts,
-        kprobeProgram: kernelFeatures().kprobes || kernelFeatures().uprobes,
-        ...(mode === 'reader' ? { pinned: pinDir } : {}),
+        maxCounts: this.options.maxCounts,
+        programs,
+        ...(this.mode === 'reader' ? { pinned: this.pinDir } : {}),
       });
     } catch (e) {
+      throw toTypedError(e, 'load the BPF programs');
+    }
+    return this.#tracer;
+  }
+
+  private get tracer(): NativeTracer {
+    return this.#tracer ?? this.load([]);
+  }
+
+  /**
+   * Starts loading the process's session on a native thread, with `program`
+   * (what the first probe will most likely need), so that the ~30 ms the
+   * kernel's verifier and libbpf take overlap whatever the caller does next.
+   * The first attach waits for it; a failure surfaces there. Does nothing
+   * once the session exists.
+   */
+  static preload(program: BpfProgram): void {
+    if (Session.current) return;
+    try {
+      const session = new Session({ ...defaults, ...envOptions(), ...Session.pending });
+      session.load([program], true);
+      Session.current = session;
+    } catch {
+      // Privileges and the like: the first attach reports them.
+    }
+  }
+
+  /** Waits for a preloaded tracer; a failed load is reported as loading errors are, and forgotten. */
+  private ready(): void {
+    try {
+      this.#tracer?.ready();
+    } catch (e) {
+      this.#tracer = undefined;
       throw toTypedError(e, 'load the BPF programs');
     }
   }
@@ -198,6 +238,8 @@ export class Session implements ProbeOwner {
     notFound?: () => KprobeNodeError;
   }): Probe {
     const parts = spec.parts ?? [{ name: spec.name, plans: spec.plans, config: spec.config }];
+    this.ready();
+    if (!this.#tracer) this.load([spec.kind === 'tracepoint' ? 'kn_tracepoint' : 'kn_kprobe']);
     const ids: number[] = [];
     for (let i = 0; i < parts.length; i++) {
       const id = this.freeIds.pop() ?? this.nextId++;

@@ -67,6 +67,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Stop>("stop"),
                          InstanceMethod<&Tracer::Drain>("drain"),
                          InstanceMethod<&Tracer::Info>("info"),
+                         InstanceMethod<&Tracer::WaitReady>("ready"),
                          InstanceMethod<&Tracer::Close>("close"),
                          InstanceMethod<&Tracer::Pin>("pin"),
                      });
@@ -83,57 +84,66 @@ static size_t PageRound(size_t n) {
   return (n + page - 1) & ~(page - 1);
 }
 
-// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts })
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts, programs, background? })
+// `programs`: the programs to load with the object (the first probe's); others load on first use.
+// `background`: load on a thread of its own; the first method call waits for it.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>();
   Napi::Object opts = info[1].As<Napi::Object>();
   max_probes_ = ToU32(opts.Get("maxProbes"));
-  uint32_t ring_bytes = ToU32(opts.Get("ringBytes"));
-  uint32_t wakeup_bytes = ToU32(opts.Get("wakeupBytes"));
   batch_limit_ = ToU32(opts.Get("batchBytes"));
   if (opts.Has("pinned") && opts.Get("pinned").IsString()) {
     OpenPinned(env, opts.Get("pinned").As<Napi::String>());
     return;
   }
   config_size_ = sizeof(kn_config);
+  LoadRequest req{info[0].As<Napi::String>(), ToU32(opts.Get("ringBytes")), ToU32(opts.Get("wakeupBytes")),
+                  ToU32(opts.Get("maxCounts")), {}};
+  Napi::Array programs = opts.Get("programs").As<Napi::Array>();
+  for (uint32_t i = 0; i < programs.Length(); i++) req.programs.push_back(programs.Get(i).As<Napi::String>());
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  if (opts.Get("background").ToBoolean()) {
+    loader_ = std::thread([this, req]() { Load(req); });
+  } else {
+    Load(req);
+    Ready(env);
+  }
+}
 
+void Tracer::Load(const LoadRequest& req) {
   LogCapture log;
-  obj_ = bpf_object__open_file(path.c_str(), nullptr);
-  if (obj_ == nullptr) throw SyscallError(env, "open BPF object " + path, -errno, log.text());
+  auto fail = [&](const std::string& op, int err, const std::string& text) { failure_ = LoadFailure{op, err, text}; };
+  obj_ = bpf_object__open_file(req.path.c_str(), nullptr);
+  if (obj_ == nullptr) return fail("open BPF object " + req.path, -errno, log.text());
 
-  kprobe_prog_ = bpf_object__find_program_by_name(obj_, "kn_kprobe");
-  tracepoint_prog_ = bpf_object__find_program_by_name(obj_, "kn_tracepoint");
   bpf_map* ring = bpf_object__find_map_by_name(obj_, "events");
   bpf_map* configs = bpf_object__find_map_by_name(obj_, "configs");
   bpf_map* lost = bpf_object__find_map_by_name(obj_, "lost");
   bpf_map* hists = bpf_object__find_map_by_name(obj_, "hists");
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
-  uint32_t max_counts = ToU32(opts.Get("maxCounts"));
   auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
-  if (!kprobe_prog_ || !tracepoint_prog_ || !ring || !configs || !lost || !hists || !counts || !wakeup) {
-    Release();
-    throw SyscallError(env, "BPF object " + path + " lacks the expected programs or maps", -EINVAL, "");
+  if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
+      !ring || !configs || !lost || !hists || !counts || !wakeup) {
+    return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
-  *wakeup = wakeup_bytes;
-  path_ = path;
-  wakeup_bytes_ = wakeup_bytes;
-  // Without kprobes and uprobes the kprobe program has no use: do not pay for its verification.
-  if (!opts.Get("kprobeProgram").As<Napi::Boolean>()) bpf_program__set_autoload(kprobe_prog_, false);
-  // Kernels before 5.18 reject its attach type at load; it is loaded in a copy on first use.
-  bpf_program* multi = bpf_object__find_program_by_name(obj_, "kn_kprobe_multi");
-  if (multi != nullptr) bpf_program__set_autoload(multi, false);
-  int err = bpf_map__set_max_entries(ring, ring_bytes);
+  *wakeup = req.wakeup_bytes;
+  path_ = req.path;
+  wakeup_bytes_ = req.wakeup_bytes;
+  // Only the programs asked for are verified now (kn_kprobe_multi never is:
+  // kernels before 5.18 reject its attach type at load).
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    bool wanted = false;
+    for (const std::string& name : req.programs) wanted = wanted || name == bpf_program__name(prog);
+    bpf_program__set_autoload(prog, wanted);
+  }
+  int err = bpf_map__set_max_entries(ring, req.ring_bytes);
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
   if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
-  if (!err) err = bpf_map__set_max_entries(counts, max_counts);
+  if (!err) err = bpf_map__set_max_entries(counts, req.max_counts);
   if (!err) err = bpf_object__load(obj_);
-  if (err) {
-    std::string text = log.text();
-    Release();
-    throw SyscallError(env, "load BPF programs", err, text);
-  }
+  if (err) return fail("load BPF programs", err, log.text());
 
   configs_fd_ = bpf_map__fd(configs);
   counts_fd_ = bpf_map__fd(counts);
@@ -141,19 +151,25 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info),
   lost_ = static_cast<const volatile uint64_t*>(MapArray(lost, lost_bytes_, PROT_READ));
   hists_bytes_ = PageRound(static_cast<size_t>(max_probes_) * KN_HIST_BUCKETS * sizeof(uint64_t));
   hists_ = static_cast<volatile uint64_t*>(MapArray(hists, hists_bytes_, PROT_READ | PROT_WRITE));
-  if (lost_ == nullptr || hists_ == nullptr) {
-    int e = errno;
-    Release();
-    throw SyscallError(env, "map the kernel's counters", -e, "");
-  }
+  if (lost_ == nullptr || hists_ == nullptr) return fail("map the kernel's counters", -errno, "");
 
   ring_ = ring_buffer__new(bpf_map__fd(ring), OnRecord, this, nullptr);
-  if (ring_ == nullptr) {
-    int e = errno;
-    Release();
-    throw SyscallError(env, "create the ring buffer reader", -e, log.text());
-  }
-  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  if (ring_ == nullptr) return fail("create the ring buffer reader", -errno, log.text());
+}
+
+void Tracer::Ready(Napi::Env env) {
+  if (loader_.joinable()) loader_.join();
+  if (!failure_) return;
+  LoadFailure f = std::move(*failure_);
+  failure_.reset();
+  napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  Release();
+  throw SyscallError(env, f.op, f.err, f.log);
+}
+
+void Tracer::CheckOpen(Napi::Env env) {
+  Ready(env);
+  if (closed_) throw Napi::Error::New(env, "the tracer is closed");
 }
 
 Tracer::~Tracer() {
@@ -165,14 +181,15 @@ void Tracer::CleanupHook(void* arg) { static_cast<Tracer*>(arg)->Release(); }
 
 // Frees everything; safe to call more than once.
 void Tracer::Release() {
+  if (loader_.joinable()) loader_.join();
   closed_ = true;
   StopPolling();
   for (auto& [id, link] : links_) bpf_link__destroy(link);
   links_.clear();
   for (bpf_object* copy : copies_) bpf_object__close(copy);
   copies_.clear();
-  if (multi_obj_) bpf_object__close(multi_obj_);
-  multi_obj_ = nullptr;
+  for (auto& [name, copy] : lazy_) bpf_object__close(copy);
+  lazy_.clear();
   if (ring_) ring_buffer__free(ring_);
   ring_ = nullptr;
   if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
@@ -195,10 +212,6 @@ Napi::Value Tracer::AddLink(Napi::Env env, bpf_link* link, const char* what, con
   return Napi::Number::New(env, id);
 }
 
-static void CheckOpen(Napi::Env env, bool closed) {
-  if (closed) throw Napi::Error::New(env, "the tracer is closed");
-}
-
 // A tracer opened on a pinned probe's maps has no programs to attach.
 static void CheckPrograms(Napi::Env env, bpf_object* obj) {
   if (obj == nullptr) throw Napi::Error::New(env, "this tracer reads a pinned probe; it cannot attach");
@@ -207,7 +220,7 @@ static void CheckPrograms(Napi::Env env, bpf_object* obj) {
 // attachKprobe(function, retprobe, cookie, offset) -> link id
 Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   CheckPrograms(env, obj_);
   std::string fn = info[0].As<Napi::String>();
   LIBBPF_OPTS(bpf_kprobe_opts, opts);
@@ -215,7 +228,7 @@ Napi::Value Tracer::AttachKprobe(const Napi::CallbackInfo& info) {
   opts.bpf_cookie = ToU32(info[2]);
   opts.offset = ToU32(info[3]);
   LogCapture log;
-  bpf_link* link = bpf_program__attach_kprobe_opts(kprobe_prog_, fn.c_str(), &opts);
+  bpf_link* link = bpf_program__attach_kprobe_opts(Program(env, "kn_kprobe"), fn.c_str(), &opts);
   return AddLink(env, link, opts.retprobe ? "attach kretprobe" : "attach kprobe", log.text());
 }
 
@@ -247,12 +260,20 @@ bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
   return copy;
 }
 
+bpf_program* Tracer::Program(Napi::Env env, const char* name) {
+  bpf_program* own = bpf_object__find_program_by_name(obj_, name);
+  if (own != nullptr && bpf_program__fd(own) >= 0) return own;
+  auto it = lazy_.find(name);
+  if (it == lazy_.end()) it = lazy_.emplace(name, CopyObject(env, name)).first;
+  return bpf_object__find_program_by_name(it->second, name);
+}
+
 // attachKprobeMulti(functions, cookies, retprobe) -> link id: one kprobe_multi
 // link over every function, each with its cookie. Fails as a whole (EOPNOTSUPP
 // on kernels without fprobe); the caller then attaches one kprobe per function.
 Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   CheckPrograms(env, obj_);
   Napi::Array fns = info[0].As<Napi::Array>();
   Napi::Array cookies = info[1].As<Napi::Array>();
@@ -263,8 +284,7 @@ Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
   for (auto& n : names) syms.push_back(n.c_str());
   for (uint32_t i = 0; i < cookies.Length(); i++) cookie_values.push_back(ToU32(cookies.Get(i)));
   if (syms.empty() || syms.size() != cookie_values.size()) throw Napi::RangeError::New(env, "bad kprobe_multi arguments");
-  if (multi_obj_ == nullptr) multi_obj_ = CopyObject(env, "kn_kprobe_multi");
-  bpf_program* prog = bpf_object__find_program_by_name(multi_obj_, "kn_kprobe_multi");
+  bpf_program* prog = Program(env, "kn_kprobe_multi");
   LIBBPF_OPTS(bpf_kprobe_multi_opts, opts);
   opts.syms = syms.data();
   opts.cookies = cookie_values.data();
@@ -278,14 +298,14 @@ Napi::Value Tracer::AttachKprobeMulti(const Napi::CallbackInfo& info) {
 // attachTracepoint(category, name, cookie) -> link id
 Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   CheckPrograms(env, obj_);
   std::string category = info[0].As<Napi::String>();
   std::string name = info[1].As<Napi::String>();
   LIBBPF_OPTS(bpf_tracepoint_opts, opts);
   opts.bpf_cookie = ToU32(info[2]);
   LogCapture log;
-  bpf_link* link = bpf_program__attach_tracepoint_opts(tracepoint_prog_, category.c_str(), name.c_str(), &opts);
+  bpf_link* link = bpf_program__attach_tracepoint_opts(Program(env, "kn_tracepoint"), category.c_str(), name.c_str(), &opts);
   // EEXIST: the program is on this tracepoint already; try the copies, then a new one.
   for (size_t i = 0; link == nullptr && errno == EEXIST && i <= copies_.size(); i++) {
     if (i == copies_.size()) copies_.push_back(CopyObject(env, "kn_tracepoint"));
@@ -298,7 +318,7 @@ Napi::Value Tracer::AttachTracepoint(const Napi::CallbackInfo& info) {
 // attachUprobe(path, offset, retprobe, pid, cookie) -> link id; pid -1 means every process.
 Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   CheckPrograms(env, obj_);
   std::string path = info[0].As<Napi::String>();
   size_t offset = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
@@ -307,11 +327,12 @@ Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
   int pid = info[3].As<Napi::Number>().Int32Value();
   opts.bpf_cookie = ToU32(info[4]);
   LogCapture log;
-  bpf_link* link = bpf_program__attach_uprobe_opts(kprobe_prog_, pid, path.c_str(), offset, &opts);
+  bpf_link* link = bpf_program__attach_uprobe_opts(Program(env, "kn_kprobe"), pid, path.c_str(), offset, &opts);
   return AddLink(env, link, opts.retprobe ? "attach uretprobe" : "attach uprobe", log.text());
 }
 
 void Tracer::Detach(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   auto it = links_.find(ToU32(info[0]));
   if (it == links_.end()) return;
   bpf_link__destroy(it->second);
@@ -321,7 +342,7 @@ void Tracer::Detach(const Napi::CallbackInfo& info) {
 // setConfig(probeId, Buffer holding a struct kn_config)
 void Tracer::SetConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   uint32_t id = ToU32(info[0]);
   auto buf = info[1].As<Napi::Buffer<uint8_t>>();
   if (buf.Length() != config_size_ || id >= max_probes_) throw Napi::RangeError::New(env, "bad probe config");
@@ -332,6 +353,7 @@ void Tracer::SetConfig(const Napi::CallbackInfo& info) {
 
 // lost(probeId) -> records the kernel could not reserve for that probe so far
 Napi::Value Tracer::Lost(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   uint32_t id = ToU32(info[0]);
   uint64_t n = (lost_ != nullptr && id < max_probes_) ? lost_[id] : 0;
   return Napi::Number::New(info.Env(), static_cast<double>(n));
@@ -339,6 +361,7 @@ Napi::Value Tracer::Lost(const Napi::CallbackInfo& info) {
 
 // hist(probeId) -> Float64Array of KN_HIST_BUCKETS counts, read from the shared mapping.
 Napi::Value Tracer::Hist(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   Napi::Env env = info.Env();
   uint32_t id = ToU32(info[0]);
   auto out = Napi::Float64Array::New(env, KN_HIST_BUCKETS);
@@ -349,6 +372,7 @@ Napi::Value Tracer::Hist(const Napi::CallbackInfo& info) {
 }
 
 void Tracer::ResetHist(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   uint32_t id = ToU32(info[0]);
   if (hists_ == nullptr || id >= max_probes_) return;
   for (int b = 0; b < KN_HIST_BUCKETS; b++) __atomic_store_n(&hists_[id * KN_HIST_BUCKETS + b], 0, __ATOMIC_RELAXED);
@@ -357,7 +381,7 @@ void Tracer::ResetHist(const Napi::CallbackInfo& info) {
 // counts(probeId) -> { keys: Buffer (16 bytes per entry), values: Float64Array }
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   uint32_t id = ToU32(info[0]);
   std::vector<uint8_t> keys;
   std::vector<double> values;
@@ -382,6 +406,7 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
 
 // clearCounts(probeId): forgets the probe's counts.
 void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   if (closed_) return;
   uint32_t id = ToU32(info[0]);
   std::vector<kn_count_key> mine;
@@ -450,7 +475,7 @@ void Tracer::OnTimer(uv_timer_t* handle) { OnWake(handle->data); }
 // start(onBatch, drainMs): deliver batches until stop() or close().
 void Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
   uint32_t drain_ms = ToU32(info[1]);
   if (poll_ != nullptr) return;
@@ -481,10 +506,17 @@ void Tracer::StopPolling() {
   }
 }
 
-void Tracer::Stop(const Napi::CallbackInfo&) { StopPolling(); }
+void Tracer::Stop(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
+  StopPolling();
+}
+
+// ready(): waits for a background load; throws what made it fail.
+void Tracer::WaitReady(const Napi::CallbackInfo& info) { Ready(info.Env()); }
 
 // drain() -> bytes delivered; reads what is in the ring now, synchronously.
 Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   Napi::Env env = info.Env();
   if (closed_) return Napi::Number::New(env, 0);
   return Napi::Number::New(env, static_cast<double>(DrainRing(env)));
@@ -492,22 +524,28 @@ Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
 
 // info() -> ids of the loaded programs and maps, for inspection and tests.
 Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   if (closed_) return o;
-  auto prog_id = [](bpf_program* p) {
+  // The id of a loaded program, 0 for one not loaded (yet).
+  auto prog_id = [this](bpf_object* obj, const char* name) -> uint32_t {
+    if (obj == nullptr) {
+      obj = obj_;
+      auto it = lazy_.find(name);
+      if (it != lazy_.end()) obj = it->second;
+    }
+    bpf_program* p = obj ? bpf_object__find_program_by_name(obj, name) : nullptr;
     bpf_prog_info pi = {};
     uint32_t len = sizeof(pi);
-    bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len);
+    if (p == nullptr || bpf_program__fd(p) < 0 || bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len)) return 0;
     return pi.id;
   };
-  o.Set("kprobeProgram", prog_id(kprobe_prog_));
-  o.Set("tracepointProgram", prog_id(tracepoint_prog_));
+  o.Set("kprobeProgram", prog_id(nullptr, "kn_kprobe"));
+  o.Set("tracepointProgram", prog_id(nullptr, "kn_tracepoint"));
   Napi::Array all = Napi::Array::New(env, copies_.size() + 1);
-  all[uint32_t(0)] = prog_id(tracepoint_prog_);
-  for (size_t i = 0; i < copies_.size(); i++) {
-    all[i + 1] = prog_id(bpf_object__find_program_by_name(copies_[i], "kn_tracepoint"));
-  }
+  all[uint32_t(0)] = prog_id(nullptr, "kn_tracepoint");
+  for (size_t i = 0; i < copies_.size(); i++) all[i + 1] = prog_id(copies_[i], "kn_tracepoint");
   o.Set("tracepointPrograms", all);
   o.Set("links", static_cast<double>(links_.size()));
   return o;
@@ -529,7 +567,7 @@ namespace kn {
 // another process reads the probe by opening the maps by path.
 void Tracer::Pin(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckOpen(env, closed_);
+  CheckOpen(env);
   CheckPrograms(env, obj_);
   std::string dir = info[0].As<Napi::String>();
   LogCapture log;

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct bpf_object;
@@ -42,11 +44,34 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Stop(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  void WaitReady(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
   void Pin(const Napi::CallbackInfo& info);
   void OpenPinned(Napi::Env env, const std::string& dir);
 
+  // What the constructor loads: the object's path, map sizes and programs.
+  struct LoadRequest {
+    std::string path;
+    uint32_t ring_bytes, wakeup_bytes, max_counts;
+    std::vector<std::string> programs;
+  };
+  struct LoadFailure {
+    std::string op;
+    int err;  // negative errno
+    std::string log;
+  };
+  // Opens and loads the object; touches no JS state, so it may run on the
+  // loader thread. A failure is kept in failure_ for Ready() to throw.
+  void Load(const LoadRequest& req);
+  // Waits for a background load and throws its failure (once; the tracer is
+  // closed after). Every JS method calls it first.
+  void Ready(Napi::Env env);
+  // Ready(), then refuses a closed tracer.
+  void CheckOpen(Napi::Env env);
   bpf_object* CopyObject(Napi::Env env, const char* program);
+  // The loaded program `name`: the object's own when it was loaded with it,
+  // else a copy holding only it, loaded on first use.
+  bpf_program* Program(Napi::Env env, const char* name);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
   // Consumes ready records into batches and hands each batch to JS.
   size_t DrainRing(Napi::Env env);
@@ -59,14 +84,17 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   static void CleanupHook(void* arg);
 
   Napi::Env env_;
+  // With { background: true } the object loads on this thread, overlapping
+  // whatever JS does until the tracer is first used.
+  std::thread loader_;
+  std::optional<LoadFailure> failure_;
   bpf_object* obj_ = nullptr;
-  bpf_program* kprobe_prog_ = nullptr;
-  bpf_program* tracepoint_prog_ = nullptr;
-  // Copies of the tracepoint program, sharing every map, for further probes
-  // on a tracepoint that a program of this tracer is already attached to.
+  // Programs the object was not loaded with, each in a copy of its own
+  // sharing every map (verifying a program costs ~15 ms: only used ones are).
+  std::map<std::string, bpf_object*> lazy_;
+  // Further copies of the tracepoint program, for further probes on a
+  // tracepoint that a program of this tracer is already attached to.
   std::vector<bpf_object*> copies_;
-  // A copy holding only the kprobe_multi program, loaded on first use.
-  bpf_object* multi_obj_ = nullptr;
   std::string path_;
   uint32_t wakeup_bytes_ = 0;
   int configs_fd_ = -1;

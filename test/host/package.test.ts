@@ -115,7 +115,7 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
   test('the tarball holds exactly what ships', () => {
     const files = packed.files.map((f) => f.path).sort();
     const allowed = [
-      /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^scripts\/install\.js$/,
+      /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^scripts\/install\.js$/, /^scripts\/kprobe-node$/,
       /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
       // for the from-source fallback where no prebuild fits
       /^native\/[^/]+\.(cc|h)$/, /^bpf\/kprobe_node\.h$/,
@@ -164,6 +164,25 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
     expect(r.stderr).toMatch(/^kprobe-node: 1 events, 0 lost$/m);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${COMM} \\d+ fd=\\d+$`));
+  });
+
+  test('the installed command starts node without NODE_EXTRA_CA_CERTS, and gives it back to -c commands', () => {
+    expect(install.status).toBe(0);
+    const ca = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
+    // node reads the file at start-up, before any script, and says so when it cannot
+    expect(restricted(['node', '-e', '0'], app, ca).stderr).toMatch(/Ignoring extra certs from `\/nonexistent\/ca\.pem`/);
+    const r = restricted(
+      [
+        path.join(app, 'node_modules', '.bin', Object.keys(pkg.bin)[0]), '--tracepoint', 'syscalls:sys_enter_syncfs', '--comm', COMM,
+        '-c', `echo "ca=$NODE_EXTRA_CA_CERTS saved=\${KPROBE_NODE_CA_CERTS-none}"; ${syncCopy} -f /`,
+      ],
+      app,
+      ca,
+    );
+    expect(r.stderr).not.toMatch(/extra certs/);
+    expect(r.stderr).toMatch(/^kprobe-node: 1 events, 0 lost$/m);
+    expect(r.stdout).toContain('ca=/nonexistent/ca.pem saved=none');
+    expect(r.status).toBe(0);
   });
 
   test('typings: a strict TypeScript program compiles against the package and runs', () => {

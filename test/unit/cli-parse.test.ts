@@ -1,5 +1,6 @@
 /** parseTarget: how a positional CLI target names what to attach. */
-import { parseTarget } from '../../lib/cli';
+import { parseTarget, programToPreload } from '../../lib/cli';
+import { kernelFeatures } from '../../lib/features';
 import { OptionError } from '../../lib/errors';
 
 describe('parseTarget', () => {
@@ -37,4 +38,28 @@ describe('parseTarget', () => {
     expect((err as OptionError).message).toContain(`"${text.slice(0, text.indexOf(':'))}"`);
     expect((err as OptionError).message).toMatch(/kprobe:.*tracepoint:.*syscall:/);
   });
+});
+
+describe('programToPreload: the program the CLI starts loading before it parses its arguments', () => {
+  const kprobes = kernelFeatures().kprobes;
+  test.each([
+    [['--tracepoint', 'syscalls:sys_enter_syncfs', '-c', 'true'], 'kn_tracepoint'],
+    [['--tracepoint=sched:sched_switch'], 'kn_tracepoint'],
+    [['t:sched:sched_switch', '--json'], 'kn_tracepoint'],
+    [['sched:sched_switch'], 'kn_tracepoint'],
+    [['vfs_read', '--arg', 'n=arg2:u64'], 'kn_kprobe'],
+    [['kretprobe:vfs_read'], 'kn_kprobe'],
+    [['uprobe:libc:malloc', '--pid', '1'], 'kn_kprobe'],
+    [['--syscall', 'openat'], kprobes ? 'kn_kprobe' : 'kn_tracepoint'],
+    [['s:openat', '--count'], kprobes ? 'kn_kprobe' : 'kn_tracepoint'],
+  ])('%j -> %s', (args, program) => {
+    expect(programToPreload(args)).toBe(program);
+  });
+
+  test.each([[['list', 'vfs_*']], [['info', 'vfs_read']], [['--pid', '1', 'pinned']], [['--help']], [['vfs_read', '--ring-size', '4096']], [['t:a:b', '--max-counts=10']], [['t:a:b', '--pin', 'x']]])(
+    '%j loads nothing early',
+    (args) => {
+      expect(programToPreload(args)).toBeUndefined();
+    },
+  );
 });
