@@ -5,7 +5,7 @@
  * pinning, listing, info) is imported when they run: start-up pays for what
  * tracing needs.
  */
-import { spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import yargs from 'yargs';
 import { KprobeOptions, ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
 import type { TraceEvent } from './decode';
@@ -184,8 +184,7 @@ async function trace(argv: TraceArgs): Promise<void> {
   });
   if (argv.duration !== undefined) setTimeout(() => stop(0), argv.duration * 1000);
   if (argv.c !== undefined) {
-    const child = spawn('/bin/sh', ['-c', argv.c], { stdio: 'inherit' });
-    child.on('error', (e) => fail(new OptionError(`cannot run -c command: ${e.message}`)));
+    const child = runCommand(argv.c);
     child.on('exit', () => {
       // The child's last events may still sit in the ring: deliver them first.
       Session.get().flush();
@@ -194,6 +193,19 @@ async function trace(argv: TraceArgs): Promise<void> {
   } else if (!argv.json && !argv.count && process.stderr.isTTY) {
     process.stderr.write(`Tracing ${probes.map((p) => p.name).join(', ')}... Ctrl-C to end.\n`);
   }
+}
+
+/**
+ * The -c command, started once its probes are attached. Plain words (`sync -f /`)
+ * run directly, as bpftrace runs them, sparing a shell's start; anything a
+ * shell would interpret (quotes, $, |, ;, globs, redirections) runs under /bin/sh.
+ */
+function runCommand(command: string): ChildProcess {
+  const words = command.trim().split(/\s+/);
+  const plain = words[0] !== '' && words.every((w) => /^[\w@%+=:,./-]+$/.test(w));
+  const child = plain ? spawn(words[0], words.slice(1), { stdio: 'inherit' }) : spawn('/bin/sh', ['-c', command], { stdio: 'inherit' });
+  child.on('error', (e) => fail(new OptionError(`cannot run -c command: ${e.message}`)));
+  return child;
 }
 
 /**
@@ -306,9 +318,7 @@ async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string 
   if (argv.interval !== undefined) timer = setInterval(print, argv.interval * 1000);
   if (argv.duration !== undefined) setTimeout(stop, argv.duration * 1000);
   if (argv.c !== undefined) {
-    const child = spawn('/bin/sh', ['-c', argv.c], { stdio: 'inherit' });
-    child.on('error', (e) => fail(new OptionError(`cannot run -c command: ${e.message}`)));
-    child.on('exit', stop);
+    runCommand(argv.c).on('exit', stop);
   } else if (!argv.json && process.stderr.isTTY) {
     const what = by !== undefined ? `Counting by ${by}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
     process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);

@@ -52,6 +52,22 @@ describeHost('kprobe-node CLI', { root: true, tracefs: true, tools: ['sync'] }, 
     expect(SUMMARY.exec(r.stderr)?.slice(1)).toEqual(['1', '0']);
   });
 
+  test('-c: plain words run directly, shell syntax under /bin/sh, an unknown command is an error', async () => {
+    // cat is the CLI's own child: no shell in between (field 4 of stat is the parent's pid).
+    const direct = new Child(process.execPath, [cliPath, '--tracepoint', TP, '--comm', COMM, '-c', 'cat /proc/self/stat']);
+    expect((await direct.exited).code).toBe(0);
+    expect(Number(direct.stdout.split(') ')[1].split(' ')[1])).toBe(direct.pid);
+
+    const shell = await runCli(['--tracepoint', TP, '--comm', COMM, '-c', `${syncCopy} --file-system / && echo "through $0"`]);
+    expect(shell.code).toBe(0);
+    expect(shell.stdout).toMatch(/^through \/bin\/sh$/m);
+    expect(SUMMARY.exec(shell.stderr)?.slice(1)).toEqual(['1', '0']);
+
+    const missing = await runCli(['--tracepoint', TP, '-c', 'kn-no-such-command --flag']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^kprobe-node: cannot run -c command: spawn kn-no-such-command ENOENT$/m);
+  });
+
   test('--json: one parseable object per line with every field', async () => {
     const before = Date.now();
     const r = await runCli(['--tracepoint', TP, '--comm', COMM, '--json', '-c', syncs(2)]);
