@@ -33,6 +33,8 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
 const SNAP = path.join(CACHE, 'snapshot');
 const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
 const CLI = path.join(SNAP, 'dist', 'lib', 'cli.js');
+/** The installed command (package.json "bin"), as users run it. */
+const COMMAND = path.join(SNAP, 'scripts', 'kprobe-node');
 const NODE_CONSUMER = path.join(SNAP, 'dist', 'bench', 'consumer.js');
 const NODE_COUNTER = path.join(SNAP, 'dist', 'bench', 'counter.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
@@ -446,9 +448,14 @@ async function startup(): Promise<void> {
   // bpftrace refuses a bare `true` on merged-/usr systems ("matched 2 binaries"): both get the full path.
   const TRUE = fs.existsSync('/usr/bin/true') ? '/usr/bin/true' : '/bin/true';
   const contenders = [
-    { name: 'kprobe-node CLI', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
+    { name: 'kprobe-node', cmd: [COMMAND, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
     { name: 'bpftrace', cmd: ['bpftrace', '-e', 'tracepoint:syscalls:sys_enter_syncfs {}', '-c', TRUE] },
+    // For reference: the same run without the installed command's launcher (scripts/kprobe-node).
+    { name: 'node dist/lib/cli.js', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
   ];
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    notes.push(`NODE_EXTRA_CA_CERTS is set here (${process.env.NODE_EXTRA_CA_CERTS}): a plain \`node\` parses that file at start-up; the installed command starts node without it.`);
+  }
   const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const rss = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   log(`\n== start-up and footprint: trace syscalls:sys_enter_syncfs around \`${TRUE}\`, ${P.startRounds} rounds, alternating`);
@@ -484,7 +491,7 @@ async function listing(): Promise<void> {
     return;
   }
   const contenders = [
-    { name: 'kprobe-node list', cmd: [process.execPath, CLI, 'list'] },
+    { name: 'kprobe-node list', cmd: [COMMAND, 'list'] },
     { name: 'bpftrace -l (reference)', cmd: ['bpftrace', '-l'] },
   ];
   const wall = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
@@ -570,6 +577,9 @@ function snapshot(): void {
   for (const d of ['dist/lib', 'dist/bpf', 'dist/bench']) fs.cpSync(path.join(ROOT, d), path.join(SNAP, d), { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'build/Release/kprobe_node.node'), path.join(SNAP, 'build/Release/kprobe_node.node'));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(SNAP, 'package.json'));
+  fs.mkdirSync(path.join(SNAP, 'scripts'));
+  fs.copyFileSync(path.join(ROOT, 'scripts', 'kprobe-node'), COMMAND);
+  fs.chmodSync(COMMAND, 0o755);
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(SNAP, 'node_modules'));
 }
 
