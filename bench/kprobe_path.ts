@@ -25,24 +25,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-
-/** A row and a verdict of bench/run.ts's tables. */
-export interface Row {
-  bench: string;
-  contender: string;
-  median: string;
-  spread: string;
-  extra?: string;
-  note?: string;
-}
-
-export interface Verdict {
-  what: string;
-  value: string;
-  target: string;
-  pass: boolean | undefined;
-  note?: string;
-}
+import { Row, Verdict, fmt, kprobesAvailable, log, median, spread } from './report';
 
 export interface KprobePathContext {
   rows: Row[];
@@ -78,36 +61,9 @@ function helpers(cache: string): { dir: string; loop: string; handwritten: strin
 }
 
 // ---------------------------------------------------------------------------
-// small helpers (bench/run.ts has the same; it cannot be imported: it runs)
-
-function log(msg: string): void {
-  process.stderr.write(msg + '\n');
-}
-
-function median(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmt(x: number, digits = 0): string {
-  if (!Number.isFinite(x)) return 'n/a';
-  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function spread(xs: number[], digits = 0): string {
-  const ok = xs.filter(Number.isFinite);
-  if (!ok.length) return '';
-  return `${fmt(Math.min(...ok), digits)}–${fmt(Math.max(...ok), digits)} (n=${ok.length})`;
-}
 
 function range(xs: number[]): string {
   return xs.length ? (Math.min(...xs) === Math.max(...xs) ? fmt(xs[0]) : `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`) : 'n/a';
-}
-
-function kprobesAvailable(): boolean {
-  return fs.existsSync('/sys/bus/event_source/devices/kprobe');
 }
 
 /** A child whose stdout lines can be waited for. */

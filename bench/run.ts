@@ -23,6 +23,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { kprobePath } from './kprobe_path';
+import { Row, Verdict, fmt, kprobesAvailable, log, median, spread } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, '.cache', 'bench');
@@ -194,47 +195,9 @@ async function waitPerfAttached(pid: number, timeoutMs: number, what: string, pr
 // ---------------------------------------------------------------------------
 // statistics and the table
 
-function median(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmt(x: number, digits = 0): string {
-  if (!Number.isFinite(x)) return 'n/a';
-  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-interface Row {
-  bench: string;
-  contender: string;
-  median: string;
-  spread: string;
-  extra?: string;
-  note?: string;
-}
-
-interface Verdict {
-  what: string;
-  value: string;
-  target: string;
-  pass: boolean | undefined; // undefined: could not be measured
-  note?: string;
-}
-
 const rows: Row[] = [];
 const verdicts: Verdict[] = [];
 const notes: string[] = [];
-
-function spread(xs: number[], digits = 0): string {
-  if (!xs.length) return '';
-  return `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)} (n=${xs.length})`;
-}
-
-function log(msg: string): void {
-  process.stderr.write(msg + '\n');
-}
 
 function table(headers: string[], data: string[][]): string {
   const lines = [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`];
@@ -503,10 +466,6 @@ async function listing(): Promise<void> {
     }
   }
   for (const c of contenders) rows.push({ bench: 'listing (s)', contender: c.name, median: fmt(median(wall.get(c.name)!), 3), spread: spread(wall.get(c.name)!, 3) });
-}
-
-function kprobesAvailable(): boolean {
-  return fs.existsSync('/sys/bus/event_source/devices/kprobe');
 }
 
 /** The BPF programs a process holds (prog_id in /proc/<pid>/fdinfo), with run statistics from bpftool. */

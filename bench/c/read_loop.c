@@ -22,44 +22,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK 10000
+#include "timed_loop.h"
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
+static int fd;
 
-static long long now_ns(void)
+static int call(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int run(int fd, long n, double *per)
-{
-	long nchunks = (n + CHUNK - 1) / CHUNK;
 	char byte;
-	long long start = now_ns(), t = start;
 
-	for (long c = 0; c < nchunks; c++) {
-		long m = c == nchunks - 1 ? n - c * CHUNK : CHUNK;
-		for (long i = 0; i < m; i++) {
-			if (read(fd, &byte, 1) != 1) {
-				perror("read");
-				return 1;
-			}
-		}
-		long long u = now_ns();
-		per[c] = (double)(u - t) / (double)m;
-		t = u;
+	if (read(fd, &byte, 1) != 1) {
+		perror("read");
+		return 1;
 	}
-	qsort(per, nchunks, sizeof(double), cmp);
-	double med = nchunks % 2 ? per[nchunks / 2] : (per[nchunks / 2 - 1] + per[nchunks / 2]) / 2;
-	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld mean_ns %.2f\n",
-	       med, start, t, n, (double)(t - start) / (double)n);
-	fflush(stdout);
 	return 0;
 }
 
@@ -74,7 +48,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: read_loop N [wait [FILE]]\n");
 		return 2;
 	}
-	int fd = open(file, O_RDONLY);
+	fd = open(file, O_RDONLY);
 	if (fd < 0) {
 		perror(file);
 		return 1;
@@ -83,11 +57,11 @@ int main(int argc, char **argv)
 	if (!per)
 		return 1;
 	if (!wait)
-		return run(fd, n, per);
+		return timed_loop(n, per, call);
 	printf("pid %d\n", getpid());
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
-		if (run(fd, n, per))
+		if (timed_loop(n, per, call))
 			return 1;
 	}
 	return 0;

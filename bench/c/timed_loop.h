@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The timing both traced loops share: N calls of `call`, timed in chunks of
+ * 10k with CLOCK_MONOTONIC. Prints one line:
+ *   ns_per_call <f> start_ns <ns> end_ns <ns> calls <N> mean_ns <f>
+ * ns_per_call is the median chunk's, which resists preemption by other load.
+ * `call` is a static function the compiler inlines into the loop.
+ */
+#pragma once
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define CHUNK 10000
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Returns non-zero when a call fails. `per` holds a double per chunk. */
+static inline __attribute__((always_inline)) int timed_loop(long n, double *per, int (*call)(void))
+{
+	long nchunks = (n + CHUNK - 1) / CHUNK;
+	long long start = now_ns(), t = start;
+
+	for (long c = 0; c < nchunks; c++) {
+		long m = c == nchunks - 1 ? n - c * CHUNK : CHUNK;
+		for (long i = 0; i < m; i++) {
+			if (call())
+				return 1;
+		}
+		long long u = now_ns();
+		per[c] = (double)(u - t) / (double)m;
+		t = u;
+	}
+	qsort(per, nchunks, sizeof(double), cmp_double);
+	double med = nchunks % 2 ? per[nchunks / 2] : (per[nchunks / 2 - 1] + per[nchunks / 2]) / 2;
+	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld mean_ns %.2f\n",
+	       med, start, t, n, (double)(t - start) / (double)n);
+	fflush(stdout);
+	return 0;
+}
