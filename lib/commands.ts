@@ -133,6 +133,8 @@ async function trace(argv: TraceArgs): Promise<void> {
   const stop = (code = 0) => {
     if (stopping) return;
     stopping = true;
+    // The process ends here: the kernel may finish detaching after it.
+    Session.get().detachInBackground();
     for (const p of probes) p.close();
     out.flush();
     if (stackCounts) {
@@ -304,6 +306,8 @@ async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string 
     stopping = true;
     clearInterval(timer);
     // Closing detaches and keeps the final reading: what is printed is final.
+    // The process ends here: the kernel may finish detaching after it.
+    Session.get().detachInBackground();
     for (const s of all) s.close();
     print();
     const events = counters.reduce((n, c) => n + c.snapshot().total, 0) + hists.reduce((n, h) => n + h.snapshot().total, 0);

@@ -38,6 +38,12 @@ export interface NativeTracer {
   /** `pid` -1 traces every process. */
   attachUprobe(binary: string, offset: number, retprobe: boolean, pid: number, cookie: number): number;
   detach(link: number): void;
+  /**
+   * Disables these links and hands their release to a kernel worker (through
+   * an io_uring's file table), so that the kernel's wait for RCU grace periods
+   * happens there; false, with nothing done, where io_uring is unavailable.
+   */
+  handOff(links: number[]): boolean;
   setConfig(probeId: number, config: Buffer): void;
   /** Records the kernel could not reserve for this probe so far. */
   lost(probeId: number): number;

@@ -113,6 +113,7 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private lostTimer?: NodeJS.Timeout;
+  private backgroundDetach = false;
 
   private constructor(
     private readonly options: SessionOptions,
@@ -280,6 +281,9 @@ export class Session implements ProbeOwner {
     const first = this.probes.get(probe.id);
     if (!first || first.probe !== probe) return;
     const entries = first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe);
+    if (this.backgroundDetach && this.tracer.handOff(entries.flatMap((e) => e.links))) {
+      for (const entry of entries) entry.links = [];
+    }
     for (const entry of entries) {
       for (const link of entry.links) this.tracer.detach(link);
       entry.links = [];
@@ -306,6 +310,16 @@ export class Session implements ProbeOwner {
       // A separate session serves one probe: let go of its fds with it.
       if (this.mode !== 'normal') this.tracer.close();
     }
+  }
+
+  /**
+   * For a process about to exit (the CLI): from now on, closing a probe
+   * disables its links and leaves the rest of the kernel's detach, which waits
+   * for RCU grace periods (~50-100 ms for a tracepoint), to a kernel worker,
+   * instead of waiting here. Where io_uring is unavailable, closing waits as before.
+   */
+  detachInBackground(): void {
+    this.backgroundDetach = true;
   }
 
   /** Delivers what is in the ring buffer now (tests and shutdown use it). */

@@ -3,7 +3,9 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +59,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::AttachTracepoint>("attachTracepoint"),
                          InstanceMethod<&Tracer::AttachUprobe>("attachUprobe"),
                          InstanceMethod<&Tracer::Detach>("detach"),
+                         InstanceMethod<&Tracer::HandOff>("handOff"),
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
                          InstanceMethod<&Tracer::Lost>("lost"),
                          InstanceMethod<&Tracer::Hist>("hist"),
@@ -337,6 +340,40 @@ void Tracer::Detach(const Napi::CallbackInfo& info) {
   if (it == links_.end()) return;
   bpf_link__destroy(it->second);
   links_.erase(it);
+}
+
+// handOff([linkId...]) -> whether the links were handed off. Detaching a
+// tracepoint or kprobe waits for RCU grace periods (~50-100 ms) in the
+// closing thread. Here each link's fd is first registered with a fresh
+// io_uring, whose file table then holds the last reference; the links are
+// then destroyed (libbpf disables their perf events) and the ring closed, at
+// once: the kernel tears the ring down in a worker, which frees the links
+// there. false (nothing done): io_uring is unavailable (old kernel, seccomp).
+Napi::Value Tracer::HandOff(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Ready(env);
+  Napi::Array ids = info[0].As<Napi::Array>();
+  std::vector<int> fds;
+  std::vector<uint32_t> mine;
+  for (uint32_t i = 0; i < ids.Length(); i++) {
+    auto it = links_.find(ToU32(ids.Get(i)));
+    if (it == links_.end()) continue;
+    fds.push_back(bpf_link__fd(it->second));
+    mine.push_back(it->first);
+  }
+  if (fds.empty()) return Napi::Boolean::New(env, true);
+  io_uring_params params = {};
+  int ring = static_cast<int>(syscall(__NR_io_uring_setup, 1, &params));
+  if (ring < 0) return Napi::Boolean::New(env, false);
+  bool held = syscall(__NR_io_uring_register, ring, IORING_REGISTER_FILES, fds.data(), fds.size()) == 0;
+  if (held) {
+    for (uint32_t id : mine) {
+      bpf_link__destroy(links_[id]);
+      links_.erase(id);
+    }
+  }
+  close(ring);
+  return Napi::Boolean::New(env, held);
 }
 
 // setConfig(probeId, Buffer holding a struct kn_config)

@@ -34,6 +34,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
+  Napi::Value HandOff(const Napi::CallbackInfo& info);
   void SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);

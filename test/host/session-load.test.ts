@@ -3,12 +3,16 @@
  * needs is verified, the other loads when first attached (on the same maps
  * and ring); a load started early on a native thread (Session.preload, as the
  * CLI does) is waited for at the first attach, and its failure is reported
- * there as a typed error. Each case runs in a child: a session is per process.
+ * there as a typed error; detaching in the background (the CLI, as it exits)
+ * hands the links to a kernel worker, which frees them while the process goes
+ * on. Each case runs in a child: a session is per process.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { bpfObjectsOf, stillLoaded } from '../helpers/bpf-objects';
 import { describeHost, distLib } from '../helpers/host';
-import { run } from '../helpers/proc';
+import { Child, run, until } from '../helpers/proc';
 import { buildUprog } from '../helpers/uprog';
 
 jest.setTimeout(30000);
@@ -19,7 +23,7 @@ async function runScript(script: string, env: NodeJS.ProcessEnv = process.env): 
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
-describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, () => {
+describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'sync', 'bpftool'] }, () => {
   let exe: string;
   beforeAll(() => {
     exe = buildUprog();
@@ -88,5 +92,58 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
       expect(e.errno).toBe('E2BIG');
       expect(e.message).toMatch(/^load the BPF programs: /);
     }
+  });
+
+  test('detachInBackground: close() disables and lets go of the links at once; a kernel worker frees them while the process lives on', async () => {
+    const child = new Child(process.execPath, [
+      '-e',
+      `
+      const { attachTracepoint } = require(${JSON.stringify(distLib)});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const probe = attachTracepoint('syscalls:sys_enter_syncfs');
+      let after = 0;
+      console.log('attached');
+      process.stdin.once('data', () => {
+        Session.get().detachInBackground();
+        probe.close();
+        probe.on('event', () => after++);
+        console.log('closed ' + Session.get().info().links);
+        process.stdin.once('data', () => { console.log('events after close ' + after); process.exit(0); });
+      });`,
+    ]);
+    try {
+      await child.waitFor(/^attached$/m);
+      let objects = bpfObjectsOf(child.pid);
+      await until(() => (objects = bpfObjectsOf(child.pid)).links.length === 1, 5000);
+      expect(objects.links).toHaveLength(1);
+      child.proc.stdin!.write('x');
+      // The session holds no link any more, and neither does the process's fd table.
+      await child.waitFor(/^closed 0$/m);
+      expect(bpfObjectsOf(child.pid).links).toEqual([]);
+      // The kernel frees the link, and with it the program's hold on the tracepoint, in the background.
+      let left = stillLoaded(objects);
+      await until(() => (left = stillLoaded(objects)).links.length === 0, 5000);
+      expect(left.links).toEqual([]);
+      execFileSync('sync', ['-f', '/']);
+      child.proc.stdin!.write('x');
+      await child.waitFor(/^events after close 0$/m);
+      expect((await child.exited).code).toBe(0);
+    } finally {
+      child.kill();
+    }
+  });
+
+  test('handOff: true here (io_uring is available), the links leave the tracer at once; unknown ids are nothing to do', async () => {
+    const out = await runScript(`
+      const { native, bpfObjectPath } = require(${JSON.stringify(path.join(distLib, 'native.js'))});
+      const t = new (native().Tracer)(bpfObjectPath, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, batchBytes: 65536, maxCounts: 4, programs: ['kn_tracepoint'] });
+      const link = t.attachTracepoint('syscalls', 'sys_enter_syncfs', 1);
+      const before = t.info().links;
+      const handed = t.handOff([link]);
+      const after = t.info().links;
+      const none = t.handOff([12345]);
+      t.close();
+      console.log(JSON.stringify({ before, handed, after, none }));`);
+    expect(out).toEqual({ before: 1, handed: true, after: 0, none: true });
   });
 });
