@@ -416,6 +416,11 @@ async function startup(): Promise<void> {
     // For reference: the same run without the installed command's launcher (scripts/kprobe-node).
     { name: 'node dist/lib/cli.js', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
   ];
+  notes.push(
+    'start-up: kprobe-node returns once its links are disabled and handed to a kernel worker, which frees them ' +
+      '(waiting for the RCU grace periods a tracepoint detach needs, 50–100 ms here) after the command has returned; ' +
+      'bpftrace waits for them before it exits. Where io_uring is unavailable kprobe-node waits too.',
+  );
   if (process.env.NODE_EXTRA_CA_CERTS) {
     notes.push(`NODE_EXTRA_CA_CERTS is set here (${process.env.NODE_EXTRA_CA_CERTS}): a plain \`node\` parses that file at start-up; the installed command starts node without it.`);
   }
