@@ -340,13 +340,11 @@ async function observerOverhead(): Promise<void> {
     pass: ratio <= 1.2,
     note: `kprobe-node +${fmt(extra(KN), 1)} ns, bpftrace count() +${fmt(extra(BT_COUNT), 1)} ns, C limit +${fmt(extra(C_LIMIT), 1)} ns`,
   });
-  verdicts.push({
-    what: 'observer: kprobe-node countBy() extra / streaming extra',
-    value: fmt(extra(KN_COUNT) / extra(KN), 2),
-    target: '(what in-kernel counting saves)',
-    pass: extra(KN_COUNT) < extra(KN),
-    note: `countBy() +${fmt(extra(KN_COUNT), 1)} ns, streaming +${fmt(extra(KN), 1)} ns`,
-  });
+  // Not a target of the issue: what counting in the kernel costs next to streaming every event.
+  notes.push(
+    `observer: kprobe-node countBy() in the kernel costs ${fmt(extra(KN_COUNT) / extra(KN), 2)} × streaming every event ` +
+      `(+${fmt(extra(KN_COUNT), 1)} ns against +${fmt(extra(KN), 1)} ns per call): a hash map update costs about what a ring reserve and submit do.`,
+  );
   const knLost = lost.get(KN.name) ?? [];
   verdicts.push({
     what: 'observer: events lost by kprobe-node',
