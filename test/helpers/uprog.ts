@@ -17,6 +17,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Probe } from '../../lib';
 import { Child } from './proc';
 
 export const UPROG_SOURCE = String.raw`
@@ -81,4 +82,26 @@ export class Uprog extends Child {
 export function instructionAddresses(exe: string, fn: string): number[] {
   const text = execFileSync('objdump', ['-d', `--disassemble=${fn}`, exe], { encoding: 'utf8' });
   return [...text.matchAll(/^\s+([0-9a-f]+):\t/gm)].map((m) => parseInt(m[1], 16));
+}
+
+/**
+ * For a describe block of uprobe tests: kn_uprog is built before them and
+ * removed after, and the probes given to `track` are closed after each test.
+ */
+export function uprogFixture(): { readonly exe: string; track: (p: Probe) => Probe } {
+  let exe = '';
+  const open: Probe[] = [];
+  beforeAll(() => {
+    exe = buildUprog();
+  });
+  afterAll(() => fs.rmSync(path.dirname(exe), { recursive: true, force: true }));
+  afterEach(() => {
+    for (const p of open.splice(0)) p.close();
+  });
+  return {
+    get exe() {
+      return exe;
+    },
+    track: (p) => (open.push(p), p),
+  };
 }

@@ -8,12 +8,11 @@
  * on. Each case runs in a child: a session is per process.
  */
 import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { bpfObjectsOf, stillLoaded } from '../helpers/bpf-objects';
 import { describeHost, distLib } from '../helpers/host';
 import { Child, run, until } from '../helpers/proc';
-import { buildUprog } from '../helpers/uprog';
+import { uprogFixture } from '../helpers/uprog';
 
 jest.setTimeout(30000);
 
@@ -24,11 +23,7 @@ async function runScript(script: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'sync', 'bpftool'] }, () => {
-  let exe: string;
-  beforeAll(() => {
-    exe = buildUprog();
-  });
-  afterAll(() => fs.rmSync(path.dirname(exe), { recursive: true, force: true }));
+  const uprog = uprogFixture();
 
   test('a tracepoint loads only the tracepoint program; a uprobe then loads the kprobe program, and both deliver', async () => {
     const out = await runScript(`
@@ -39,10 +34,10 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
       const tp = attachTracepoint('syscalls:sys_enter_syncfs');
       tp.on('event', (e) => { if (e.comm === 'sync') got.tracepoint++; });
       const before = Session.get().info();
-      const up = attachUprobe(${JSON.stringify(exe)}, 'kn_add', { args: ['a=arg0:s32'] });
+      const up = attachUprobe(${JSON.stringify(uprog.exe)}, 'kn_add', { args: ['a=arg0:s32'] });
       up.on('event', (e) => { if (e.args.a === 20) got.uprobe++; });
       const after = Session.get().info();
-      execFileSync(${JSON.stringify(exe)});
+      execFileSync(${JSON.stringify(uprog.exe)});
       execFileSync('sync', ['-f', '/']);
       setTimeout(() => {
         Session.get().flush();

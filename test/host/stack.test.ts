@@ -6,34 +6,25 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Frame, Probe, attachTracepoint, attachUprobe, kernelFrames, symbolize } from '../../lib';
+import { Frame, attachTracepoint, attachUprobe, kernelFrames, symbolize } from '../../lib';
 import { hasSnapshot } from '../../lib/symbols';
 import { collect, syncfs, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { runCli } from '../helpers/proc';
-import { Uprog, buildUprog } from '../helpers/uprog';
+import { Uprog, uprogFixture } from '../helpers/uprog';
 
 jest.setTimeout(30000);
 
 const names = (frames: Frame[] | undefined) => (frames ?? []).map((f) => f.symbol);
 
 describeHost('stacks', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, () => {
-  let exe: string;
-  const open: Probe[] = [];
-  const track = (p: Probe) => (open.push(p), p);
-
-  beforeAll(() => {
-    exe = buildUprog();
-  });
-  afterAll(() => fs.rmSync(path.dirname(exe), { recursive: true, force: true }));
-  afterEach(() => {
-    for (const p of open.splice(0)) p.close();
-  });
+  const fixture = uprogFixture();
+  const { track } = fixture;
 
   test('user stack of kn_add: kn_add <- kn_caller <- main, named after the process exited', async () => {
-    const probe = track(attachUprobe(exe, 'kn_add', { stack: 'user' }));
+    const probe = track(attachUprobe(fixture.exe, 'kn_add', { stack: 'user' }));
     const events = collect(probe);
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     await prog.go();
     const ev = await waitForEvent(events, (e) => e.pid === pid, 'kn_add');
@@ -45,9 +36,9 @@ describeHost('stacks', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, ()
     const { user, kernel } = symbolize(ev);
     expect(kernel).toBeUndefined();
     expect(names(user).slice(0, 3)).toEqual(['kn_add', 'kn_caller', 'main']);
-    expect(user![0]).toMatchObject({ offset: 0, module: exe, address: ev.userStack![0] });
+    expect(user![0]).toMatchObject({ offset: 0, module: fixture.exe, address: ev.userStack![0] });
     expect(user![1].offset).toBeGreaterThan(0);
-    expect(user![1].toString()).toMatch(new RegExp(`^kn_caller\\+0x[0-9a-f]+ \\(${exe.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)$`));
+    expect(user![1].toString()).toMatch(new RegExp(`^kn_caller\\+0x[0-9a-f]+ \\(${fixture.exe.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)$`));
   });
 
   test('kernel stack of syscalls:sys_enter_syncfs names the syscall entry path', async () => {
@@ -65,7 +56,7 @@ describeHost('stacks', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, ()
   });
 
   test('stack both on sys_enter_getpid: kernel entry path, then libc\'s getpid', async () => {
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     const probe = track(attachTracepoint('syscalls:sys_enter_getpid', { stack: 'both', pid }));
     const events = collect(probe);
@@ -88,31 +79,31 @@ describeHost('stacks', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, ()
   });
 
   test('CLI --stack user: the frames under the event line', async () => {
-    const r = await runCli([`uprobe:${exe}:kn_add`, '--stack', 'user', '-c', exe]);
+    const r = await runCli([`uprobe:${fixture.exe}:kn_add`, '--stack', 'user', '-c', fixture.exe]);
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     const at = lines.findIndex((l) => / kn_uprog \d+ arg0=/.test(l));
     expect(at).toBeGreaterThanOrEqual(0);
-    expect(lines[at + 1]).toBe(`    kn_add+0x0 (${exe})`);
+    expect(lines[at + 1]).toBe(`    kn_add+0x0 (${fixture.exe})`);
     expect(lines[at + 2]).toMatch(/^ {4}kn_caller\+0x[0-9a-f]+ \(/);
     expect(lines[at + 3]).toMatch(/^ {4}main\+0x[0-9a-f]+ \(/);
   });
 
   test('CLI bare --stack before a target means both; the target is kept', async () => {
-    const r = await runCli(['--comm', 'kn_uprog', '--stack', 'syscalls:sys_enter_getpid', '-c', exe]);
+    const r = await runCli(['--comm', 'kn_uprog', '--stack', 'syscalls:sys_enter_getpid', '-c', fixture.exe]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ kn_uprog \d+\n( {4}\S.*\n)+ {4}--\n {4}getpid\+0x[0-9a-f]+ \(.*libc\.so.*\)\n/);
   });
 
   test('CLI --count --stack: most common stacks first, with their counts', async () => {
-    const r = await runCli([`uprobe:${exe}:kn_add`, '--count', '--stack', 'user', '-c', `${exe} many`]);
+    const r = await runCli([`uprobe:${fixture.exe}:kn_add`, '--count', '--stack', 'user', '-c', `${fixture.exe} many`]);
     expect(r.code).toBe(0);
     // The program's own output ("r 42") shares stdout.
     const blocks = r.stdout.replace(/^r \d+\n/m, '').replace(/\n+$/, '').split('\n\n');
     expect(blocks).toHaveLength(2);
     const [first, second] = blocks.map((b) => b.split('\n'));
-    expect(first[0]).toMatch(new RegExp(`^\\s+5  kn_uprog uprobe:${exe}:kn_add$`));
-    expect(first[1]).toBe(`    kn_add+0x0 (${exe})`);
+    expect(first[0]).toMatch(new RegExp(`^\\s+5  kn_uprog uprobe:${fixture.exe}:kn_add$`));
+    expect(first[1]).toBe(`    kn_add+0x0 (${fixture.exe})`);
     expect(first[2]).toMatch(/^ {4}kn_other\+/);
     expect(second[0]).toMatch(/^\s+3  kn_uprog /);
     expect(second[2]).toMatch(/^ {4}kn_caller\+/);

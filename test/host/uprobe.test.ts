@@ -5,37 +5,28 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotFoundError, OptionError, Probe, attachUprobe, attachUretprobe } from '../../lib';
+import { NotFoundError, OptionError, attachUprobe, attachUretprobe } from '../../lib';
 import { ElfFile } from '../../lib/elf';
 import { resolveBinary } from '../../lib/uprobe';
 import { collect, errorOf, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { runCli } from '../helpers/proc';
-import { Uprog, buildUprog, instructionAddresses } from '../helpers/uprog';
+import { Uprog, instructionAddresses, uprogFixture } from '../helpers/uprog';
 
 jest.setTimeout(30000);
 
 describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
-  let exe: string;
-  const open: Probe[] = [];
-  const track = (p: Probe) => (open.push(p), p);
-
-  beforeAll(() => {
-    exe = buildUprog();
-  });
-  afterAll(() => fs.rmSync(path.dirname(exe), { recursive: true, force: true }));
-  afterEach(() => {
-    for (const p of open.splice(0)) p.close();
-  });
+  const fixture = uprogFixture();
+  const { track } = fixture;
 
   test('kn_add(20, 22): arg0 and arg1 with :s32, in the right process', async () => {
-    const probe = track(attachUprobe(exe, 'kn_add', { args: ['a=arg0:s32', 'b=arg1:s32'] }));
+    const probe = track(attachUprobe(fixture.exe, 'kn_add', { args: ['a=arg0:s32', 'b=arg1:s32'] }));
     expect(probe.kind).toBe('uprobe');
-    expect(probe.name).toBe(`uprobe:${exe}:kn_add`);
-    const elf = ElfFile.open(exe);
-    expect(probe.strategy).toBe(`uprobe ${exe}+0x${elf.fileOffset(elf.symbol('kn_add')!.address).toString(16)}`);
+    expect(probe.name).toBe(`uprobe:${fixture.exe}:kn_add`);
+    const elf = ElfFile.open(fixture.exe);
+    expect(probe.strategy).toBe(`uprobe ${fixture.exe}+0x${elf.fileOffset(elf.symbol('kn_add')!.address).toString(16)}`);
     const events = collect(probe);
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     expect(await prog.go()).toContain('r 42');
     const ev = await waitForEvent(events, (e) => e.pid === pid, `kn_add in ${pid}`);
@@ -45,10 +36,10 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
   });
 
   test('default arguments: arg0..arg5 as raw 64-bit registers', async () => {
-    const probe = track(attachUprobe(exe, 'kn_add'));
+    const probe = track(attachUprobe(fixture.exe, 'kn_add'));
     expect(probe.args.map((a) => a.name)).toEqual(['arg0', 'arg1', 'arg2', 'arg3', 'arg4', 'arg5']);
     const events = collect(probe);
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     await prog.go();
     const ev = await waitForEvent(events, (e) => e.pid === pid, 'kn_add');
@@ -57,10 +48,10 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
   });
 
   test('uretprobe: the return value is event.ret; the pid option limits to one process', async () => {
-    const prog = new Uprog(exe);
-    const other = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
+    const other = new Uprog(fixture.exe);
     const [pid, otherPid] = await Promise.all([prog.ready(), other.ready()]);
-    const probe = track(attachUretprobe(exe, 'kn_add', { pid }));
+    const probe = track(attachUretprobe(fixture.exe, 'kn_add', { pid }));
     expect(probe.kind).toBe('uretprobe');
     const events = collect(probe);
     await Promise.all([prog.go(), other.go()]);
@@ -71,13 +62,13 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
   });
 
   test('symbol+offset and a raw address attach where objdump says the instructions are', async () => {
-    const insns = instructionAddresses(exe, 'kn_add');
+    const insns = instructionAddresses(fixture.exe, 'kn_add');
     const second = insns[1] - insns[0];
-    const atOffset = track(attachUprobe(exe, `kn_add+0x${second.toString(16)}`));
-    const atAddress = track(attachUprobe(exe, `0x${insns[0].toString(16)}`, { args: ['arg1:u32'] }));
+    const atOffset = track(attachUprobe(fixture.exe, `kn_add+0x${second.toString(16)}`));
+    const atAddress = track(attachUprobe(fixture.exe, `0x${insns[0].toString(16)}`, { args: ['arg1:u32'] }));
     const a = collect(atOffset);
     const b = collect(atAddress);
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     await prog.go();
     await waitForEvent(a, (e) => e.pid === pid, `kn_add+${second}`);
@@ -86,7 +77,7 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
   });
 
   test('libc getpid with pid: the library comes from /proc/<pid>/maps, only that process fires', async () => {
-    const prog = new Uprog(exe);
+    const prog = new Uprog(fixture.exe);
     const pid = await prog.ready();
     const fromMaps = resolveBinary('libc', pid);
     expect(path.basename(fromMaps)).toMatch(/^libc\.so/);
@@ -104,27 +95,27 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
     const noBin = errorOf(() => attachUprobe('/no/such/binary', 'main'));
     expect(noBin).toBeInstanceOf(NotFoundError);
     expect(noBin.message).toContain('/no/such/binary');
-    const noSym = errorOf(() => attachUprobe(exe, 'kn_ad'));
+    const noSym = errorOf(() => attachUprobe(fixture.exe, 'kn_ad'));
     expect(noSym).toBeInstanceOf(NotFoundError);
     expect(noSym.code).toBe('EKN_NOT_FOUND');
     expect(noSym.suggestions).toEqual(expect.arrayContaining(['kn_add']));
     expect(noSym.message).toMatch(/did you mean .*kn_add/);
     expect(errorOf(() => attachUprobe('libnosuchlibrary', 'f'))).toBeInstanceOf(NotFoundError);
-    expect(errorOf(() => attachUprobe(exe, 'kn add'))).toBeInstanceOf(OptionError);
+    expect(errorOf(() => attachUprobe(fixture.exe, 'kn add'))).toBeInstanceOf(OptionError);
   });
 
   test('CLI: uprobe:<path>:kn_add --arg, and uretprobe: shows ret', async () => {
-    const entry = await runCli([`uprobe:${exe}:kn_add`, '--arg', 'a=arg0:s32', '--arg', 'b=arg1:s32', '-c', exe]);
+    const entry = await runCli([`uprobe:${fixture.exe}:kn_add`, '--arg', 'a=arg0:s32', '--arg', 'b=arg1:s32', '-c', fixture.exe]);
     expect(entry.stderr).toContain('1 events, 0 lost');
     expect(entry.stdout).toMatch(/^\d\d:\d\d:\d\d kn_uprog \d+ a=20 b=22$/m);
     expect(entry.code).toBe(0);
-    const ret = await runCli([`uretprobe:${exe}:kn_add`, '--arg', 'r=retval:s32', '-c', exe]);
+    const ret = await runCli([`uretprobe:${fixture.exe}:kn_add`, '--arg', 'r=retval:s32', '-c', fixture.exe]);
     expect(ret.stdout).toMatch(/ kn_uprog \d+ r=42$/m);
-    const bad = await runCli([`uprobe:${exe}:kn_ad`, '-c', 'true']);
+    const bad = await runCli([`uprobe:${fixture.exe}:kn_ad`, '-c', 'true']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/no function kn_ad .*did you mean kn_add/);
     // Checked through the CLI: errors the addon throws cross jest's sandbox as foreign Errors.
-    const gone = await runCli([`uprobe:${exe}:kn_add`, '--pid', '2147483646', '--duration', '1']);
+    const gone = await runCli([`uprobe:${fixture.exe}:kn_add`, '--pid', '2147483646', '--duration', '1']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('no process 2147483646');
   });
