@@ -36,12 +36,22 @@ function readModules(): string {
   }
 }
 
+/** /proc/kallsyms, or '' where it cannot be read (a locked-down or non-Linux system). */
+export function readKallsyms(): string {
+  try {
+    return fs.readFileSync('/proc/kallsyms', 'latin1');
+  } catch {
+    return '';
+  }
+}
+
 /**
- * Text symbols of /proc/kallsyms, parsed by hand: it has 100k+ lines and a
+ * Calls `each` for every text symbol in /proc/kallsyms text with its name, its
+ * module ('' for the kernel image) and where its line starts (the address is
+ * the line's first characters). Scanned by hand: it has 100k+ lines and a
  * split/regex per line would take most of the listing's time.
  */
-export function parseKallsyms(text: string): Map<string, string> {
-  const byName = new Map<string, string>();
+export function eachTextSymbol(text: string, each: (name: string, module: string, lineStart: number) => void): void {
   for (let at = 0; at < text.length; ) {
     let nl = text.indexOf('\n', at);
     if (nl < 0) nl = text.length;
@@ -52,29 +62,30 @@ export function parseKallsyms(text: string): Map<string, string> {
         // Scan this line only: indexOf('\t') would run on to the module symbols at the end.
         let end = sp + 3;
         while (end < nl && text.charCodeAt(end) !== 9) end++;
-        const name = text.slice(sp + 3, end);
-        // Padding, CFI stubs and static-call trampolines are not functions; [bpf] and [__builtin__*] are not modules.
-        if (!name.startsWith('__pfx_') && !name.startsWith('__cfi_') && !name.startsWith('__SCT__') && !byName.has(name)) {
-          const mod = end < nl ? text.slice(end + 2, text.charCodeAt(nl - 1) === 0x5d ? nl - 1 : nl) : '';
-          if (mod !== 'bpf' && !mod.startsWith('__builtin')) byName.set(name, mod);
-        }
+        const mod = end < nl ? text.slice(end + 2, text.charCodeAt(nl - 1) === 0x5d ? nl - 1 : nl) : '';
+        each(text.slice(sp + 3, end), mod, at);
       }
     }
     at = nl + 1;
   }
+}
+
+/** The functions of /proc/kallsyms text: name -> module ('' for the kernel image), first occurrence first. */
+export function parseKallsyms(text: string): Map<string, string> {
+  const byName = new Map<string, string>();
+  eachTextSymbol(text, (name, mod) => {
+    // Padding, CFI stubs and static-call trampolines are not functions; [bpf] and [__builtin__*] are not modules.
+    if (name.startsWith('__pfx_') || name.startsWith('__cfi_') || name.startsWith('__SCT__') || byName.has(name)) return;
+    if (mod !== 'bpf' && !mod.startsWith('__builtin')) byName.set(name, mod);
+  });
   return byName;
 }
 
 function load(): Table {
   const modules = readModules();
   if (table && table.modules === modules) return table;
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/kallsyms', 'latin1');
-  } catch {
-    // No kallsyms (a locked-down or non-Linux system): nothing to list or suggest.
-  }
-  return (table = { byName: parseKallsyms(text), modules });
+  // No kallsyms: nothing to list or suggest.
+  return (table = { byName: parseKallsyms(readKallsyms()), modules });
 }
 
 /** Names listed in a file of one name per line, after an optional address column; undefined when unreadable. */

@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import type { TraceEvent } from './decode';
 import { ElfFile } from './elf';
+import { eachTextSymbol, readKallsyms } from './kallsyms';
 
 /** One symbolized stack frame. */
 export class Frame {
@@ -53,28 +54,15 @@ let kallsyms: Kallsyms | undefined;
 /** Reads /proc/kallsyms once (on the first kernel frame), text symbols only. */
 function loadKallsyms(): Kallsyms {
   if (kallsyms) return kallsyms;
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/kallsyms', 'latin1');
-  } catch {
-    // No kallsyms: frames stay addresses.
-  }
+  // Without kallsyms, frames stay addresses.
+  const text = readKallsyms();
   const rows: Array<{ a: number; name: string; mod?: string }> = [];
-  for (let at = 0; at < text.length; ) {
-    let nl = text.indexOf('\n', at);
-    if (nl < 0) nl = text.length;
-    const line = text.slice(at, nl);
-    at = nl + 1;
-    const t = line.charCodeAt(17) | 0x20; // 16 hex digits, a space, the type
-    if (line.length < 20 || (t !== 0x74 /* t */ && t !== 0x77 /* w */)) continue;
-    const hi = parseInt(line.slice(0, 8), 16);
-    if (!(hi >= KBASE_HI)) continue; // zeroed addresses (kptr_restrict) cannot be used
-    const a = (hi - KBASE_HI) * 0x100000000 + parseInt(line.slice(8, 16), 16);
-    const rest = line.slice(19);
-    const tab = rest.indexOf('\t');
-    if (tab < 0) rows.push({ a, name: rest });
-    else rows.push({ a, name: rest.slice(0, tab), mod: rest.slice(tab + 1).replace(/^\[|\]$/g, '') });
-  }
+  eachTextSymbol(text, (name, mod, at) => {
+    const hi = parseInt(text.slice(at, at + 8), 16);
+    if (!(hi >= KBASE_HI)) return; // zeroed addresses (kptr_restrict) cannot be used
+    const a = (hi - KBASE_HI) * 0x100000000 + parseInt(text.slice(at + 8, at + 16), 16);
+    rows.push({ a, name, mod: mod || undefined });
+  });
   rows.sort((x, y) => x.a - y.a);
   kallsyms = { addrs: Float64Array.from(rows, (r) => r.a), names: rows.map((r) => r.name), modules: rows.map((r) => r.mod) };
   return kallsyms;
