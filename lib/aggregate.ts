@@ -7,13 +7,14 @@
  *   ...; console.log(c.snapshot());   // [{ key: 'node', count: 12, label: 'node' }, ...]
  */
 import { CFG_COUNT, CFG_HIST, CFG_LAT_END, CFG_LAT_START, CountBy, layout } from './abi';
-import { ProbeOptions, attachSummary, checkOptions } from './attach';
+import { ProbeOptions, SummaryConfig, attachSummary, checkOptions } from './attach';
 import { HistogramSnapshot, histogramSnapshot } from './chart';
 import type { ArgPlan } from './decode';
 import { OptionError } from './errors';
 import type { Probe } from './probe';
 import { Session } from './session';
 import { Target, parseTarget } from './target';
+import { UprobeTarget, attachUprobeTarget, parseUprobeTarget } from './uprobe';
 
 export type { Bucket, HistogramSnapshot } from './chart';
 
@@ -33,8 +34,11 @@ export interface CountEntry {
 /** Entries, largest count first; `dropped`: hits not counted because the count map was full. */
 export type CountSnapshot = CountEntry[] & { dropped: number; total: number };
 
-/** Where a summary attaches: CLI syntax (`syscall:openat`, `tracepoint:cat:name`, `vfs_read`) or a parsed target. */
-export type TargetSpec = string | Target;
+/**
+ * Where a summary attaches: CLI syntax (`syscall:openat`, `tracepoint:cat:name`,
+ * `vfs_read`, `uprobe:libc:malloc`) or a parsed target.
+ */
+export type TargetSpec = string | Target | UprobeTarget;
 
 export interface SummaryOptions extends Omit<ProbeOptions, 'args' | 'stack'> {
   /** Attach to the return (syscall exit, kretprobe); implied by an expression on `ret`/`retval`. */
@@ -77,10 +81,33 @@ export function configure(config: AggregateConfig): void {
   if (r !== undefined) Session.configure({ ringBytes: r });
 }
 
-function toTarget(spec: TargetSpec, ret: boolean): Target {
-  if (typeof spec === 'string') return parseTarget(spec, ret);
-  if (!spec || typeof spec !== 'object' || typeof spec.name !== 'string') throw new OptionError('target must be a string like syscall:openat or a parsed target');
+function toTarget(spec: TargetSpec, ret: boolean): Target | UprobeTarget {
+  if (typeof spec === 'string') return parseUprobeTarget(spec, ret) ?? parseTarget(spec, ret);
+  if (spec && typeof spec === 'object' && isUprobe(spec) && typeof spec.binary === 'string') {
+    return ret ? { ...spec, kind: 'uretprobe' } : spec;
+  }
+  if (!spec || typeof spec !== 'object' || !('name' in spec) || typeof spec.name !== 'string') {
+    throw new OptionError('target must be a string like syscall:openat or a parsed target');
+  }
   return ret && spec.kind !== 'tracepoint' ? { ...spec, kind: spec.kind === 'syscall' ? 'syscall' : 'kretprobe', ret: true } : spec;
+}
+
+/** Whether the target fires on returns (where `retval` is). */
+function onReturn(t: Target | UprobeTarget): boolean {
+  return t.kind === 'uretprobe' || t.kind === 'kretprobe' || (t.kind === 'syscall' && t.ret);
+}
+
+function isUprobe(t: Target | UprobeTarget): t is UprobeTarget {
+  return t.kind === 'uprobe' || t.kind === 'uretprobe';
+}
+
+function attachTo(t: Target | UprobeTarget, opts: ProbeOptions, summary: SummaryConfig): Probe {
+  return isUprobe(t) ? attachUprobeTarget(t, opts, summary) : attachSummary(t, opts, summary);
+}
+
+/** How a summary names its target: `syscall:openat`, `kprobe:vfs_read`, `uprobe:/bin/bash:readline`. */
+function targetName(t: Target | UprobeTarget): string {
+  return isUprobe(t) ? `uprobe:${t.binary}:${t.location}` : t.kind === 'syscall' ? `syscall:${t.name}` : `kprobe:${t.name}`;
 }
 
 /**
@@ -88,10 +115,10 @@ function toTarget(spec: TargetSpec, ret: boolean): Target {
  * the return side; `retval` is the name both kretprobes and sys_exit
  * tracepoints understand.
  */
-function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Target; expr: string } {
+function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Target | UprobeTarget; expr: string } {
   const m = /^\s*(?:([A-Za-z_]\w*)\s*=(?!=)\s*)?(ret|retval)\b/.exec(expr);
   const target = toTarget(spec, ret || !!m);
-  if (target.ret && m) {
+  if (onReturn(target) && m) {
     const label = m[1] ?? 'ret';
     expr = `${label}=retval${expr.slice(m[0].length)}`;
   }
@@ -301,11 +328,11 @@ export function countBy(target: TargetSpec, opts: CountOptions = {}): Counter {
   const o = checkSummaryOptions(opts);
   const task = BY_TASK[by.trim()];
   if (task !== undefined) {
-    const probe = attachSummary(toTarget(target, !!o.ret), probeOptions(o), { flags: CFG_COUNT, countBy: task });
+    const probe = attachTo(toTarget(target, !!o.ret), probeOptions(o), { flags: CFG_COUNT, countBy: task });
     return new Counter(probe, by.trim(), task);
   }
   const v = valueTarget(target, by, !!o.ret);
-  const probe = attachSummary(v.target, probeOptions(o, [v.expr]), { flags: CFG_COUNT, countBy: CountBy.Value });
+  const probe = attachTo(v.target, probeOptions(o, [v.expr]), { flags: CFG_COUNT, countBy: CountBy.Value });
   // The compiler keys strings and byte arrays by their bytes (CountBy.String).
   const kind = probe.plans[0]?.kind;
   return new Counter(probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value);
@@ -319,7 +346,7 @@ export function histogram(target: TargetSpec, expr: string, opts: SummaryOptions
   if (typeof expr !== 'string' || expr.trim() === '') throw new OptionError('histogram needs an expression, e.g. count or ret');
   const o = checkSummaryOptions(opts);
   const v = valueTarget(target, expr, !!o.ret);
-  const probe = attachSummary(v.target, probeOptions(o, [v.expr]), { flags: CFG_HIST });
+  const probe = attachTo(v.target, probeOptions(o, [v.expr]), { flags: CFG_HIST });
   const plan = probe.plans[0];
   if (plan.kind === 'string' || plan.kind === 'bytes') {
     probe.close();
@@ -332,28 +359,31 @@ export function histogram(target: TargetSpec, expr: string, opts: SummaryOptions
 let nextPair = 1;
 
 /**
- * The time each call of a kernel function or syscall takes, per thread
- * (entry to return), as a log2 histogram in nanoseconds: a kprobe and a
- * kretprobe, or the sys_enter/sys_exit tracepoints of a syscall. `filter`
- * applies at entry (the arguments are there).
+ * The time each call of a kernel or user function, or a syscall, takes, per
+ * thread (entry to return), as a log2 histogram in nanoseconds: a kprobe and
+ * a kretprobe, a uprobe and a uretprobe, or the sys_enter/sys_exit
+ * tracepoints of a syscall. `filter` applies at entry (the arguments are there).
  */
 export function latency(target: TargetSpec, opts: SummaryOptions = {}): Histogram {
   const o = checkSummaryOptions(opts);
   const t = toTarget(target, false);
   if (t.kind === 'tracepoint') throw new OptionError(`latency needs a function or a syscall: tracepoint ${t.name} has no return to pair with`);
-  const entry: Target = t.kind === 'syscall' ? { ...t, ret: false } : { kind: 'kprobe', name: t.name, ret: false };
-  const exit: Target = t.kind === 'syscall' ? { ...t, ret: true } : { kind: 'kretprobe', name: t.name, ret: true };
+  const [entry, exit]: Array<Target | UprobeTarget> =
+    isUprobe(t)
+      ? [{ ...t, kind: 'uprobe' }, { ...t, kind: 'uretprobe' }]
+      : t.kind === 'syscall'
+        ? [{ ...t, ret: false }, { ...t, ret: true }]
+        : [{ kind: 'kprobe', name: t.name, ret: false }, { kind: 'kretprobe', name: t.name, ret: true }];
   const pair = nextPair++;
   const base = probeOptions(o);
-  const start = attachSummary(entry, base, { flags: CFG_LAT_START, pair });
+  const start = attachTo(entry, base, { flags: CFG_LAT_START, pair });
   let end: Probe;
   try {
     // The argument filter ran at entry; the return side keeps only the task filters.
-    end = attachSummary(exit, { ...base, filter: undefined }, { flags: CFG_LAT_END | CFG_HIST, pair });
+    end = attachTo(exit, { ...base, filter: undefined }, { flags: CFG_LAT_END | CFG_HIST, pair });
   } catch (e) {
     start.close();
     throw e;
   }
-  const name = t.kind === 'syscall' ? `syscall:${t.name}` : `kprobe:${t.name}`;
-  return new Histogram([start, end], end, name, 'ns', 'latency', false);
+  return new Histogram([start, end], end, targetName(t), 'ns', 'latency', false);
 }

@@ -229,8 +229,6 @@ function takeCountOption(argv: TraceArgs): string | undefined {
   return 'comm';
 }
 
-const SUMMARY_KINDS = ['kprobe', 'kretprobe', 'tracepoint', 'syscall'];
-
 function countKeyJson(key: string | number | bigint): string | number {
   if (typeof key !== 'bigint') return key;
   return key <= BigInt(Number.MAX_SAFE_INTEGER) && key >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(key) : key.toString();
@@ -240,7 +238,7 @@ function countKeyJson(key: string | number | bigint): string | number {
  * --count, --latency and --hist: summaries the kernel computes, printed every
  * --interval seconds (cumulative) and at the end.
  */
-async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string }>, opts: ProbeOptions, by: string | undefined): Promise<void> {
+async function summarize(argv: TraceArgs, targets: ReadonlyArray<Target | UprobeTarget>, opts: ProbeOptions, by: string | undefined): Promise<void> {
   const modes = [by !== undefined && '--count', argv.latency && '--latency', argv.hist !== undefined && '--hist'].filter(Boolean);
   if (modes.length > 1) throw new OptionError(`${modes.join(' and ')} do not go together: one summary at a time`);
   if (opts.args) throw new OptionError('--arg does not apply to --count, --latency or --hist: use --count by=<expr> or --hist <expr>');
@@ -249,14 +247,11 @@ async function summarize(argv: TraceArgs, targets: ReadonlyArray<{ kind: string 
   const { configure, countBy, histogram, latency } = await import('./aggregate');
   const { renderCounts, renderHistogram } = await import('./chart');
   if (argv.maxCounts !== undefined) configure({ maxCounts: argv.maxCounts });
-  for (const t of targets) {
-    if (!SUMMARY_KINDS.includes(t.kind)) throw new OptionError(`${t.kind} targets cannot be summarised in the kernel: use kprobe, syscall or tracepoint targets`);
-  }
   const { args: _args, stack: _stack, ...base } = opts;
   const counters: Counter[] = [];
   const hists: Histogram[] = [];
   try {
-    for (const t of targets as readonly Target[]) {
+    for (const t of targets) {
       if (by !== undefined) counters.push(countBy(t, { ...base, by }));
       else if (argv.latency) hists.push(latency(t, base));
       else hists.push(histogram(t, argv.hist as string, base));

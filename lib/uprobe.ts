@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ProbeOptions, checkOptions, compile } from './attach';
+import { ProbeOptions, SummaryConfig, checkOptions, compile } from './attach';
 import { ElfFile, ElfSymbol } from './elf';
 import { NotFoundError, OptionError, closest } from './errors';
 import { rawContext } from './fetch';
@@ -160,12 +160,12 @@ export function resolveLocation(binary: string, spec: string): UprobeLocation {
   return { binary, symbol: sym.name, address, fileOffset: elf.fileOffset(address) };
 }
 
-function uprobe(target: string, spec: string, opts: UprobeOptions | undefined, ret: boolean): Probe {
+function uprobe(target: string, spec: string, opts: UprobeOptions | undefined, ret: boolean, summary?: SummaryConfig): Probe {
   const kind = ret ? 'uretprobe' : 'uprobe';
   const o = checkOptions(opts);
   const binary = resolveBinary(target, o.pid);
   const where = resolveLocation(binary, spec);
-  const { plans, config } = compile(rawContext(kind, where.symbol ?? spec), o);
+  const { plans, config } = compile(rawContext(kind, where.symbol ?? spec), o, undefined, summary);
   const name = `${kind}:${binary}:${spec}`;
   const pid = o.pid ?? -1;
   return Session.get().attach({
@@ -218,7 +218,7 @@ export function parseUprobeTarget(text: string, ret = false): UprobeTarget | und
   return { kind, binary: m[2].slice(0, colon), location: m[2].slice(colon + 1) };
 }
 
-/** Attaches what parseUprobeTarget() returned. */
-export function attachUprobeTarget(t: UprobeTarget, opts?: UprobeOptions): Probe {
-  return uprobe(t.binary, t.location, opts, t.kind === 'uretprobe');
+/** Attaches what parseUprobeTarget() returned; with `summary`, counting or a histogram in the kernel (lib/aggregate.ts). */
+export function attachUprobeTarget(t: UprobeTarget, opts?: UprobeOptions, summary?: SummaryConfig): Probe {
+  return uprobe(t.binary, t.location, opts, t.kind === 'uretprobe', summary);
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotFoundError, OptionError, attachUprobe, attachUretprobe } from '../../lib';
+import { NotFoundError, OptionError, attachUprobe, attachUretprobe, countBy, histogram, latency } from '../../lib';
 import { ElfFile } from '../../lib/elf';
 import { resolveBinary } from '../../lib/uprobe';
 import { collect, errorOf, waitForEvent } from '../helpers/events';
@@ -118,5 +118,47 @@ describeHost('uprobes', { root: true, tools: ['gcc', 'objdump'] }, () => {
     const gone = await runCli([`uprobe:${fixture.exe}:kn_add`, '--pid', '2147483646', '--duration', '1']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain('no process 2147483646');
+  });
+
+  describe('summaries in the kernel', () => {
+    // kn_uprog many: kn_add(20, 22) three times (from kn_caller), kn_add(20, 1) five times (from kn_other).
+    async function runMany<T extends { close(): void }>(make: (pid: number) => T): Promise<T> {
+      const prog = new Uprog(fixture.exe, ['many']);
+      const pid = await prog.ready();
+      const summary = make(pid);
+      try {
+        await prog.go();
+      } finally {
+        summary.close();
+      }
+      return summary;
+    }
+
+    test('countBy an argument, a histogram of the return value, and latency, each for one process', async () => {
+      const byB = await runMany((pid) => countBy(`uprobe:${fixture.exe}:kn_add`, { by: 'arg1:s32', pid }));
+      expect(byB.name).toBe(`uprobe:${fixture.exe}:kn_add`);
+      expect(byB.snapshot().map((e) => [Number(e.key), e.count])).toEqual([[1, 5], [22, 3]]);
+
+      const rets = await runMany((pid) => histogram(`uprobe:${fixture.exe}:kn_add`, 'ret:s32', { pid }));
+      // `ret` moves it to the return: 21 five times ([16, 32)), 42 three times ([32, 64)).
+      expect(rets.probes[0].kind).toBe('uretprobe');
+      expect(rets.snapshot().buckets.map((b) => [b.low, b.count])).toEqual([[16, 5], [32, 3]]);
+
+      const lat = await runMany((pid) => latency(`uprobe:${fixture.exe}:kn_add`, { pid }));
+      expect(lat.probes.map((p) => p.kind)).toEqual(['uprobe', 'uretprobe']);
+      expect(lat.snapshot().total).toBe(8);
+      expect(lat.snapshot().unit).toBe('ns');
+    });
+
+    test('CLI: --count by=<arg> and --latency on a uprobe target', async () => {
+      const counted = await runCli([`uprobe:${fixture.exe}:kn_add`, '--count', 'by=arg1:s32', '-c', `${fixture.exe} many`]);
+      expect(counted.code).toBe(0);
+      expect(counted.stdout).toMatch(/^\s+5\s.*\b1$/m);
+      expect(counted.stdout).toMatch(/^\s+3\s.*\b22$/m);
+      const timed = await runCli([`uprobe:${fixture.exe}:kn_add`, '--latency', '--json', '-c', `${fixture.exe} many`]);
+      expect(timed.code).toBe(0);
+      const last = JSON.parse(timed.stdout.trim().split('\n').pop()!) as { probe: string; total: number; unit: string };
+      expect(last).toMatchObject({ probe: `uprobe:${fixture.exe}:kn_add`, total: 8, unit: 'ns' });
+    });
   });
 });
