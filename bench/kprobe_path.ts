@@ -51,7 +51,7 @@ const JSON_TAG = 'KPROBE_PATH_JSON ';
 /** Loop reads per measured run, and rounds. */
 function params(quick: boolean): { calls: number; rounds: number } {
   // an even number of rounds: paired programs run in each order equally often
-  return quick ? { calls: 50_000, rounds: 6 } : { calls: 100_000, rounds: 16 };
+  return quick ? { calls: 100_000, rounds: 8 } : { calls: 100_000, rounds: 16 };
 }
 
 /** The built helpers, in <cache>/kprobe_path. */
@@ -163,7 +163,7 @@ export function buildKprobePathHelpers(root: string, cache: string): void {
     if (out) fs.writeFileSync(out, r.stdout);
   };
   const loopSrc = path.join(src, 'read_loop.c');
-  if (!newer(h.loop, [loopSrc])) run(cc, ['-O2', '-Wall', '-o', h.loop, loopSrc]);
+  if (!newer(h.loop, [loopSrc, path.join(src, 'timed_loop.h')])) run(cc, ['-O2', '-Wall', '-o', h.loop, loopSrc]);
 
   const vmlinux = path.join(h.dir, 'vmlinux.h');
   if (!fs.existsSync(vmlinux)) run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], vmlinux);
@@ -177,7 +177,7 @@ export function buildKprobePathHelpers(root: string, cache: string): void {
   const skel = path.join(h.dir, 'handwritten.skel.h');
   if (!newer(skel, [obj])) run('bpftool', ['gen', 'skeleton', obj, 'name', 'handwritten'], skel);
   const userSrc = path.join(src, 'handwritten.c');
-  if (!newer(h.handwritten, [userSrc, header, skel])) {
+  if (!newer(h.handwritten, [userSrc, header, skel, path.join(src, 'batch_drain.h')])) {
     run(cc, ['-O2', '-Wall', `-I${h.dir}`, `-I${src}`, '-o', h.handwritten, userSrc, '-lbpf', '-lelf', '-lz']);
   }
 }

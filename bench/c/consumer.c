@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch_drain.h"
 #include "kprobe_node.h"
 
 #define RING_BYTES (8u << 20)
@@ -45,35 +46,18 @@ static long long now_ns(void)
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
-/* Bytes taken in the current drain: like the addon (batchBytes 1 MB), one
- * drain is bounded, so a producer as fast as the reader cannot pin it. */
-static size_t batch_bytes;
-#define BATCH_LIMIT (1u << 20)
-
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct kn_record *r = data;
 	(void)ctx;
 	seen++;
-	batch_bytes += size;
 	if (r->pid == target_pid) {
 		target_seen++;
 		last_ns = now_ns();
 		if (expect && target_seen >= expect)
 			stop = 1;
 	}
-	return batch_bytes >= BATCH_LIMIT ? -E2BIG : 0;
-}
-
-/* Up to 16 bounded batches per wake-up, as native/tracer.cc DrainRing does. */
-static void drain(struct ring_buffer *rb)
-{
-	for (int round = 0; round < 16; round++) {
-		batch_bytes = 0;
-		ring_buffer__consume(rb);
-		if (batch_bytes < BATCH_LIMIT)
-			break;
-	}
+	return batch_take(size);
 }
 
 /* A `const volatile` global's bytes in .rodata, before load. */

@@ -34,17 +34,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch_drain.h"
 #include "handwritten.h"
 #include "handwritten.skel.h"
-
-#define BATCH_LIMIT (1u << 20)
 
 static volatile sig_atomic_t stop;
 static unsigned long long seen, target_seen, expect, matched, other, want;
 static unsigned int target_pid;
 static int want_set;
 static long long last_ns;
-static size_t batch_bytes;
 
 static long long now_ns(void)
 {
@@ -60,7 +58,6 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct hw_event *e = data;
 	(void)ctx;
 	seen++;
-	batch_bytes += size;
 	if (e->pid == target_pid) {
 		target_seen++;
 		last_ns = now_ns();
@@ -71,18 +68,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (expect && (want_set ? matched : target_seen) >= expect)
 			stop = 1;
 	}
-	return batch_bytes >= BATCH_LIMIT ? -E2BIG : 0;
-}
-
-/* Up to 16 bounded batches per wake-up, as native/tracer.cc DrainRing does. */
-static void drain(struct ring_buffer *rb)
-{
-	for (int round = 0; round < 16; round++) {
-		batch_bytes = 0;
-		ring_buffer__consume(rb);
-		if (batch_bytes < BATCH_LIMIT)
-			break;
-	}
+	return batch_take(size);
 }
 
 static void reply(const char *s)
