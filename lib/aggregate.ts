@@ -13,8 +13,8 @@ import type { ArgPlan } from './decode';
 import { OptionError } from './errors';
 import type { Probe } from './probe';
 import { Session } from './session';
-import { Target, parseTarget } from './target';
-import { UprobeTarget, attachUprobeTarget, parseUprobeTarget } from './uprobe';
+import { Target, UprobeTarget, isUprobe, parseAnyTarget } from './target';
+import { attachUprobeTarget } from './uprobe';
 
 export type { Bucket, HistogramSnapshot } from './chart';
 
@@ -82,7 +82,7 @@ export function configure(config: AggregateConfig): void {
 }
 
 function toTarget(spec: TargetSpec, ret: boolean): Target | UprobeTarget {
-  if (typeof spec === 'string') return parseUprobeTarget(spec, ret) ?? parseTarget(spec, ret);
+  if (typeof spec === 'string') return parseAnyTarget(spec, ret);
   if (spec && typeof spec === 'object' && isUprobe(spec) && typeof spec.binary === 'string') {
     return ret ? { ...spec, kind: 'uretprobe' } : spec;
   }
@@ -95,10 +95,6 @@ function toTarget(spec: TargetSpec, ret: boolean): Target | UprobeTarget {
 /** Whether the target fires on returns (where `retval` is). */
 function onReturn(t: Target | UprobeTarget): boolean {
   return t.kind === 'uretprobe' || t.kind === 'kretprobe' || (t.kind === 'syscall' && t.ret);
-}
-
-function isUprobe(t: Target | UprobeTarget): t is UprobeTarget {
-  return t.kind === 'uprobe' || t.kind === 'uretprobe';
 }
 
 function attachTo(t: Target | UprobeTarget, opts: ProbeOptions, summary: SummaryConfig): Probe {

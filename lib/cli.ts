@@ -8,9 +8,9 @@
 import { kernelFeatures } from './features';
 import type { BpfProgram } from './native';
 import { Session } from './session';
-import { parseTarget } from './target';
+import { parseAnyTarget } from './target';
 
-export { parseTarget };
+export { parseTarget } from './target';
 export type { Target } from './target';
 
 /** A terminal reads far fewer events per second than a service: a smaller ring keeps start-up light. */
@@ -34,9 +34,8 @@ export function programToPreload(args: readonly string[]): BpfProgram | undefine
   // Words with a kind (`t:sched:sched_switch`, `u:libc:malloc`); a bare word may be an option's value.
   for (const a of args) {
     if (a.startsWith('-') || !a.includes(':')) continue;
-    if (/^(uprobe|u|uretprobe|ur):/.test(a)) return 'kn_kprobe';
     try {
-      return program(parseTarget(a, false).kind);
+      return program(parseAnyTarget(a, false).kind);
     } catch {
       // an option's value, e.g. --arg 'n=arg0:s32'
     }

@@ -16,8 +16,8 @@ import { LineWriter, formatJson, formatLine } from './output';
 import type { Probe } from './probe';
 import { Session } from './session';
 import { StackCounter, parseStackOption, stackLines, withStacksJson } from './stack';
-import { Target, parseTarget } from './target';
-import { UprobeTarget, attachUprobeTarget, parseUprobeTarget } from './uprobe';
+import { Target, UprobeTarget, parseAnyTarget } from './target';
+import { attachUprobeTarget } from './uprobe';
 
 interface TraceArgs {
   targets: string[];
@@ -101,7 +101,7 @@ async function trace(argv: TraceArgs): Promise<void> {
   const stack = parseStackOption(argv.stack);
   if (stack.target) argv.targets.unshift(stack.target);
   const targets = [
-    ...argv.targets.map((t) => parseUprobeTarget(t, argv.ret) ?? parseTarget(t, argv.ret)),
+    ...argv.targets.map((t) => parseAnyTarget(t, argv.ret)),
     ...argv.syscall.map((name): Target => ({ kind: 'syscall', name, ret: argv.ret })),
     ...argv.tracepoint.map((name): Target => ({ kind: 'tracepoint', name, ret: false })),
   ];

@@ -27,7 +27,8 @@ import { checkPrivileges } from './features';
 import type { Probe } from './probe';
 import { Session } from './session';
 import { parseTarget } from './target';
-import { UprobeOptions, attachUprobeTarget, parseUprobeTarget } from './uprobe';
+import { parseUprobeTarget } from './target';
+import { UprobeOptions, attachUprobeTarget } from './uprobe';
 
 export const BPFFS = '/sys/fs/bpf';
 export const PIN_ROOT = path.join(BPFFS, 'kprobe-node');

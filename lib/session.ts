@@ -159,9 +159,7 @@ export class Session implements ProbeOwner {
   static preload(program: BpfProgram): void {
     if (Session.current) return;
     try {
-      const session = new Session({ ...defaults, ...envOptions(), ...Session.pending });
-      session.load([program], true);
-      Session.current = session;
+      Session.get().load([program], true);
     } catch {
       // Privileges and the like: the first attach reports them.
     }

@@ -12,6 +12,7 @@ import { NotFoundError, OptionError, closest } from './errors';
 import { rawContext } from './fetch';
 import type { Probe } from './probe';
 import { Session } from './session';
+import type { UprobeTarget } from './target';
 
 /**
  * Options of a uprobe. `pid` also limits the attachment to that process, and
@@ -192,30 +193,6 @@ export function attachUprobe(target: string, location: string, opts?: UprobeOpti
 /** Traces returns from a user-space function; events carry the return value as `ret`. */
 export function attachUretprobe(target: string, location: string, opts?: UprobeOptions): Probe {
   return uprobe(target, location, opts, true);
-}
-
-/** A CLI target naming a user-space function. */
-export interface UprobeTarget {
-  kind: 'uprobe' | 'uretprobe';
-  /** A path, a library (`libc`) or a program on PATH. */
-  binary: string;
-  /** `symbol`, `symbol+0x10` or `0x1234`. */
-  location: string;
-}
-
-/**
- * `uprobe:/path/to/bin:symbol`, `uretprobe:libc:malloc` (short: `u:`, `ur:`);
- * `--ret` turns a uprobe into a uretprobe. Other targets give undefined.
- */
-export function parseUprobeTarget(text: string, ret = false): UprobeTarget | undefined {
-  const m = /^(uprobe|u|uretprobe|ur):(.*)$/.exec(text);
-  if (!m) return undefined;
-  const colon = m[2].lastIndexOf(':');
-  if (colon <= 0 || colon === m[2].length - 1) {
-    throw new OptionError(`a ${m[1]} target is ${m[1]}:<binary or library>:<symbol>, got "${text}"`);
-  }
-  const kind = m[1] === 'uretprobe' || m[1] === 'ur' || ret ? 'uretprobe' : 'uprobe';
-  return { kind, binary: m[2].slice(0, colon), location: m[2].slice(colon + 1) };
 }
 
 /** Attaches what parseUprobeTarget() returned; with `summary`, counting or a histogram in the kernel (lib/aggregate.ts). */

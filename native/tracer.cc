@@ -263,12 +263,16 @@ bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
   return copy;
 }
 
-bpf_program* Tracer::Program(Napi::Env env, const char* name) {
-  bpf_program* own = bpf_object__find_program_by_name(obj_, name);
+bpf_program* Tracer::Loaded(const char* name) const {
+  bpf_program* own = obj_ ? bpf_object__find_program_by_name(obj_, name) : nullptr;
   if (own != nullptr && bpf_program__fd(own) >= 0) return own;
   auto it = lazy_.find(name);
-  if (it == lazy_.end()) it = lazy_.emplace(name, CopyObject(env, name)).first;
-  return bpf_object__find_program_by_name(it->second, name);
+  return it == lazy_.end() ? nullptr : bpf_object__find_program_by_name(it->second, name);
+}
+
+bpf_program* Tracer::Program(Napi::Env env, const char* name) {
+  if (bpf_program* p = Loaded(name)) return p;
+  return bpf_object__find_program_by_name(lazy_.emplace(name, CopyObject(env, name)).first->second, name);
 }
 
 // attachKprobeMulti(functions, cookies, retprobe) -> link id: one kprobe_multi
@@ -566,23 +570,18 @@ Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   if (closed_) return o;
   // The id of a loaded program, 0 for one not loaded (yet).
-  auto prog_id = [this](bpf_object* obj, const char* name) -> uint32_t {
-    if (obj == nullptr) {
-      obj = obj_;
-      auto it = lazy_.find(name);
-      if (it != lazy_.end()) obj = it->second;
-    }
-    bpf_program* p = obj ? bpf_object__find_program_by_name(obj, name) : nullptr;
+  auto prog_id = [](bpf_program* p) -> uint32_t {
     bpf_prog_info pi = {};
     uint32_t len = sizeof(pi);
     if (p == nullptr || bpf_program__fd(p) < 0 || bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len)) return 0;
     return pi.id;
   };
-  o.Set("kprobeProgram", prog_id(nullptr, "kn_kprobe"));
-  o.Set("tracepointProgram", prog_id(nullptr, "kn_tracepoint"));
+  uint32_t tracepoint = prog_id(Loaded("kn_tracepoint"));
+  o.Set("kprobeProgram", prog_id(Loaded("kn_kprobe")));
+  o.Set("tracepointProgram", tracepoint);
   Napi::Array all = Napi::Array::New(env, copies_.size() + 1);
-  all[uint32_t(0)] = prog_id(nullptr, "kn_tracepoint");
-  for (size_t i = 0; i < copies_.size(); i++) all[i + 1] = prog_id(copies_[i], "kn_tracepoint");
+  all[uint32_t(0)] = tracepoint;
+  for (size_t i = 0; i < copies_.size(); i++) all[i + 1] = prog_id(bpf_object__find_program_by_name(copies_[i], "kn_tracepoint"));
   o.Set("tracepointPrograms", all);
   o.Set("links", static_cast<double>(links_.size()));
   return o;

@@ -71,7 +71,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void CheckOpen(Napi::Env env);
   bpf_object* CopyObject(Napi::Env env, const char* program);
   // The loaded program `name`: the object's own when it was loaded with it,
-  // else a copy holding only it, loaded on first use.
+  // else the copy holding only it; nullptr when neither is loaded yet.
+  bpf_program* Loaded(const char* name) const;
+  // Loaded(name), loading its copy first when needed.
   bpf_program* Program(Napi::Env env, const char* name);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
   // Consumes ready records into batches and hands each batch to JS.
