@@ -163,7 +163,7 @@ export function buildKprobePathHelpers(root: string, cache: string): void {
     if (out) fs.writeFileSync(out, r.stdout);
   };
   const loopSrc = path.join(src, 'read_loop.c');
-  if (!newer(h.loop, [loopSrc, path.join(src, 'timed_loop.h')])) run(cc, ['-O2', '-Wall', '-o', h.loop, loopSrc]);
+  if (!newer(h.loop, [loopSrc, path.join(src, 'timed_loop.h'), path.join(src, 'clock.h')])) run(cc, ['-O2', '-Wall', '-o', h.loop, loopSrc]);
 
   const vmlinux = path.join(h.dir, 'vmlinux.h');
   if (!fs.existsSync(vmlinux)) run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], vmlinux);
@@ -177,7 +177,7 @@ export function buildKprobePathHelpers(root: string, cache: string): void {
   const skel = path.join(h.dir, 'handwritten.skel.h');
   if (!newer(skel, [obj])) run('bpftool', ['gen', 'skeleton', obj, 'name', 'handwritten'], skel);
   const userSrc = path.join(src, 'handwritten.c');
-  if (!newer(h.handwritten, [userSrc, header, skel, path.join(src, 'batch_drain.h')])) {
+  if (!newer(h.handwritten, [userSrc, header, skel, path.join(src, 'batch_drain.h'), path.join(src, 'clock.h')])) {
     run(cc, ['-O2', '-Wall', `-I${h.dir}`, `-I${src}`, '-o', h.handwritten, userSrc, '-lbpf', '-lelf', '-lz']);
   }
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "batch_drain.h"
+#include "clock.h"
 #include "kprobe_node.h"
 
 #define RING_BYTES (8u << 20)
@@ -36,13 +37,6 @@ static volatile sig_atomic_t stop;
 static unsigned long long seen, target_seen, expect;
 static unsigned int target_pid;
 static long long last_ns;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "batch_drain.h"
+#include "clock.h"
 #include "handwritten.h"
 #include "handwritten.skel.h"
 
@@ -43,13 +44,6 @@ static unsigned long long seen, target_seen, expect, matched, other, want;
 static unsigned int target_pid;
 static int want_set;
 static long long last_ns;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
