@@ -115,9 +115,11 @@ export function native(): NativeBinding {
   } catch (e) {
     throw new UnsupportedError(
       'addon',
-      `the kprobe-node native addon could not be loaded for Node ${process.version} on ${process.arch}: ` +
-        `${(e as Error).message.split('\n')[0]}. Rebuild it with: npm rebuild kprobe-node ` +
-        '(needs libbpf-dev, libelf-dev, zlib1g-dev, make, g++ and python3)',
+      `the kprobe-node native addon could not be loaded for Node ${process.version} on linux-${process.arch}: ` +
+        `${(e as Error).message.split('\n')[0]}. No prebuilt addon fits here, so it is built from source at install, ` +
+        'which npm does only once the package\'s install script is approved (and never with --ignore-scripts): ' +
+        'npm install-scripts approve kprobe-node && npm rebuild kprobe-node ' +
+        '(building needs g++, make, python3, libbpf-dev, libelf-dev and zlib1g-dev)',
     );
   }
   return binding;
