@@ -33,7 +33,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
  */
 const SNAP = path.join(CACHE, 'snapshot');
 const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
-const CLI = path.join(SNAP, 'dist', 'lib', 'cli.js');
+const CLI = path.join(SNAP, 'dist', 'lib', 'cli', 'main.js');
 /** The installed command (package.json "bin"), as users run it. */
 const COMMAND = path.join(SNAP, 'scripts', 'kprobe-node');
 const NODE_CONSUMER = path.join(SNAP, 'dist', 'bench', 'consumer.js');
@@ -412,7 +412,7 @@ async function startup(): Promise<void> {
     { name: 'kprobe-node', cmd: [COMMAND, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
     { name: 'bpftrace', cmd: ['bpftrace', '-e', 'tracepoint:syscalls:sys_enter_syncfs {}', '-c', TRUE] },
     // For reference: the same run without the installed command's launcher (scripts/kprobe-node).
-    { name: 'node dist/lib/cli.js', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
+    { name: 'node dist/lib/cli/main.js', cmd: [process.execPath, CLI, '--tracepoint', 'syscalls:sys_enter_syncfs', '-c', TRUE] },
   ];
   notes.push(
     'start-up: kprobe-node returns once its links are disabled and handed to a kernel worker, which frees them ' +
@@ -532,7 +532,7 @@ async function bpfCost(): Promise<void> {
 
 /** Copies the build under test into SNAP (the addon, dist/, package.json; node_modules linked). */
 function snapshot(): void {
-  const need = ['dist/bpf/kprobe_node.bpf.o', 'dist/lib/cli.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
+  const need = ['dist/bpf/kprobe_node.bpf.o', 'dist/lib/cli/main.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
   for (const f of need) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
   fs.rmSync(SNAP, { recursive: true, force: true });
   fs.mkdirSync(path.join(SNAP, 'build', 'Release'), { recursive: true });

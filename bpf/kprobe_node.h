@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The one contract between the BPF programs (bpf/), the native addon (native/)
- * and the TypeScript decoder (lib/abi.ts mirrors it; test/abi.test.ts checks
+ * and the TypeScript decoder (lib/sys/abi.ts mirrors it; test/unit/abi.test.ts checks
  * that the two agree).
  *
  * A probe is described by a struct kn_config stored in the `configs` array at

@@ -12,7 +12,7 @@
 
 namespace {
 
-// Sizes and offsets of the contract as this compiler lays it out; lib/abi.ts
+// Sizes and offsets of the contract as this compiler lays it out; lib/sys/abi.ts
 // is tested against them.
 Napi::Object Layout(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);

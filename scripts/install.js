@@ -10,7 +10,7 @@ const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
 
-if (fs.existsSync(path.join(root, 'Makefile')) && fs.existsSync(path.join(root, 'lib', 'native.ts'))) {
+if (fs.existsSync(path.join(root, 'Makefile')) && fs.existsSync(path.join(root, 'lib', 'sys', 'native.ts'))) {
   console.log('kprobe-node: source checkout; `make` builds the addon');
   process.exit(0);
 }

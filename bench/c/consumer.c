@@ -2,7 +2,7 @@
 /*
  * "The limit": a plain C libbpf consumer of the SAME BPF object kprobe-node
  * loads (dist/bpf/kprobe_node.bpf.o). It sets wakeup_bytes and the ring size
- * like lib/session.ts does, writes an enabled, empty kn_config at index 1,
+ * like lib/core/session.ts does, writes an enabled, empty kn_config at index 1,
  * attaches kn_tracepoint to syscalls:sys_enter_getppid with BPF cookie 1 and
  * drains the ring with ring_buffer__consume on a 10 ms timer plus epoll
  * wake-ups, counting records.
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "object lacks programs or maps\n");
 		return 1;
 	}
-	*wakeup = RING_BYTES / 4; /* as lib/session.ts: ringBytes / 4 */
+	*wakeup = RING_BYTES / 4; /* as lib/core/session.ts: ringBytes / 4 */
 	bpf_map__set_max_entries(ring, RING_BYTES);
 	/* kprobe-node loads the kprobe program too; only the tracepoint one is needed here */
 	struct bpf_program *p;

@@ -11,7 +11,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotFoundError, SystemError, UnsupportedError, closest } from '../errors';
+import { NotFoundError, SystemError, UnsupportedError } from '../errors';
+import { closest } from '../sys/names';
 import { Kind, INT_BOOL, INT_CHAR, INT_SIGNED, extraWords, parseHeader } from './format';
 import * as T from './types';
 

@@ -3,9 +3,12 @@
  * their types, and where each value starts (argument register, return
  * register, or a field of the tracepoint record).
  */
-import { Source } from '../abi';
+import { Source } from '../sys/abi';
+import type { TracepointField } from '../sys/tracefs';
 import { Btf, BtfFunction, Kind } from '../btf';
 import { RAW, TypeRef, Types } from './ctype';
+
+export type { TracepointField };
 
 /** Where a parameter's value is at the probe. */
 export type ParamLocation =
@@ -28,10 +31,10 @@ export interface ContextParam {
   ctype?: string;
 }
 
-export type ProbeKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall';
+export type ContextKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall';
 
 export interface ProbeContext {
-  kind: ProbeKind;
+  kind: ContextKind;
   /** The function or tracepoint (`vfs_fsync_range`, `syscalls:sys_enter_openat`), for messages and flag tables. */
   name: string;
   /** Types for parameters and casts; absent when there is no BTF (raw registers). */
@@ -47,7 +50,7 @@ export interface ProbeContext {
   kernel: boolean;
 }
 
-/** x86-64 passes the first 6 integer arguments in registers. */
+/** Integer arguments passed in registers (6 on x86-64 and as the programs read them on arm64). */
 export const ARG_REGS = 6;
 
 /**
@@ -67,7 +70,7 @@ function functionParams(btf: Btf, fn: BtfFunction): ContextParam[] {
     if (regs === 0) {
       param.unavailable = `it is a ${size}-byte ${v.k} passed on the stack`;
     } else if (reg + regs > ARG_REGS) {
-      param.unavailable = `it is passed on the stack (x86-64 passes only ${ARG_REGS} arguments in registers)`;
+      param.unavailable = `it is passed on the stack (only ${ARG_REGS} arguments are passed in registers)`;
     } else {
       if (regs > 1) param.unavailable = `it is a ${v.k} passed by value in two registers`;
       reg += regs;
@@ -105,7 +108,7 @@ export function kretprobeContext(fn: BtfFunction, kind: 'kretprobe' | 'uretprobe
  * A function without BTF (or a user-space function): arg0..arg{count-1} are
  * untyped 64-bit registers, `retval` for return probes.
  */
-export function rawContext(kind: ProbeKind, name: string, opts: { count?: number; btf?: Btf } = {}): ProbeContext {
+export function rawContext(kind: ContextKind, name: string, opts: { count?: number; btf?: Btf } = {}): ProbeContext {
   const user = kind === 'uprobe' || kind === 'uretprobe';
   const ret = kind === 'kretprobe' || kind === 'uretprobe';
   const params: ContextParam[] = ret
@@ -128,16 +131,6 @@ function tryKernelBtf(): Btf | undefined {
   }
 }
 
-/** One field of a tracepoint's format file (lib/tracefs.ts's TracepointField has this shape). */
-export interface TracepointField {
-  name: string;
-  /** The C type: `const char *`, `__data_loc char[]`, `char[16]`, `unsigned int`. */
-  type: string;
-  offset: number;
-  size: number;
-  signed: boolean;
-  common?: boolean;
-}
 
 /**
  * A tracepoint's record. `syscall`: a syscalls:sys_enter_* or sys_exit_* event,

@@ -82,17 +82,13 @@ describeHost('listing what can be traced', { root: true, tracefs: true }, () => 
     expect(none.stderr).toMatch(/nothing matches kn_no_such_fn_\*/);
   });
 
-  test('kprobe-node list (everything) finishes in a few seconds', async () => {
-    const t = Date.now();
+  // How fast is a benchmark's question (bench/: listing all functions); this checks what it prints.
+  test('kprobe-node list (everything) lists functions, tracepoints and syscalls', async () => {
     const r = await runCli(['list']);
-    const ms = Date.now() - t;
-    // eslint-disable-next-line no-console
-    console.log(`kprobe-node list: ${r.stdout.split('\n').length - 1} lines in ${ms} ms (node start-up included)`);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^vfs_read$/m);
     expect(r.stdout).toMatch(/^tracepoint:sched:sched_switch$/m);
     expect(r.stdout).toMatch(/^syscall:openat$/m);
-    expect(ms).toBeLessThan(5000);
   });
 
   test('an unknown function: NotFoundError with the closest names, on any kernel', () => {

@@ -6,7 +6,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { Probe, TraceEvent, attachTracepoint } from '../../lib';
-import { Session } from '../../lib/session';
+import { Session } from '../../lib/core/session';
 import { linksOfProgram } from '../helpers/bpf';
 import { collect, syncfs, waitForEvent } from '../helpers/events';
 import { describeHost, distLib } from '../helpers/host';
@@ -165,7 +165,7 @@ describeHost('attachTracepoint', { root: true, tracefs: true, tools: ['sync', 'b
   test('a process that is killed leaves no links behind', async () => {
     const script = `
       const { attachTracepoint } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       attachTracepoint('${TP}');
       attachTracepoint('syscalls:sys_exit_syncfs');
       console.log('prog ' + Session.get().info().tracepointProgram);

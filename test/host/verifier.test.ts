@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { VerifierError } from '../../lib';
-import { native } from '../../lib/native';
-import { toTypedError, verifierSummary } from '../../lib/session';
+import { native } from '../../lib/sys/native';
+import { toTypedError, verifierSummary } from '../../lib/sys/errno';
 import { describeHost, repoRoot } from '../helpers/host';
 
 function build(): string {

@@ -6,9 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as abi from '../../lib/abi';
-import { RecordDecoder } from '../../lib/decode';
-import { native } from '../../lib/native';
+import * as abi from '../../lib/sys/abi';
+import { RecordDecoder } from '../../lib/core/decode';
+import { native } from '../../lib/sys/native';
 import { repoRoot } from '../helpers/host';
 
 const N = native().layout;

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { Btf, Kind, BtfType } from '../../lib/btf';
 import { NotFoundError } from '../../lib/errors';
 import { kprobeContext, compileArg } from '../../lib/fetch';
-import { Source, Store } from '../../lib/abi';
+import { Source, Store } from '../../lib/sys/abi';
 import { RawType, idsNamed, memberPath, rawDump, members as rawMembers } from './bpftool-dump';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';

@@ -5,7 +5,7 @@
  */
 import { Btf } from '../../lib/btf';
 import { ExpressionError } from '../../lib/errors';
-import { MAX_STEPS, Source, Store, encodeConfig } from '../../lib/abi';
+import { MAX_STEPS, Source, Store, encodeConfig } from '../../lib/sys/abi';
 import {
   CompiledArg,
   ProbeContext,
@@ -16,7 +16,6 @@ import {
   kprobeContext,
   kretprobeContext,
   parseArg,
-  rawArgs,
   rawContext,
   tracepointContext,
 } from '../../lib/fetch';
@@ -319,12 +318,6 @@ describe('compiling against vmlinux BTF', () => {
   });
 
   test('raw arguments for functions without BTF', () => {
-    const r = rawArgs(3);
-    expect(r.map((a) => [a.label, a.fetch, a.decode.kind])).toEqual([0, 1, 2].map((i) => [`arg${i}`, { source: Source.Reg, reg: i, steps: [], store: Store.Value, size: 8 }, 'hex']));
-    expect(rawArgs(10)).toHaveLength(6);
-    expect(rawArgs(6, { ret: true })).toEqual([
-      { label: 'retval', expression: 'retval', fetch: { source: Source.Ret, steps: [], store: Store.Value, size: 8 }, decode: { kind: 'hex', size: 8, signed: false, type: 'u64' } },
-    ]);
     const uprobe = rawContext('uprobe', 'main', { count: 2 });
     expect(compileArg('arg1:string', uprobe).fetch.store).toBe(Store.StrUser);
     expectError(() => compileArg('arg2', uprobe), /unknown parameter 'arg2' \(did you mean arg0\?\); main has: arg0, arg1/, 0);

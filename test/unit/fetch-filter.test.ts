@@ -1,6 +1,6 @@
 /** Filter expressions compiled against real kernel functions' BTF. */
 import { Btf } from '../../lib/btf';
-import { FilterOp, Source, Store, encodeConfig } from '../../lib/abi';
+import { FilterOp, Source, Store, encodeConfig } from '../../lib/sys/abi';
 import { TracepointField, compileArgs, kprobeContext, parseConditions, parseFilter, rawContext, tracepointContext } from '../../lib/fetch';
 import { offsetOf } from './bpftool-dump';
 import { expectError } from '../helpers/expression';

@@ -5,7 +5,7 @@
  * take, or fails with a typed error (a KprobeNodeError) — never a TypeError,
  * a RangeError, a stack overflow or a hang. Seeded, so a failure reproduces.
  */
-import { encodeConfig } from '../../lib/abi';
+import { encodeConfig } from '../../lib/sys/abi';
 import { Btf } from '../../lib/btf';
 import { KprobeNodeError } from '../../lib/errors';
 import {
@@ -19,7 +19,7 @@ import {
   rawContext,
   tracepointContext,
 } from '../../lib/fetch';
-import { parseTarget } from '../../lib/target';
+import { parseTarget } from '../../lib/attach/target';
 import { rng } from '../helpers/rng';
 
 jest.setTimeout(120000);

@@ -1,0 +1,84 @@
+/**
+ * The public ways to attach: kernel functions, syscalls, tracepoints and
+ * user-space functions, each a thin door to lib/attach's one dispatcher.
+ * `{ pin }` hands the probe to lib/pin.ts, which attaches it in a session of
+ * its own.
+ */
+import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions } from './attach';
+import type { Probe } from './core/probe';
+import { Session } from './core/session';
+import { OptionError } from './errors';
+import { pinProbe } from './pin';
+
+function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined, ret = false): Probe {
+  const pin = opts?.pin;
+  if (pin === undefined) return attachTarget(target, opts);
+  const { pin: _pin, ...rest } = checkOptions(opts);
+  return pinProbe(pin, target, { ...rest, ret });
+}
+
+/** Traces every call of the kernel function `fn` (or of every function a pattern like `vfs_*` matches); events carry its arguments by name. */
+export function attachKprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kprobe', name: fn }, opts);
+}
+
+/** Traces every return from the kernel function `fn`; events carry `ret`, typed. */
+export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kretprobe', name: fn }, opts, true);
+}
+
+/**
+ * Traces a system call by name (`openat`), with its arguments by name. Uses a
+ * kprobe on the syscall's function where the kernel has kprobes, and the
+ * `syscalls:sys_enter_<name>` / `sys_exit_<name>` tracepoints otherwise.
+ */
+export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
+  const ret = opts?.ret === true;
+  return attach({ kind: 'syscall', name, ret }, opts, ret);
+}
+
+/** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
+export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe {
+  return attach({ kind: 'tracepoint', name: tracepoint }, opts);
+}
+
+/**
+ * Traces calls of a user-space function: `attachUprobe('/usr/bin/bash', 'readline')`,
+ * `attachUprobe('libc', 'malloc', { pid })`. Events carry `arg0`..`arg5`
+ * (or what `args` asks for, e.g. `arg0:ustring`).
+ */
+export function attachUprobe(target: string, location: string, opts?: UprobeOptions): Probe {
+  return attach({ kind: 'uprobe', binary: target, location }, opts);
+}
+
+/** Traces returns from a user-space function; events carry the return value as `ret`. */
+export function attachUretprobe(target: string, location: string, opts?: UprobeOptions): Probe {
+  return attach({ kind: 'uretprobe', binary: target, location }, opts, true);
+}
+
+/** Sizes of the in-kernel maps; set before the first probe is attached. */
+export interface AggregateConfig {
+  /** Entries of the count map shared by every counting probe (default 10240, env KPROBE_NODE_MAX_COUNTS). */
+  maxCounts?: number;
+  /**
+   * Bytes of the ring buffer all probes share: a power of two, 4 KiB..1 GiB
+   * (default 8 MiB, env KPROBE_NODE_RING_BYTES). It is mapped into the
+   * process twice, so it costs twice its size in memory; larger rides out
+   * longer bursts without loss.
+   */
+  ringBytes?: number;
+}
+
+/** Sets map sizes for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  const n = config.maxCounts;
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
+    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+  }
+  const r = config.ringBytes;
+  if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
+    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+  }
+  if (n !== undefined) Session.configure({ maxCounts: n });
+  if (r !== undefined) Session.configure({ ringBytes: r });
+}

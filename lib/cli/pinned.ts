@@ -1,0 +1,44 @@
+/**
+ * `pinned`, `attach-pinned <name>` and `unpin <name>`: the probes pinned
+ * with --pin, which keep tracing after the command that made them.
+ */
+import type { TraceEvent } from '../core/event';
+import { formatJson } from '../format/json';
+import { LineWriter, formatLine } from '../format/text';
+import { listPinned, openPinned, unpin } from '../pin';
+import { runUntilDone } from './lifecycle';
+import { say } from './report';
+
+export function showPinned(argv: { json: boolean }): void {
+  const all = listPinned();
+  if (argv.json) {
+    for (const p of all) process.stdout.write(JSON.stringify(p) + '\n');
+    return;
+  }
+  if (!all.length) process.stdout.write('no pinned probes\n');
+  for (const p of all) {
+    const opts = Object.entries(p.options).map(([k, v]) => `--${k === 'stringSize' ? 'string-size' : k} ${JSON.stringify(v)}`);
+    process.stdout.write(`${p.name}  ${p.target}${p.ret ? ' --ret' : ''}${opts.length ? ' ' + opts.join(' ') : ''}\n` +
+      `    ${p.strategy}; ${p.linksPinned} of ${p.links} links pinned; since ${p.created} (pid ${p.pid})\n`);
+  }
+}
+
+/** Streams a pinned probe's events until Ctrl-C or --duration; the probe stays pinned. */
+export function attachPinned(argv: { name: string; json: boolean; duration?: number }): void {
+  const probe = openPinned(argv.name);
+  const out = new LineWriter(process.stdout);
+  probe.on('event', (ev: TraceEvent) => out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, false)));
+  probe.on('lost', (n: number) => say(`${n} events lost (ring buffer full)`));
+  runUntilDone({
+    duration: argv.duration,
+    finish: () => {
+      probe.close();
+      out.flush();
+      say(`${probe.seen} events, ${probe.lost} lost; ${argv.name} stays pinned`);
+    },
+  });
+}
+
+export function removePinned(argv: { name: string }): void {
+  unpin(argv.name);
+}

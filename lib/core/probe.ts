@@ -1,0 +1,163 @@
+/**
+ * A Probe is one attached trace point (or several, for wildcards): a typed
+ * event emitter and an async iterator over its events. Closing it detaches
+ * it from the kernel; so does the process exiting or being killed, because
+ * the kernel drops links with the file descriptors that hold them.
+ */
+import { EventEmitter } from 'events';
+import type { ArgPlan } from './decode';
+import type { TraceEvent } from './event';
+
+export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe';
+
+/** How the session detaches a probe and delivers its records; lib/core/session.ts implements it. */
+export interface ProbeOwner {
+  close(probe: Probe): void;
+  flush(): void;
+}
+
+/** An argument as the probe describes it. */
+export interface ArgInfo {
+  name: string;
+  type: string;
+}
+
+export interface ProbeEvents<E> {
+  event: [E];
+  /** `count` more events were dropped in the kernel because the ring buffer was full. */
+  lost: [count: number];
+  error: [Error];
+  close: [];
+}
+
+// Runtimes without the well-known symbol (Node before 18.18, jest's sandbox) get a
+// registered stand-in, so the method never ends up under the key "undefined".
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+
+/** Events the async iterator may hold before it drops (and counts) the oldest. */
+const ITERATOR_QUEUE_LIMIT = 65536;
+
+export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
+  /** Events delivered to JavaScript so far. */
+  seen = 0;
+  /** Events the kernel dropped so far (ring buffer full). */
+  lost = 0;
+  /** How it was attached and why (the strategy, fallbacks, clones, inlining), one point per line. */
+  explain = '';
+  /** Functions a wildcard matched that could not be attached, and why; the rest were. */
+  skipped: Array<{ name: string; reason: string }> = [];
+  /** The kernel functions a kprobe attached to: the matches of a pattern, a clone, or the function itself. */
+  functions: string[] = [];
+  /** For a probe over several functions: each one's arguments, by event probe name (`kprobe:vfs_fsync`). */
+  partPlans?: Map<string, readonly ArgPlan[]>;
+  #closed = false;
+
+  constructor(
+    private readonly owner: ProbeOwner,
+    /** Session-wide id; the BPF cookie of the probe's links. */
+    readonly id: number,
+    /** E.g. `kprobe:vfs_fsync_range`, `tracepoint:syscalls:sys_enter_openat`. */
+    readonly name: string,
+    readonly kind: ProbeKind,
+    /** What was attached and how: `kprobe __x64_sys_openat`, `tracepoint syscalls:sys_enter_openat`. */
+    readonly strategy: string,
+    readonly plans: readonly ArgPlan[],
+    /** Things the user should know about how the probe was attached. */
+    readonly warnings: readonly string[] = [],
+  ) {
+    super();
+  }
+
+  /** The arguments events carry, with their C types. */
+  get args(): ArgInfo[] {
+    return this.plans.filter((p) => !p.fetch.hidden && !p.isReturn).map((p) => ({ name: p.name, type: p.type }));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Detaches from the kernel, delivers what is still buffered, then emits `close`. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.owner.close(this);
+    this.#closed = true;
+    this.emit('close');
+  }
+
+  /** Delivers the events the kernel has buffered so far, now, instead of at the next drain. */
+  flush(): void {
+    if (!this.#closed) this.owner.flush();
+  }
+
+  /** `await using probe = attach…()` closes it at the end of the scope. */
+  async [asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** Events until the probe closes; a `lost` count ends iteration only with close. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<E> {
+    const queue: E[] = [];
+    let wake: (() => void) | undefined;
+    let failure: Error | undefined;
+    const onEvent = (ev: E) => {
+      if (queue.length >= ITERATOR_QUEUE_LIMIT) {
+        queue.shift();
+        this.lost++;
+      }
+      queue.push(ev);
+      wake?.();
+    };
+    const onEnd = () => wake?.();
+    const onError = (e: Error) => {
+      failure = e;
+      wake?.();
+    };
+    this.on('event', onEvent);
+    this.on('close', onEnd);
+    this.on('error', onError);
+    const detach = () => {
+      this.off('event', onEvent);
+      this.off('close', onEnd);
+      this.off('error', onError);
+    };
+    const iterator: AsyncIterableIterator<E> = {
+      next: async (): Promise<IteratorResult<E>> => {
+        for (;;) {
+          if (queue.length) return { value: queue.shift() as E, done: false };
+          if (failure) {
+            detach();
+            throw failure;
+          }
+          if (this.#closed) {
+            detach();
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+      },
+      return: async (): Promise<IteratorResult<E>> => {
+        detach();
+        this.close();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  override on<K extends keyof ProbeEvents<E>>(event: K, listener: (...args: ProbeEvents<E>[K]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<K extends keyof ProbeEvents<E>>(event: K, listener: (...args: ProbeEvents<E>[K]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+}

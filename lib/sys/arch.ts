@@ -1,0 +1,40 @@
+/**
+ * What differs between the architectures the tracer runs on, in one table:
+ * the kernel's names for syscall functions and where `struct pt_regs` keeps
+ * the registers a syscall's arguments arrive in. (The BPF programs have the
+ * same facts for the registers of function arguments, in bpf/.)
+ */
+import { UnsupportedError } from '../errors';
+
+export interface Arch {
+  /** Node's name for it (`process.arch`). */
+  name: string;
+  /** The prefix of syscall functions: `__x64_sys_openat`. */
+  syscallPrefix: string;
+  /**
+   * Byte offsets in `struct pt_regs` of the registers holding a syscall's
+   * arguments 0..5, as the syscall function receives the user's registers.
+   */
+  syscallArgOffsets: readonly number[];
+  /** Integer arguments a function receives in registers (the rest go on the stack). */
+  argRegisters: number;
+}
+
+const ARCHES: Record<string, Arch> = {
+  // pt_regs: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di ...; syscalls use di si dx r10 r8 r9.
+  x64: { name: 'x64', syscallPrefix: '__x64_sys_', syscallArgOffsets: [112, 104, 96, 56, 72, 64], argRegisters: 6 },
+  // pt_regs begins with user_pt_regs { u64 regs[31]; sp; pc; pstate }: arguments in x0..x5.
+  arm64: { name: 'arm64', syscallPrefix: '__arm64_sys_', syscallArgOffsets: [0, 8, 16, 24, 32, 40], argRegisters: 6 },
+};
+
+/** The running (or named) architecture; UnsupportedError for one the programs are not built for. */
+export function arch(name: string = process.arch): Arch {
+  const a = ARCHES[name];
+  if (!a) throw new UnsupportedError('arch', `kprobe-node runs on ${Object.keys(ARCHES).join(' and ')}; this is ${name}`);
+  return a;
+}
+
+/** The kernel function behind a syscall on this architecture (`openat` -> `__x64_sys_openat`). */
+export function syscallFunction(name: string): string {
+  return (ARCHES[process.arch]?.syscallPrefix ?? 'sys_') + name;
+}
