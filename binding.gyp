@@ -13,6 +13,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/libbpf_log.cc",
+        "native/ring.cc",
         "native/tracer.cc"
       ],
       "include_dirs": [

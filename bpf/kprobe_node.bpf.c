@@ -61,6 +61,19 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/*
+ * The reader's wake-up flag, shared with user space (mmap): 1 while it sleeps,
+ * so that the next record wakes it; records are written without waking it
+ * while it drains on a timer (native/ring.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} reader SEC(".maps");
+
 /* Counts of KN_CFG_COUNT probes; a full map is counted in `lost`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -410,7 +423,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	__u64 values[KN_MAX_ARGS] = {};
 	struct task_struct *task;
 	struct scratch *s;
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u64 flags = BPF_RB_NO_WAKEUP, *asleep;
 	__u32 size;
 
 	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
@@ -498,12 +511,18 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	s->rec.cpu = bpf_get_smp_processor_id();
 
 	/*
-	 * Wake the reader only when the ring is filling up: it drains on a timer.
-	 * The fill level is looked at every 64th record of a CPU, which is often
+	 * Wake the reader when it sleeps (the first record after a quiet spell),
+	 * and when the ring is filling up; otherwise it drains on a timer. The
+	 * fill level is looked at every 64th record of a CPU, which is often
 	 * enough at any rate that could fill the ring between two drains.
 	 */
-	if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	asleep = bpf_map_lookup_elem(&reader, &zero);
+	if (asleep && *asleep) {
+		*asleep = 0;
 		flags = BPF_RB_FORCE_WAKEUP;
+	} else if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
 
 	if (!off) {
 		/* A header-only record is written in place: no copy from the scratch. */

@@ -4,8 +4,6 @@
  * Buffer directly and allocates only what the event keeps.
  */
 import { COMM_LEN, FetchArg, layout } from '../sys/abi';
-import { rememberMaps } from '../sys/procfs';
-import { TraceEvent } from './event';
 
 /** How a payload entry becomes a JavaScript value. */
 export type ValueKind = 'i32' | 'u32' | 'i64' | 'u64' | 'bool' | 'string' | 'bytes';
@@ -74,19 +72,35 @@ function readStack(buf: Buffer, p: number, end: number): [bigint[], number] {
   return [frames, p + ((4 + bytes + 7) & ~7)];
 }
 
-/** Decodes the records of one probe. */
-export class RecordDecoder {
-  constructor(
-    private readonly probe: string,
-    private readonly plans: readonly ArgPlan[],
-    private readonly stacks: StackLayout = { kernel: false, user: false },
-  ) {}
+/** What a record carries after its fixed header, decoded. */
+export interface Payload {
+  args: Record<string, unknown>;
+  ret?: unknown;
+  faults?: string[];
+  kernelStack?: bigint[];
+  userStack?: bigint[];
+}
 
-  decode(buf: Buffer, at: number, end: number): TraceEvent {
+/**
+ * Decodes the records of one probe (or of one function of a pattern). A
+ * record starts at `at` with struct kn_record; `end` is where it ends.
+ */
+export class RecordDecoder {
+  readonly userStacks: boolean;
+
+  constructor(
+    /** The name its events carry: `kprobe:vfs_read`, `syscall:openat`. */
+    readonly probe: string,
+    readonly plans: readonly ArgPlan[],
+    private readonly stacks: StackLayout = { kernel: false, user: false },
+  ) {
+    this.userStacks = stacks.user;
+  }
+
+  /** The arguments, return value, faults and stacks of the record at `at`. */
+  payload(buf: Buffer, at: number, end: number): Payload {
     const faults = buf.readUInt16LE(at + R.faults);
-    const args: Record<string, unknown> = {};
-    let ret: unknown;
-    let faulted: string[] | undefined;
+    const out: Payload = { args: {} };
     let p = at + R.size;
     for (let i = 0; i < this.plans.length; i++) {
       const plan = this.plans[i];
@@ -109,37 +123,21 @@ export class RecordDecoder {
       }
       if (faults & (1 << i)) {
         value = null;
-        (faulted ??= []).push(plan.name);
+        (out.faults ??= []).push(plan.name);
       } else if (plan.convert) {
         value = plan.convert(value as number | bigint | boolean | string | Buffer);
       }
       if (plan.fetch.hidden) continue;
-      if (plan.isReturn) ret = value;
-      else args[plan.name] = value;
+      if (plan.isReturn) out.ret = value;
+      else out.args[plan.name] = value;
     }
-    let kernelStack: bigint[] | undefined;
-    let userStack: bigint[] | undefined;
-    if (this.stacks.kernel) [kernelStack, p] = readStack(buf, p, end);
-    if (this.stacks.user) {
-      [userStack, p] = readStack(buf, p, end);
-      // Symbolizing needs the process's mappings: snapshot them while it still exists.
-      if (userStack.length) rememberMaps(buf.readUInt32LE(at + R.pid));
-    }
-    const tid = buf.readUInt32LE(at + R.tid);
-    return new TraceEvent(
-      this.probe,
-      buf.readUInt32LE(at + R.ns + 4),
-      buf.readUInt32LE(at + R.ns),
-      buf.readUInt16LE(at + R.cpu),
-      buf.readUInt32LE(at + R.pid),
-      tid,
-      buf.readUInt32LE(at + R.uid),
-      readComm(buf, at + R.comm, tid),
-      args,
-      ret,
-      faulted,
-      kernelStack,
-      userStack,
-    );
+    if (this.stacks.kernel) [out.kernelStack, p] = readStack(buf, p, end);
+    if (this.stacks.user) [out.userStack, p] = readStack(buf, p, end);
+    return out;
   }
+}
+
+/** The comm of the record at `at` (cached by thread: see readComm). */
+export function recordComm(buf: Buffer, at: number): string {
+  return readComm(buf, at + R.comm, buf.readUInt32LE(at + R.tid));
 }

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'events';
 import type { ArgPlan } from './decode';
-import type { TraceEvent } from './event';
+import type { EventBatch, TraceEvent } from './event';
 
 export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe';
 
@@ -14,6 +14,7 @@ export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uret
 export interface ProbeOwner {
   close(probe: Probe): void;
   flush(): void;
+  setRef(probe: Probe, ref: boolean): void;
 }
 
 /** An argument as the probe describes it. */
@@ -24,6 +25,8 @@ export interface ArgInfo {
 
 export interface ProbeEvents<E> {
   event: [E];
+  /** Every event of one batch from the ring buffer, read by index: the fastest way to consume a flood. */
+  batch: [EventBatch];
   /** `count` more events were dropped in the kernel because the ring buffer was full. */
   lost: [count: number];
   error: [Error];
@@ -85,6 +88,21 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     this.emit('close');
   }
 
+  /**
+   * Lets the process exit while this probe is attached (as a timer's unref()
+   * does): for a service whose probes should not keep it running.
+   */
+  unref(): this {
+    this.owner.setRef(this, false);
+    return this;
+  }
+
+  /** Undoes unref(): the attached probe keeps the process alive again (the default). */
+  ref(): this {
+    this.owner.setRef(this, true);
+    return this;
+  }
+
   /** Delivers the events the kernel has buffered so far, now, instead of at the next drain. */
   flush(): void {
     if (!this.#closed) this.owner.flush();
@@ -105,7 +123,8 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
         queue.shift();
         this.lost++;
       }
-      queue.push(ev);
+      // A queued event keeps only its own record, not the batch it came in.
+      queue.push((ev as unknown as { detach(): E }).detach());
       wake?.();
     };
     const onEnd = () => wake?.();

@@ -14,6 +14,7 @@ import { toTypedError } from '../sys/errno';
 import { checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
 import { ArgPlan, RecordDecoder } from './decode';
+import { Delivery, Entry, deliverBatch } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
 export interface SessionOptions {
@@ -72,18 +73,6 @@ export interface AttachSpec {
   notFound?: () => KprobeNodeError;
 }
 
-interface Entry {
-  id: number;
-  probe: Probe;
-  decoder: RecordDecoder;
-  links: number[];
-  lostSeen: number;
-  /** The ids of every part of the probe (one, unless it has parts); the same array in each. */
-  group: number[];
-}
-
-const R = layout.record;
-
 /**
  * 'normal': the process's shared session. 'pinned': a session of its own for
  * one pinned probe, whose config must stay in place when this process lets
@@ -98,10 +87,13 @@ export class Session implements ProbeOwner {
 
   #tracer?: NativeTracer;
   private readonly probes = new Map<number, Entry>();
+  /** The same entries by id, for the dispatch loop. */
+  private readonly byId: Array<Entry | undefined> = [];
+  /** Probes that keep the process alive (all, unless unref'd). */
+  private readonly unrefd = new Set<Probe>();
   private readonly freeIds: number[] = [];
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
-  private lostTimer?: NodeJS.Timeout;
   private backgroundDetach = false;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
@@ -211,16 +203,19 @@ export class Session implements ProbeOwner {
     if (!this.#tracer) this.load([spec.kind === 'tracepoint' ? 'kn_tracepoint' : 'kn_kprobe']);
     const ids = this.allocateIds(parts.length);
     const probe = new Probe(this, ids[0], spec.name, spec.kind, spec.strategy, parts[0].plans, spec.warnings ?? []);
+    const delivery: Delivery = { probe, offsets: new Int32Array(256), decoders: [], count: 0 };
     const entries: Entry[] = parts.map((part, i) => {
       const flags = part.config.flags ?? 0;
       const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
-      return { id: ids[i], probe, decoder: new RecordDecoder(part.name, part.plans, stacks), links: [], lostSeen: this.tracer.lost(ids[i]), group: ids };
+      const decoder = new RecordDecoder(part.name, part.plans, stacks);
+      return { id: ids[i], probe, decoder, links: [], lostSeen: this.tracer.lost(ids[i]), group: ids, delivery };
     });
     try {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
         if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
         this.probes.set(entry.id, entry);
+        this.byId[entry.id] = entry;
       }
       if (this.mode !== 'reader') entries[0].links.push(...spec.attach(this.tracer, ids));
     } catch (e) {
@@ -275,7 +270,10 @@ export class Session implements ProbeOwner {
       this.tracer.clearCounts(entry.id);
     }
     this.probes.delete(entry.id);
+    this.byId[entry.id] = undefined;
     this.freeIds.push(entry.id);
+    this.unrefd.delete(entry.probe);
+    this.refreshRef();
     if (this.probes.size === 0) {
       this.stopPolling();
       // A separate session serves one probe: let go of its fds with it.
@@ -299,40 +297,54 @@ export class Session implements ProbeOwner {
     this.checkLost();
   }
 
+  /**
+   * Records are delivered from the ring as they come; losses are looked at
+   * after each batch (a record is lost only when the ring is full, so there
+   * is a batch to find it by). Nothing runs while no records come.
+   */
   private startPolling(): void {
     if (this.polling) return;
     this.polling = true;
-    this.tracer.start((batch) => this.dispatch(batch), this.options.drainMs);
-    // Loss must be reported even when nothing else arrives.
-    this.lostTimer = setInterval(() => this.checkLost(), 250);
-    this.lostTimer.unref();
+    this.tracer.start(
+      (batch) => this.dispatch(batch),
+      (error) => this.fail(error),
+      this.options.drainMs,
+    );
+    this.refreshRef();
   }
 
   private stopPolling(): void {
     if (!this.polling) return;
     this.polling = false;
     this.tracer.stop();
-    clearInterval(this.lostTimer);
   }
 
+  private openProbes(): Set<Probe> {
+    return new Set([...this.probes.values()].map((e) => e.probe));
+  }
+
+  /** Whether `probe` keeps the process alive; the event loop is held while any open probe does. */
+  setRef(probe: Probe, ref: boolean): void {
+    if (ref) this.unrefd.delete(probe);
+    else this.unrefd.add(probe);
+    this.refreshRef();
+  }
+
+  private refreshRef(): void {
+    if (this.polling) this.tracer.ref(this.unrefd.size < this.openProbes().size);
+  }
+
+  /** A failure of the ring buffer's reading: every open probe's `error` event. */
+  private fail(error: unknown): void {
+    const e = toTypedError(error, 'read the ring buffer');
+    for (const probe of this.openProbes()) probe.emit('error', e);
+  }
+
+  /** One batch from the ring buffer, to its probes; then the loss counters. */
   private dispatch(batch: Buffer): void {
-    let failure: unknown;
-    for (let at = 0; at + R.size <= batch.length; ) {
-      const size = batch.readUInt32LE(at);
-      if (size < R.size) break; // never happens with a sound producer; do not spin
-      const entry = this.probes.get(batch.readUInt32LE(at + R.probe_id));
-      if (entry) {
-        entry.probe.seen++;
-        try {
-          entry.probe.emit('event', entry.decoder.decode(batch, at, Math.min(at + size, batch.length)));
-        } catch (e) {
-          failure ??= e;
-        }
-      }
-      at += size;
-    }
+    const failure = deliverBatch(batch, this.byId);
     this.checkLost();
-    // A listener's exception surfaces as it would from any emitter, after the batch is delivered.
+    // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
     if (failure !== undefined) {
       process.nextTick(() => {
         throw failure;

@@ -54,9 +54,16 @@ export interface NativeTracer {
   /** A probe's in-kernel counts: 16-byte keys (by comm, pid, value or string) and their counts. */
   counts(probeId: number): { keys: Buffer; values: Float64Array };
   clearCounts(probeId: number): void;
-  /** Calls `onBatch` with a Buffer of whole records whenever some are ready. */
-  start(onBatch: (batch: Buffer) => void, drainMs: number): void;
+  /**
+   * Calls `onBatch` with a Buffer of whole ring records (each behind its
+   * 8-byte ring header) whenever some are ready, draining every `drainMs`
+   * while they flow and sleeping until the next one otherwise; `onError`
+   * when reading fails.
+   */
+  start(onBatch: (batch: Buffer) => void, onError: (error: Error) => void, drainMs: number): void;
   stop(): void;
+  /** Whether the reader's event-loop handles keep the process alive. */
+  ref(ref: boolean): void;
   /** Delivers what is in the ring now; returns the bytes delivered. */
   drain(): number;
   info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; links?: number };

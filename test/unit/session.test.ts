@@ -71,12 +71,18 @@ class FakeTracer implements NativeTracer {
   clearCounts(id: number): void {
     this.calls.push(`clearCounts ${id}`);
   }
-  start(onBatch: (b: Buffer) => void): void {
+  onError?: (e: Error) => void;
+  start(onBatch: (b: Buffer) => void, onError: (e: Error) => void): void {
     this.calls.push('start');
     this.onBatch = onBatch;
+    this.onError = onError;
   }
   stop(): void {
     this.calls.push('stop');
+  }
+  refd = true;
+  ref(ref: boolean): void {
+    this.refd = ref;
   }
   drain(): number {
     this.calls.push('drain');
@@ -130,9 +136,11 @@ function spec(name: string, over: Partial<AttachSpec> = {}): AttachSpec {
 
 const R = layout.record;
 
-/** One record of `probeId` from pid/tid with a single 8-byte argument `x`. */
+/** One record of `probeId` from pid/tid with a single 8-byte argument `x`, behind its ring header. */
 function record(probeId: number, pid: number, comm: string, x: number): Buffer {
-  const b = Buffer.alloc(R.size + 8);
+  const r = Buffer.alloc(8 + R.size + 8);
+  r.writeUInt32LE(R.size + 8, 0);
+  const b = r.subarray(8);
   b.writeUInt32LE(b.length, R.size_);
   b.writeUInt32LE(probeId, R.probe_id);
   b.writeBigUInt64LE(123456789n, R.ns);
@@ -142,7 +150,7 @@ function record(probeId: number, pid: number, comm: string, x: number): Buffer {
   b.writeUInt16LE(1, R.cpu);
   b.write(comm, R.comm, 'latin1');
   b.writeBigInt64LE(BigInt(x), R.size);
-  return b;
+  return r;
 }
 
 function events(p: Probe): Array<{ pid: number; comm: string; x: unknown }> {
@@ -214,15 +222,59 @@ describe('dispatch', () => {
     expect(b.lost).toBe(8);
   });
 
-  test('a record shorter than its header ends the batch instead of spinning', () => {
+  test('records the kernel discarded, or too short to be ours, are skipped by their ring length', () => {
     const backend = fakeBackend();
     const s = new Session(OPTIONS, { backend });
     const a = s.attach(spec('a'));
     const ea = events(a);
-    const bad = record(a.id, 1, 'x', 0);
-    bad.writeUInt32LE(4, R.size_);
-    backend.tracers[0].onBatch!(Buffer.concat([record(a.id, 5, 'ok', 1), bad, record(a.id, 6, 'never', 2)]));
-    expect(ea.map((e) => e.pid)).toEqual([5]);
+    const discarded = record(a.id, 1, 'x', 0);
+    discarded.writeUInt32LE(discarded.readUInt32LE(0) | 0x40000000, 0);
+    const short = Buffer.alloc(16);
+    short.writeUInt32LE(8, 0);
+    backend.tracers[0].onBatch!(Buffer.concat([record(a.id, 5, 'ok', 1), discarded, short, record(a.id, 6, 'next', 2)]));
+    expect(ea.map((e) => e.pid)).toEqual([5, 6]);
+  });
+
+  test("'batch' listeners get every record of the batch at once, read by index", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const a = s.attach(spec('a'));
+    const b = s.attach(spec('b'));
+    const got: Array<[number, string, unknown]> = [];
+    a.on('batch', (batch) => {
+      for (let i = 0; i < batch.length; i++) got.push([batch.pid(i), batch.comm(i), batch.args(i).x]);
+    });
+    backend.tracers[0].onBatch!(Buffer.concat([record(a.id, 10, 'a1', 1), record(b.id, 20, 'b', 2), record(a.id, 11, 'a2', 3)]));
+    expect(got).toEqual([[10, 'a1', 1], [11, 'a2', 3]]);
+    expect(a.seen).toBe(2);
+  });
+
+  test('unref(): the reader stops holding the event loop once every open probe is unref\'d', () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const a = s.attach(spec('a'));
+    const b = s.attach(spec('b'));
+    const t = backend.tracers[0];
+    a.unref();
+    expect(t.refd).toBe(true);
+    b.unref();
+    expect(t.refd).toBe(false);
+    b.ref();
+    expect(t.refd).toBe(true);
+    b.close();
+    expect(t.refd).toBe(false);
+  });
+
+  test('a failure to read the ring is an error event on every open probe, typed', () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const a = s.attach(spec('a'));
+    const errors: Error[] = [];
+    a.on('error', (e) => errors.push(e));
+    backend.tracers[0].onError!(nativeError('EIO'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(SystemError);
+    expect(errors[0].message).toMatch(/^read the ring buffer: /);
   });
 
   test("a listener's exception surfaces after the whole batch is delivered", () => {
