@@ -12,10 +12,11 @@ BPF_OBJECTS := dist/bpf/kprobe_node.bpf.o
 ADDON := build/Release/kprobe_node.node
 # What ships: node-gyp-build loads it where no build/ exists (N-API, any Node >= 18).
 PREBUILD := prebuilds/linux-$(shell node -p process.arch)/kprobe-node.glibc.node
+FIXTURE_BTF := dist/test/fixtures/kernel.btf
 
-.PHONY: all bpf addon libbpf ts pack test test-unit test-host vmtest bench clean setup
+.PHONY: all bpf addon libbpf ts fixtures pack test test-unit test-host vmtest bench clean setup
 
-all: bpf addon ts
+all: bpf addon ts fixtures
 
 bpf: $(BPF_OBJECTS)
 
@@ -40,6 +41,17 @@ $(ADDON): binding.gyp $(wildcard native/*.cc native/*.h) bpf/kprobe_node.h $(LIB
 
 ts:
 	npx tsc -p .
+
+fixtures: $(FIXTURE_BTF)
+
+# The unit tests' kernel BTF, made the way the kernel's build makes vmlinux's:
+# gcc's DWARF, encoded by pahole (dwarves). gcc, not clang: the base types get
+# the kernel's names (`long unsigned int`).
+$(FIXTURE_BTF): test/fixtures/kernel.c
+	@mkdir -p $(dir $@)
+	gcc -g -O0 -Wall -Werror -fno-eliminate-unused-debug-types -c $< -o $(@:.btf=.o)
+	pahole -J --btf_gen_floats --btf_encode_detached=$@.tmp $(@:.btf=.o)
+	mv $@.tmp $@
 
 setup:
 	scripts/setup

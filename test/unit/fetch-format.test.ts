@@ -1,6 +1,6 @@
 /** How fetched values are shown (formatValue). */
-import { Btf } from '../../lib/btf';
 import { ArgDecoder, FLAG_TABLES, compileArg, formatFlags, formatValue, kprobeContext } from '../../lib/fetch';
+import { fixtureBtf } from '../helpers/kernel-fixture';
 
 const d = (kind: ArgDecoder['kind'], size: number, signed = false, extra: Partial<ArgDecoder> = {}): ArgDecoder => ({
   kind, size, signed, type: 'x', ...extra,
@@ -37,8 +37,8 @@ describe('formatValue', () => {
     expect(formatValue(d('bytes', 4), Buffer.from([0xde, 0xad, 0xbe, 0xef]))).toBe('deadbeef');
   });
 
-  test('enums by name, with real kernel values', () => {
-    const btf = Btf.kernel();
+  test('enums by name, with the kernel values', () => {
+    const btf = fixtureBtf();
     const a = compileArg('state', kprobeContext(btf.findFunction('cpuhp_invoke_callback')!));
     expect(formatValue(a.decode, 0xffffffffffffffffn)).toBe('CPUHP_INVALID');
     expect(formatValue(a.decode, 0n)).toBe('CPUHP_OFFLINE');
@@ -52,7 +52,7 @@ describe('formatValue', () => {
     expect(formatValue(open, 0o2000002n)).toBe('O_RDWR|O_CLOEXEC');
     expect(formatValue(open, 0o2000000n)).toBe('O_RDONLY|O_CLOEXEC');
     expect(formatValue(open, 0x80000001n)).toBe('O_WRONLY|0x80000000');
-    const btf = Btf.kernel();
+    const btf = fixtureBtf();
     const filp = compileArg('flags', kprobeContext(btf.findFunction('filp_open')!));
     expect(formatValue(filp.decode, 0o101n)).toBe('O_WRONLY|O_CREAT');
   });

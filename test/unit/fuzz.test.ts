@@ -1,12 +1,11 @@
 /**
  * Hostile input to the expression compiler: random token soup, mutated valid
- * expressions, very long names, NUL bytes and unicode, against the running
- * kernel's BTF. Every input either compiles into a config the kernel side can
+ * expressions, very long names, NUL bytes and unicode, against kernel BTF
+ * (the fixture, test/fixtures/kernel.c). Every input either compiles into a config the kernel side can
  * take, or fails with a typed error (a KprobeNodeError) — never a TypeError,
  * a RangeError, a stack overflow or a hang. Seeded, so a failure reproduces.
  */
 import { encodeConfig } from '../../lib/sys/abi';
-import { Btf } from '../../lib/btf';
 import { KprobeNodeError } from '../../lib/errors';
 import {
   ProbeContext,
@@ -20,6 +19,7 @@ import {
   tracepointContext,
 } from '../../lib/fetch';
 import { parseTarget } from '../../lib/attach/target';
+import { fixtureBtf } from '../helpers/kernel-fixture';
 import { rng } from '../helpers/rng';
 
 jest.setTimeout(120000);
@@ -126,8 +126,8 @@ const EXTREME = [
 // A hang detector (exponential blow-up), not a speed test: generous enough for a loaded machine.
 const MAX_MS_PER_INPUT = 10000;
 
-describe('fuzzing the expression compiler against the kernel BTF', () => {
-  const btf = Btf.kernel();
+describe('fuzzing the expression compiler against kernel BTF', () => {
+  const btf = fixtureBtf();
   const syscallFields: TracepointField[] = [
     { name: 'common_type', type: 'unsigned short', offset: 0, size: 2, signed: false, common: true },
     { name: 'common_pid', type: 'int', offset: 4, size: 4, signed: true, common: true },
@@ -146,8 +146,8 @@ describe('fuzzing the expression compiler against the kernel BTF', () => {
     ['kprobe vfs_fsync_range', kprobeContext(btf.findFunction('vfs_fsync_range')!)],
     ['kprobe do_sys_openat2', kprobeContext(btf.findFunction('do_sys_openat2')!)],
     ['kretprobe vfs_read', kretprobeContext(btf.findFunction('vfs_read')!)],
-    ['syscall tracepoint', tracepointContext('syscalls:sys_enter_openat', syscallFields, { syscall: true })],
-    ['tracepoint', tracepointContext('sched:x', schedFields)],
+    ['syscall tracepoint', tracepointContext('syscalls:sys_enter_openat', syscallFields, { btf, syscall: true })],
+    ['tracepoint', tracepointContext('sched:x', schedFields, { btf })],
     ['raw uprobe', rawContext('uprobe', 'kn_add')],
   ];
 
