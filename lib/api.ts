@@ -67,9 +67,16 @@ export interface AggregateConfig {
    * longer bursts without loss.
    */
   ringBytes?: number;
+  /**
+   * How often, in ms, the ring buffer is drained while events flow (default
+   * 10; 1..1000). Longer batches more events per wake-up; an idle probe
+   * costs nothing either way: the first event after a quiet spell wakes the
+   * reader at once.
+   */
+  drainMs?: number;
 }
 
-/** Sets map sizes for this process; throws OptionError once a probe is attached. */
+/** Sets map sizes and the drain interval for this process; throws OptionError once a probe is attached. */
 export function configure(config: AggregateConfig): void {
   const n = config.maxCounts;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
@@ -79,6 +86,9 @@ export function configure(config: AggregateConfig): void {
   if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
     throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
   }
+  const d = config.drainMs;
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`drainMs must be an integer from 1 to 1000, got ${String(d)}`);
   if (n !== undefined) Session.configure({ maxCounts: n });
   if (r !== undefined) Session.configure({ ringBytes: r });
+  if (d !== undefined) Session.configure({ drainMs: d });
 }

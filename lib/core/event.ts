@@ -8,7 +8,7 @@
  *     no object per event (`probe.on('batch', ...)`), for the highest rates.
  */
 import { layout } from '../sys/abi';
-import { Payload, RecordDecoder, recordComm } from './decode';
+import { ArgPlan, Payload, RecordDecoder, recordComm } from './decode';
 
 const R = layout.record;
 /** A ring record header's length bits (the two high bits are the kernel's busy and discard flags). */
@@ -190,6 +190,11 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
   /** The same as a double (exact for some 104 days of uptime): cheaper than a bigint. */
   nsNumber(i: number): number {
     return recordNsNumber(this.buf, this.offsets[i]);
+  }
+
+  /** What record `i` carries and how each value is shown (its probe's, or its function's for a pattern). */
+  plans(i: number): readonly ArgPlan[] {
+    return this.decoders[i].plans;
   }
 
   /** Arguments, return value, faults and stacks of record `i`. */

@@ -187,6 +187,11 @@ export class Session implements ProbeOwner {
     }
   }
 
+  /** Bytes of the ring buffer its probes share. */
+  get ringBytes(): number {
+    return this.options.ringBytes;
+  }
+
   /** Pins this session's maps and links under `dir` (a 'pinned' session). */
   pin(dir: string): void {
     try {
