@@ -14,6 +14,7 @@
         "native/errors.cc",
         "native/libbpf_log.cc",
         "native/ring.cc",
+        "native/stacks.cc",
         "native/tracer.cc"
       ],
       "include_dirs": [

@@ -99,11 +99,58 @@ struct {
 	__type(value, __u64);
 } starts SEC(".maps");
 
+/*
+ * Stack maps of in-kernel stack counting (KN_CFG_STACKS). User space creates
+ * them with the first probe that counts stacks, sized then, and puts them in
+ * these one-slot outer maps: a session that counts no stacks pays nothing
+ * for them (a stack map allocates all its entries when created). User stacks
+ * are kept as build id + file offset per frame, which name the frame after
+ * the process is gone and are the same in every process of one binary.
+ */
+struct kn_kstack_map {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KN_MAX_STACK * sizeof(__u64));
+};
+
+struct kn_ustack_map {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, KN_MAX_STACK * KN_BUILD_ID_FRAME);
+	__uint(map_flags, BPF_F_STACK_BUILD_ID);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct kn_kstack_map);
+} kstacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct kn_ustack_map);
+} ustacks SEC(".maps");
+
+/* Hits of KN_CFG_STACKS probes by stack; entries are allocated as they come. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kn_stack_key);
+	__type(value, struct kn_stack_count);
+} stack_counts SEC(".maps");
+
 /* A record is assembled here, then copied into the ring in one piece. */
 struct scratch {
 	__u64 hits; /* on this CPU, to query the ring's fill level only now and then */
 	struct kn_record rec;
-	__u8 data[KN_DATA_SIZE + KN_MAX_STR + 8];
+	/* arguments (KN_DATA_SIZE at most, a string may run past it), then the stacks */
+	__u8 data[KN_DATA_SIZE + KN_MAX_STR + KN_MAX_STACK * (8 + KN_BUILD_ID_FRAME) + 64];
 };
 
 struct {
@@ -398,20 +445,152 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 	}
 }
 
-/* Appends a stack entry (u32 byte count, then the frames) at *off. */
-static __always_inline void append_stack(void *ctx, struct scratch *s, __u32 *off, __u64 flags)
+/*
+ * The return address at a function's first instruction (KN_CFG_KCALLER,
+ * KN_CFG_UCALLER): in a register, or where a register points, as the config
+ * says (the facts per architecture are in lib/sys/arch.ts). 0 if unreadable.
+ */
+static __always_inline __u64 entry_caller(void *ctx, const struct kn_config *cfg, int user)
 {
-	__u32 o = *off;
-	long n;
+	__u64 regs = 0, v = 0;
+
+	/* The context's address as a number, to add a variable offset to (see run_probe). */
+	bpf_probe_read_kernel(&regs, sizeof(regs), &ctx);
+	if (bpf_probe_read_kernel(&v, sizeof(v), (void *)(regs + (cfg->caller_reg & 0x3ff))))
+		return 0;
+	if (cfg->caller_deref) {
+		__u64 at = v;
+
+		v = 0;
+		if (read_mem(&v, sizeof(v), at, user))
+			return 0;
+	}
+	return v;
+}
+
+/*
+ * The caller to insert as frame 1 of a stack taken at a function's entry, or
+ * 0. At the first instruction the function has not saved the frame pointer
+ * yet, so a frame-pointer walk goes from frame 0 straight to the caller's
+ * caller; the caller's return address is where the call left it. Some
+ * unwinders already give it (the kernel's ORC; since 6.11 the user walk at a
+ * uprobe on `push %rbp`): then frame 1 is that address and nothing is added.
+ * `two` holds the stack's first two frames (`n` of them).
+ */
+static __always_inline __u64 missing_caller(void *ctx, const struct kn_config *cfg, int user, const __u64 *two, long n)
+{
+	__u64 caller;
+
+	if (n < 1 || !(cfg->flags & (user ? KN_CFG_UCALLER : KN_CFG_KCALLER)))
+		return 0;
+	caller = entry_caller(ctx, cfg, user);
+	if (!caller || (n >= 2 && two[1] == caller))
+		return 0;
+	return caller;
+}
+
+/*
+ * Appends a stack entry at *off (layout in kprobe_node.h): the addresses,
+ * with the caller inserted as frame 1 at a function's entry, and for a user
+ * stack one build id frame per address.
+ */
+static __always_inline void append_stack(void *ctx, const struct kn_config *cfg, struct scratch *s, __u32 *off, int user)
+{
+	__u64 flags = user ? BPF_F_USER_STACK : 0, caller;
+	__u32 o = *off, n, word, size;
+	__u8 *at, *ids;
+	long got;
 
 	if (o > KN_DATA_SIZE - 8)
 		return;
 	asm volatile("%0 &= %1" : "+r"(o) : "i"(KN_DATA_SIZE - 1));
-	n = bpf_get_stack(ctx, &s->data[o + 4], KN_MAX_STACK * 8, flags);
-	if (n < 0)
-		n = 0;
-	*(__u32 *)&s->data[o] = (__u32)n;
-	*off = o + ((4 + (__u32)n + 7) & ~7u);
+	at = &s->data[o + 4];
+	got = bpf_get_stack(ctx, at, KN_MAX_STACK * 8, flags);
+	n = got > 0 ? (__u32)got / 8 : 0;
+	caller = missing_caller(ctx, cfg, user, (const __u64 *)at, n);
+	if (caller) {
+		/* Frame 0 stays; the walk again from its frame 1 on, two slots further. */
+		got = bpf_get_stack(ctx, at + 16, (KN_MAX_STACK - 2) * 8, flags | 1);
+		*(__u64 *)(at + 8) = caller;
+		n = 2 + (got > 0 ? (__u32)got / 8 : 0);
+	}
+	if (n > KN_MAX_STACK)
+		n = KN_MAX_STACK;
+	word = n * 8 | (caller ? KN_STACK_CALLER : 0);
+	size = n * 8;
+	if (user && n) {
+		/* The kernel zeroes what it does not fill: a frame it could not name is status 0 or IP. */
+		ids = at + (size & 0x3ff);
+		if (caller) {
+			struct bpf_stack_build_id *c = (struct bpf_stack_build_id *)(ids + KN_BUILD_ID_FRAME);
+
+			bpf_get_stack(ctx, ids, KN_BUILD_ID_FRAME, flags | BPF_F_USER_BUILD_ID);
+			__builtin_memset(c, 0, sizeof(*c));
+			c->status = BPF_STACK_BUILD_ID_IP;
+			c->ip = caller;
+			got = bpf_get_stack(ctx, ids + 2 * KN_BUILD_ID_FRAME, (KN_MAX_STACK - 2) * KN_BUILD_ID_FRAME,
+					    flags | BPF_F_USER_BUILD_ID | 1);
+		} else {
+			got = bpf_get_stack(ctx, ids, KN_MAX_STACK * KN_BUILD_ID_FRAME, flags | BPF_F_USER_BUILD_ID);
+		}
+		if (got >= 0) {
+			word |= KN_STACK_BUILD_IDS;
+			size += n * KN_BUILD_ID_FRAME;
+		}
+	}
+	*(__u32 *)&s->data[o] = word;
+	*off = o + ((4 + size + 7) & ~7u);
+}
+
+/*
+ * KN_CFG_STACKS: counts the hit under its stacks' ids in the stack maps, as
+ * BCC's stackcount does; nothing reaches the ring buffer.
+ */
+static __always_inline void count_stack(void *ctx, const struct kn_config *cfg, struct scratch *s, __u32 id)
+{
+	struct kn_stack_key key = {};
+	struct kn_stack_count one = { .count = 1 }, *n;
+	__u64 two[2];
+	__u32 zero = 0;
+	void *map;
+	long got;
+
+	key.probe_id = id;
+	key.pid = (cfg->flags & KN_CFG_STACKS_PID) ? s->rec.pid : 0;
+	key.kstack = key.ustack = -1; /* -EPERM: not asked for */
+	__builtin_memcpy(key.comm, s->rec.comm, sizeof(key.comm));
+	if (cfg->flags & KN_CFG_KSTACK) {
+		map = bpf_map_lookup_elem(&kstacks, &zero);
+		key.kstack = map ? bpf_get_stackid(ctx, map, 0) : -2;
+		if (cfg->flags & KN_CFG_KCALLER) {
+			got = bpf_get_stack(ctx, two, sizeof(two), 0);
+			key.kcaller = missing_caller(ctx, cfg, 0, two, got > 0 ? (__u64)got / 8 : 0);
+		}
+	}
+	if (cfg->flags & KN_CFG_USTACK) {
+		map = bpf_map_lookup_elem(&ustacks, &zero);
+		key.ustack = map ? bpf_get_stackid(ctx, map, BPF_F_USER_STACK) : -2;
+		if (cfg->flags & KN_CFG_UCALLER) {
+			got = bpf_get_stack(ctx, two, sizeof(two), BPF_F_USER_STACK);
+			key.ucaller = missing_caller(ctx, cfg, 1, two, got > 0 ? (__u64)got / 8 : 0);
+			if (key.ucaller)
+				key.uentry = two[0];
+		}
+	}
+	one.pid = s->rec.pid;
+	n = bpf_map_lookup_elem(&stack_counts, &key);
+	if (!n) {
+		if (!bpf_map_update_elem(&stack_counts, &key, &one, BPF_NOEXIST))
+			return;
+		/* Another CPU inserted the key meanwhile, or the map is full. */
+		n = bpf_map_lookup_elem(&stack_counts, &key);
+	}
+	if (n) {
+		__sync_fetch_and_add(&n->count, 1);
+		n->pid = s->rec.pid;
+	} else {
+		count_lost(id);
+	}
 }
 
 static __always_inline int run_probe(void *ctx, int has_regs)
@@ -480,6 +659,10 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		}
 	}
 
+	if (cfg->flags & KN_CFG_STACKS) {
+		count_stack(ctx, cfg, s, id);
+		return 0;
+	}
 	if (cfg->flags & (KN_CFG_LAT_START | KN_CFG_LAT_END | KN_CFG_HIST | KN_CFG_COUNT)) {
 		__u64 key = ((__u64)cfg->pair << 32) | s->rec.tid;
 		__u64 now = bpf_ktime_get_ns(), *start;
@@ -501,9 +684,9 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	}
 
 	if (cfg->flags & KN_CFG_KSTACK)
-		append_stack(ctx, s, &off, 0);
+		append_stack(ctx, cfg, s, &off, 0);
 	if (cfg->flags & KN_CFG_USTACK)
-		append_stack(ctx, s, &off, BPF_F_USER_STACK);
+		append_stack(ctx, cfg, s, &off, 1);
 
 	s->rec.size = sizeof(s->rec) + off;
 	s->rec.probe_id = id;

@@ -21,7 +21,7 @@
 #define KN_MAX_STEPS 12
 #define KN_MAX_FILTERS 8
 #define KN_MAX_STR 4096     /* largest string or byte array one argument may fetch */
-#define KN_DATA_SIZE 16384  /* payload bytes a record may carry (power of two) */
+#define KN_DATA_SIZE 16384  /* payload bytes of arguments a record may carry (power of two); stacks follow */
 
 /* Where an argument's value starts. */
 enum kn_source {
@@ -108,6 +108,10 @@ struct kn_filter {
 #define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists` */
 #define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
 #define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
+#define KN_CFG_KCALLER 0x10000 /* kernel stack taken at a function's first instruction: recover its caller (caller_reg) */
+#define KN_CFG_UCALLER 0x20000 /* the same for the user stack */
+#define KN_CFG_STACKS 0x40000  /* count hits in `stack_counts` by (probe, task, stacks) instead of emitting */
+#define KN_CFG_STACKS_PID 0x80000 /* with KN_CFG_STACKS: by process id (else by comm alone) */
 #define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */
 
 /* What KN_CFG_COUNT counts by. */
@@ -121,12 +125,41 @@ enum kn_count_by {
 
 #define KN_HIST_BUCKETS 64 /* bucket 0: value 0; bucket k: [2^(k-1), 2^k) */
 #define KN_MAX_STACK 127   /* frames per stack (the kernel's default perf_event_max_stack) */
+#define KN_BUILD_ID_FRAME 32 /* sizeof(struct bpf_stack_build_id): a user frame as build id + file offset */
+
+/* The u32 that starts a stack entry of a record: the byte count of its addresses, and flags. */
+#define KN_STACK_BYTES 0xffff
+#define KN_STACK_CALLER 0x10000    /* frame 1 is the caller's return address, read at the function's entry */
+#define KN_STACK_BUILD_IDS 0x20000 /* the addresses are followed by one build id frame per address */
 
 /* A key of the `counts` hash map. */
 struct kn_count_key {
 	__u32 probe_id;
 	__u32 pad;
 	__u8 data[16]; /* comm, pid (u32), value (u64) or string, by count_by */
+};
+
+/*
+ * A key of the `stack_counts` hash map (KN_CFG_STACKS): stack ids are those of
+ * the `kstacks` and `ustacks` stack maps, or a negative errno (none taken,
+ * or the stack map could not keep it).
+ */
+struct kn_stack_key {
+	__u32 probe_id;
+	__u32 pid;     /* with KN_CFG_STACKS_PID, else 0 */
+	__s32 kstack;
+	__s32 ustack;
+	__u64 kcaller; /* KN_CFG_KCALLER: the caller the kernel stack lacks (it becomes frame 1), else 0 */
+	__u64 ucaller; /* KN_CFG_UCALLER: the same for the user stack */
+	__u64 uentry;  /* with ucaller: frame 0's address, which places ucaller in frame 0's file */
+	char comm[KN_COMM_LEN];
+};
+
+/* A value of `stack_counts`. */
+struct kn_stack_count {
+	__u64 count;
+	__u32 pid; /* the last process counted: its perf map names JIT frames */
+	__u32 pad;
 };
 
 struct kn_config {
@@ -142,6 +175,10 @@ struct kn_config {
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
+	/* KN_CFG_KCALLER/UCALLER: where the return address is at a function's entry */
+	__u16 caller_reg;  /* byte offset in struct pt_regs of the register holding it */
+	__u8 caller_deref; /* 1: the register points at it (x86-64's sp); 0: holds it (arm64's x30) */
+	__u8 pad2;
 };
 
 /*
@@ -153,8 +190,13 @@ struct kn_config {
  * Bit i of `faults` is set when argument i could not be read (its entry is
  * still present, holding zero or an empty string).
  * With KN_CFG_KSTACK and/or KN_CFG_USTACK, the arguments are followed by the
- * kernel stack, then the user stack: each a u32 byte count, then that many
- * bytes of u64 addresses, padded to a multiple of 8.
+ * kernel stack, then the user stack: each a u32 (KN_STACK_BYTES: the byte
+ * count of the addresses, and KN_STACK_* flags), then u64 addresses,
+ * innermost first; a user stack's addresses are followed by as many struct
+ * bpf_stack_build_id (KN_STACK_BUILD_IDS), which name the file and offset of
+ * each frame after the process is gone. The entry is padded to a multiple of 8.
+ * A frame recovered at entry (KN_STACK_CALLER) has no build id of its own:
+ * its status is BPF_STACK_BUILD_ID_IP.
  */
 struct kn_record {
 	__u32 size;

@@ -49,7 +49,9 @@ Napi::Object Layout(Napi::Env env) {
                  {"count_by", offsetof(kn_config, count_by)},
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
-                 {"args", offsetof(kn_config, args)}});
+                 {"args", offsetof(kn_config, args)},
+                 {"caller_reg", offsetof(kn_config, caller_reg)},
+                 {"caller_deref", offsetof(kn_config, caller_deref)}});
   put("record", {{"size", sizeof(kn_record)},
                  {"size_", offsetof(kn_record, size)},
                  {"probe_id", offsetof(kn_record, probe_id)},
@@ -63,6 +65,18 @@ Napi::Object Layout(Napi::Env env) {
   put("count_key", {{"size", sizeof(kn_count_key)},
                     {"probe_id", offsetof(kn_count_key, probe_id)},
                     {"data", offsetof(kn_count_key, data)}});
+  put("stack_key", {{"size", sizeof(kn_stack_key)},
+                    {"probe_id", offsetof(kn_stack_key, probe_id)},
+                    {"pid", offsetof(kn_stack_key, pid)},
+                    {"kstack", offsetof(kn_stack_key, kstack)},
+                    {"ustack", offsetof(kn_stack_key, ustack)},
+                    {"kcaller", offsetof(kn_stack_key, kcaller)},
+                    {"ucaller", offsetof(kn_stack_key, ucaller)},
+                    {"uentry", offsetof(kn_stack_key, uentry)},
+                    {"comm", offsetof(kn_stack_key, comm)}});
+  put("stack_count", {{"size", sizeof(kn_stack_count)},
+                      {"count", offsetof(kn_stack_count, count)},
+                      {"pid", offsetof(kn_stack_count, pid)}});
   Napi::Object c = Napi::Object::New(env);
   c.Set("COMM_LEN", KN_COMM_LEN);
   c.Set("MAX_ARGS", KN_MAX_ARGS);
@@ -72,6 +86,7 @@ Napi::Object Layout(Napi::Env env) {
   c.Set("DATA_SIZE", KN_DATA_SIZE);
   c.Set("HIST_BUCKETS", KN_HIST_BUCKETS);
   c.Set("MAX_STACK", KN_MAX_STACK);
+  c.Set("BUILD_ID_FRAME", KN_BUILD_ID_FRAME);
   o.Set("constants", c);
   return o;
 }

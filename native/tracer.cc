@@ -66,6 +66,11 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::ResetHist>("resetHist"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceMethod<&Tracer::ClearCounts>("clearCounts"),
+                         InstanceMethod<&Tracer::CreateStackMaps>("createStackMaps"),
+                         InstanceMethod<&Tracer::DropStackMaps>("dropStackMaps"),
+                         InstanceMethod<&Tracer::StackCounts>("stackCounts"),
+                         InstanceMethod<&Tracer::ClearStackCounts>("clearStackCounts"),
+                         InstanceMethod<&Tracer::StackTraces>("stackTraces"),
                          InstanceMethod<&Tracer::Start>("start"),
                          InstanceMethod<&Tracer::Stop>("stop"),
                          InstanceMethod<&Tracer::SetRef>("ref"),
@@ -147,6 +152,9 @@ void Tracer::Load(const LoadRequest& req) {
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
   if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
   if (!err) err = bpf_map__set_max_entries(counts, req.max_counts);
+  // Stack counts share the count maps' size (objects built before them have none).
+  bpf_map* stack_counts = bpf_object__find_map_by_name(obj_, "stack_counts");
+  if (!err && stack_counts) err = bpf_map__set_max_entries(stack_counts, req.max_counts);
   if (!err) err = bpf_object__load(obj_);
   if (err) return fail("load BPF programs", err, log.text());
 

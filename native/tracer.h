@@ -42,6 +42,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void ResetHist(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   void ClearCounts(const Napi::CallbackInfo& info);
+  // In-kernel stack counting (native/stacks.cc).
+  Napi::Value CreateStackMaps(const Napi::CallbackInfo& info);
+  void DropStackMaps(const Napi::CallbackInfo& info);
+  Napi::Value StackCounts(const Napi::CallbackInfo& info);
+  void ClearStackCounts(const Napi::CallbackInfo& info);
+  Napi::Value StackTraces(const Napi::CallbackInfo& info);
+  int MapFd(Napi::Env env, const char* name) const;
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
   void SetRef(const Napi::CallbackInfo& info);

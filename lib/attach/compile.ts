@@ -22,6 +22,9 @@ export interface Compiled {
     countBy?: CountBy;
     pair?: number;
     filters: ReturnType<typeof parseFilter>['filters'];
+    /** Where the return address is at a function's entry (lib/attach/entry.ts). */
+    callerReg?: number;
+    callerDeref?: boolean;
   };
 }
 

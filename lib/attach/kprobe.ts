@@ -16,6 +16,7 @@ import type { NativeTracer } from '../sys/native';
 import { listTracepointsOrNone } from '../sys/tracefs';
 import { SummaryConfig, compile } from './compile';
 import { functionContext } from './contexts';
+import { recoverCallerAtEntry } from './entry';
 import { GLOB_SYMBOL, KprobeOptions, SYMBOL, checkName, checkOptions } from './options';
 
 /**
@@ -185,6 +186,8 @@ export function attachKprobeTarget(fn: string, ret: boolean, opts: KprobeOptions
     try {
       const w: string[] = [];
       const c = compile(functionContext(f, ret, w), o, undefined, summary);
+      const entryNote = ret ? undefined : recoverCallerAtEntry(c.config, 'kernel', glob ? 'each function' : f);
+      if (entryNote && !explain.includes(entryNote)) explain.push(entryNote);
       if (w.length) noBtf++;
       if (fns.length === 1) warnings.push(...w);
       parts.push({ name: `${kind}:${f}`, plans: c.plans, config: c.config });

@@ -13,6 +13,7 @@ import { closest } from '../sys/names';
 import { listTracepoints } from '../sys/tracefs';
 import { Compiled, SummaryConfig, compile, needsTypes } from './compile';
 import { functionContext, syscallFormat, syscallReturnContext, tracepointFormatContext } from './contexts';
+import { recoverCallerAtEntry } from './entry';
 import { SYSCALL, SyscallOptions, checkName, checkOptions } from './options';
 import { attachFormat } from './tracepoint';
 
@@ -51,6 +52,7 @@ export function attachSyscallTarget(name: string, opts: SyscallOptions | undefin
     if (ret) compiled = compile(syscallReturnContext(fn), o, undefined, summary);
     else if (enter) compiled = compile(tracepointFormatContext(enter, needsTypes(o, summary)), o, viaPtRegs, summary);
     else compiled = compile(functionContext(fn, false, warnings), o, undefined, summary);
+    const entryNote = ret ? undefined : recoverCallerAtEntry(compiled.config, 'kernel', fn);
     const probe = (session ?? Session.get()).attach({
       name: probeName,
       kind: ret ? 'kretprobe' : 'kprobe',
@@ -63,7 +65,8 @@ export function attachSyscallTarget(name: string, opts: SyscallOptions | undefin
     });
     probe.explain =
       `this kernel has kprobes: a ${ret ? 'kretprobe' : 'kprobe'} on ${fn}, the syscall's function on ${process.arch}` +
-      (ret ? '; the return value is its result' : `; arguments are read from the user's registers it receives${enter ? `, as the fields of syscalls:sys_enter_${name} name them` : ''}`);
+      (ret ? '; the return value is its result' : `; arguments are read from the user's registers it receives${enter ? `, as the fields of syscalls:sys_enter_${name} name them` : ''}`) +
+      (entryNote ? `\n${entryNote}` : '');
     return probe;
   }
   const format = ret ? syscallFormat(name, true) : enter;

@@ -13,7 +13,9 @@ import { rawContext } from '../fetch';
 import { ElfFile, ElfSymbol } from '../sys/elf';
 import { resolveBinary } from '../sys/libraries';
 import { closest } from '../sys/names';
+import { rememberFile } from '../stacks/buildids';
 import { SummaryConfig, compile } from './compile';
+import { recoverCallerAtEntry } from './entry';
 import { UprobeOptions, checkOptions } from './options';
 import type { UprobeTarget } from './target';
 
@@ -27,6 +29,8 @@ export interface UprobeLocation {
   address: number;
   /** Offset in the file: what the kernel attaches to. */
   fileOffset: number;
+  /** The first instruction of a function (`symbol`, `symbol+0`, or the address a function starts at). */
+  entry: boolean;
 }
 
 /** `symbol`, `symbol+0x10` (or +16), or a raw virtual address `0x1234`. */
@@ -43,7 +47,10 @@ export function parseLocation(spec: string): { symbol?: string; offset: number }
 export function resolveLocation(binary: string, spec: string): UprobeLocation {
   const loc = parseLocation(spec);
   const elf = ElfFile.open(binary);
-  if (loc.symbol === undefined) return { binary, address: loc.offset, fileOffset: elf.fileOffset(loc.offset) };
+  if (loc.symbol === undefined) {
+    const entry = elf.containing(loc.offset)?.offset === 0;
+    return { binary, address: loc.offset, fileOffset: elf.fileOffset(loc.offset), entry };
+  }
   const sym: ElfSymbol | undefined = elf.symbol(loc.symbol);
   if (!sym) {
     const names = elf.names();
@@ -54,7 +61,7 @@ export function resolveLocation(binary: string, spec: string): UprobeLocation {
     throw new OptionError(`${spec}: offset ${loc.offset} is past the end of ${sym.name} (${sym.size} bytes)`);
   }
   const address = sym.address + loc.offset;
-  return { binary, symbol: sym.name, address, fileOffset: elf.fileOffset(address) };
+  return { binary, symbol: sym.name, address, fileOffset: elf.fileOffset(address), entry: loc.offset === 0 };
 }
 
 /** A uprobe or uretprobe on a user-space function (or address), in `session`. */
@@ -65,9 +72,12 @@ export function attachUprobeTarget(t: UprobeTarget, opts: UprobeOptions | undefi
   const binary = resolveBinary(t.binary, o.pid);
   const where = resolveLocation(binary, t.location);
   const { plans, config } = compile(rawContext(kind, where.symbol ?? t.location), o, undefined, summary);
+  const entryNote = kind === 'uprobe' && where.entry ? recoverCallerAtEntry(config, 'user', where.symbol ?? t.location) : undefined;
   const name = `${kind}:${binary}:${t.location}`;
   const pid = o.pid ?? -1;
-  return (session ?? Session.get()).attach({
+  // Stacks of this binary are named by its build id, also once the process is gone.
+  if (o.stack) rememberFile(binary);
+  const probe = (session ?? Session.get()).attach({
     name,
     kind,
     strategy: `${kind} ${binary}+0x${where.fileOffset.toString(16)}`,
@@ -76,4 +86,8 @@ export function attachUprobeTarget(t: UprobeTarget, opts: UprobeOptions | undefi
     describe: `attach ${name}`,
     notFound: () => (o.pid !== undefined && !fs.existsSync(`/proc/${o.pid}`) ? new NotFoundError(`no process ${o.pid}`) : new NotFoundError(`no binary ${binary}`)),
   });
+  probe.explain = [`${kind} at ${binary} file offset 0x${where.fileOffset.toString(16)} (virtual address 0x${where.address.toString(16)})`, entryNote]
+    .filter(Boolean)
+    .join('\n');
+  return probe;
 }

@@ -3,7 +3,7 @@
  * bpf/kprobe_node.h) into event objects. Runs once per event, so it reads the
  * Buffer directly and allocates only what the event keeps.
  */
-import { COMM_LEN, FetchArg, layout } from '../sys/abi';
+import { BUILD_ID_FRAME, COMM_LEN, FetchArg, STACK_BUILD_IDS, STACK_BYTES, STACK_CALLER, layout } from '../sys/abi';
 
 /** How a payload entry becomes a JavaScript value. */
 export type ValueKind = 'i32' | 'u32' | 'i64' | 'u64' | 'bool' | 'string' | 'bytes';
@@ -63,13 +63,56 @@ export interface StackLayout {
   user: boolean;
 }
 
-/** A stack entry: u32 byte count, then u64 addresses. Returns the entry and the offset after it. */
-function readStack(buf: Buffer, p: number, end: number): [bigint[], number] {
-  if (p + 4 > end) return [[], end];
-  const bytes = Math.min(buf.readUInt32LE(p), end - p - 4);
+/** A user frame as the kernel named it: the build id of the file it is in, and the offset in that file. */
+export interface FileFrame {
+  buildId: string;
+  offset: number;
+}
+
+/** struct bpf_stack_build_id: status (0 empty, 1 build id + offset, 2 address only). */
+const BUILD_ID_VALID = 1;
+
+/** `n` build id frames (struct bpf_stack_build_id) at `at`: a FileFrame, or undefined where the kernel kept only the address. */
+export function readFileFrames(buf: Buffer, at: number, n: number): Array<FileFrame | undefined> {
+  const out: Array<FileFrame | undefined> = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = at + i * BUILD_ID_FRAME;
+    if (e + BUILD_ID_FRAME > buf.length || buf.readInt32LE(e) !== BUILD_ID_VALID) continue;
+    out[i] = { buildId: trimBuildId(buf, e + 4), offset: Number(buf.readBigUInt64LE(e + 24)) };
+  }
+  return out;
+}
+
+/** A build id field holds 20 bytes; shorter ids (md5: 16) are zero-padded. */
+function trimBuildId(buf: Buffer, at: number): string {
+  let end = at + 20;
+  while (end > at + 16 && buf[end - 1] === 0) end--;
+  return buf.toString('hex', at, end);
+}
+
+/** A stack entry as decoded: addresses, and for user stacks what the kernel named each frame by. */
+interface StackEntry {
+  frames: bigint[];
+  files?: Array<FileFrame | undefined>;
+  /** Frame 1 was read at the function's entry (KN_STACK_CALLER). */
+  callerAtEntry: boolean;
+}
+
+/** A stack entry (layout in kprobe_node.h). Returns the entry and the offset after it. */
+function readStack(buf: Buffer, p: number, end: number): [StackEntry, number] {
+  if (p + 4 > end) return [{ frames: [], callerAtEntry: false }, end];
+  const word = buf.readUInt32LE(p);
+  const bytes = Math.min(word & STACK_BYTES, end - p - 4);
   const frames: bigint[] = new Array(bytes >>> 3);
   for (let i = 0; i < frames.length; i++) frames[i] = buf.readBigUInt64LE(p + 4 + i * 8);
-  return [frames, p + ((4 + bytes + 7) & ~7)];
+  const entry: StackEntry = { frames, callerAtEntry: (word & STACK_CALLER) !== 0 };
+  let size = bytes;
+  if (word & STACK_BUILD_IDS) {
+    const n = Math.min(frames.length, Math.floor((end - p - 4 - bytes) / BUILD_ID_FRAME));
+    entry.files = readFileFrames(buf, p + 4 + bytes, n);
+    size += frames.length * BUILD_ID_FRAME;
+  }
+  return [entry, p + ((4 + size + 7) & ~7)];
 }
 
 /** What a record carries after its fixed header, decoded. */
@@ -79,6 +122,10 @@ export interface Payload {
   faults?: string[];
   kernelStack?: bigint[];
   userStack?: bigint[];
+  /** Per user frame, its file as the kernel named it by build id (undefined: the address only). */
+  userStackFiles?: Array<FileFrame | undefined>;
+  /** Which stacks have their frame 1 read at the function's entry (a caller the frame-pointer walk skips). */
+  callerAtEntry?: { kernel: boolean; user: boolean };
 }
 
 /**
@@ -131,8 +178,16 @@ export class RecordDecoder {
       if (plan.isReturn) out.ret = value;
       else out.args[plan.name] = value;
     }
-    if (this.stacks.kernel) [out.kernelStack, p] = readStack(buf, p, end);
-    if (this.stacks.user) [out.userStack, p] = readStack(buf, p, end);
+    let kernel: StackEntry | undefined;
+    let user: StackEntry | undefined;
+    if (this.stacks.kernel) [kernel, p] = readStack(buf, p, end);
+    if (this.stacks.user) [user, p] = readStack(buf, p, end);
+    if (kernel) out.kernelStack = kernel.frames;
+    if (user) {
+      out.userStack = user.frames;
+      if (user.files) out.userStackFiles = user.files;
+    }
+    if (kernel?.callerAtEntry || user?.callerAtEntry) out.callerAtEntry = { kernel: !!kernel?.callerAtEntry, user: !!user?.callerAtEntry };
     return out;
   }
 }

@@ -8,7 +8,7 @@
  *     no object per event (`probe.on('batch', ...)`), for the highest rates.
  */
 import { layout } from '../sys/abi';
-import { ArgPlan, Payload, RecordDecoder, recordComm } from './decode';
+import { ArgPlan, FileFrame, Payload, RecordDecoder, recordComm } from './decode';
 
 const R = layout.record;
 /** A ring record header's length bits (the two high bits are the kernel's busy and discard flags). */
@@ -118,6 +118,21 @@ export class TraceEvent<Args = Record<string, unknown>> {
   /** User stack, innermost frame first (probes with `stack`). */
   get userStack(): bigint[] | undefined {
     return this.decoded.userStack;
+  }
+
+  /**
+   * Per user stack frame, the file the kernel found it in, by build id, and
+   * the offset in that file: these name the frame after the process is gone.
+   * Undefined for a frame the kernel kept only the address of (JIT code, or
+   * when it could not look).
+   */
+  get userStackFiles(): Array<FileFrame | undefined> | undefined {
+    return this.decoded.userStackFiles;
+  }
+
+  /** Which stacks have frame 1 recovered at the function's entry (the caller, which a frame-pointer walk skips there). */
+  get callerAtEntry(): { kernel: boolean; user: boolean } | undefined {
+    return this.decoded.callerAtEntry;
   }
 
   /** @internal Copies the record out of its batch, so that keeping this event does not keep the batch. */

@@ -12,6 +12,15 @@ export const MAX_STR = 4096;
 export const DATA_SIZE = 16384;
 export const HIST_BUCKETS = 64;
 export const MAX_STACK = 127;
+/** sizeof(struct bpf_stack_build_id): a user frame as build id (20 bytes) and file offset. */
+export const BUILD_ID_FRAME = 32;
+
+/** A stack entry's u32: the byte count of its addresses, and flags. */
+export const STACK_BYTES = 0xffff;
+/** Frame 1 is the caller's return address, read at the function's entry. */
+export const STACK_CALLER = 0x10000;
+/** The addresses are followed by one build id frame per address. */
+export const STACK_BUILD_IDS = 0x20000;
 
 export enum Source {
   None = 0,
@@ -59,6 +68,14 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+/** Kernel stack taken at a function's first instruction: recover its caller. */
+export const CFG_KCALLER = 0x10000;
+/** The same for the user stack. */
+export const CFG_UCALLER = 0x20000;
+/** Count hits by stack in the kernel instead of emitting them. */
+export const CFG_STACKS = 0x40000;
+/** Stack counts by process id (else by comm). */
+export const CFG_STACKS_PID = 0x80000;
 export const CFG_ENABLED = 0x80000000;
 
 /** What a counting probe counts by (enum kn_count_by). */
@@ -100,11 +117,18 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    caller_reg: 0,
+    caller_deref: 0,
   },
   count_key: { size: 24, probe_id: 0, data: 8 },
+  stack_key: { size: 56, probe_id: 0, pid: 4, kstack: 8, ustack: 12, kcaller: 16, ucaller: 24, uentry: 32, comm: 40 },
+  stack_count: { size: 16, count: 0, pid: 8 },
   record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
 };
-layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.caller_reg = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.caller_deref = layout.config.caller_reg + 2;
+// The u64 in struct kn_filter aligns the struct to 8 bytes.
+layout.config.size = (layout.config.caller_deref + 2 + 7) & ~7;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -147,6 +171,9 @@ export interface ProbeConfig {
   comm?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
+  /** CFG_KCALLER/CFG_UCALLER: byte offset in struct pt_regs of the register holding the return address at entry, or pointing at it. */
+  callerReg?: number;
+  callerDeref?: boolean;
 }
 
 /** Encodes a struct kn_config. */
@@ -156,6 +183,8 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
   let flags = CFG_ENABLED | (cfg.flags ?? 0);
   b.writeUInt8(cfg.countBy ?? 0, L.count_by);
   b.writeUInt32LE(cfg.pair ?? 0, L.pair);
+  b.writeUInt16LE(cfg.callerReg ?? 0, L.caller_reg);
+  b.writeUInt8(cfg.callerDeref ? 1 : 0, L.caller_deref);
   if (cfg.pid !== undefined) {
     flags |= CFG_PID;
     b.writeUInt32LE(cfg.pid, L.pid);

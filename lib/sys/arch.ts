@@ -1,7 +1,8 @@
 /**
  * What differs between the architectures the tracer runs on, in one table:
- * the kernel's names for syscall functions and where `struct pt_regs` keeps
- * the registers a syscall's arguments arrive in. (The BPF programs have the
+ * the kernel's names for syscall functions, where `struct pt_regs` keeps
+ * the registers a syscall's arguments arrive in, and where a function's
+ * return address is at its first instruction. (The BPF programs have the
  * same facts for the registers of function arguments, in bpf/.)
  */
 import { UnsupportedError } from '../errors';
@@ -18,13 +19,33 @@ export interface Arch {
   syscallArgOffsets: readonly number[];
   /** Integer arguments a function receives in registers (the rest go on the stack). */
   argRegisters: number;
+  /**
+   * Where a function's return address is at its first instruction, before
+   * the function saves anything: the byte offset in `struct pt_regs` of the
+   * register that holds it (`deref` false) or points at it (`deref` true).
+   */
+  returnAddress: { reg: number; deref: boolean; where: string };
 }
 
 const ARCHES: Record<string, Arch> = {
   // pt_regs: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di ...; syscalls use di si dx r10 r8 r9.
-  x64: { name: 'x64', syscallPrefix: '__x64_sys_', syscallArgOffsets: [112, 104, 96, 56, 72, 64], argRegisters: 6 },
-  // pt_regs begins with user_pt_regs { u64 regs[31]; sp; pc; pstate }: arguments in x0..x5.
-  arm64: { name: 'arm64', syscallPrefix: '__arm64_sys_', syscallArgOffsets: [0, 8, 16, 24, 32, 40], argRegisters: 6 },
+  // `call` pushes the return address: at the first instruction it is at the stack pointer (sp, at 152).
+  x64: {
+    name: 'x64',
+    syscallPrefix: '__x64_sys_',
+    syscallArgOffsets: [112, 104, 96, 56, 72, 64],
+    argRegisters: 6,
+    returnAddress: { reg: 152, deref: true, where: 'at the stack pointer (*sp)' },
+  },
+  // pt_regs begins with user_pt_regs { u64 regs[31]; sp; pc; pstate }: arguments in x0..x5;
+  // `bl` leaves the return address in the link register x30.
+  arm64: {
+    name: 'arm64',
+    syscallPrefix: '__arm64_sys_',
+    syscallArgOffsets: [0, 8, 16, 24, 32, 40],
+    argRegisters: 6,
+    returnAddress: { reg: 240, deref: false, where: 'in the link register (x30)' },
+  },
 };
 
 /** The running (or named) architecture; UnsupportedError for one the programs are not built for. */

@@ -8,6 +8,10 @@ import * as fs from 'fs';
 import { NotFoundError, OptionError, SystemError } from '../errors';
 
 const PT_LOAD = 1;
+const PT_NOTE = 4;
+const PF_X = 1;
+/** The GNU build id note: a hash of the file's contents the linker writes, which the kernel reports in build id stacks. */
+const NT_GNU_BUILD_ID = 3;
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
 const SHT_GNU_VERSYM = 0x6fffffff;
@@ -58,10 +62,12 @@ export class ElfFile {
   readonly machine: number;
   readonly segments: ElfSegment[];
   readonly sections: ElfSection[];
+  /** The GNU build id, in hex; undefined when the file has none. */
+  readonly buildId?: string;
   #functions?: ElfSymbol[];
   #byName?: Map<string, ElfSymbol>;
 
-  private constructor(readonly path: string, private readonly fd: number, private readonly fileSize: number) {
+  private constructor(readonly path: string, private readonly fd: number, private readonly fileSize: number, headersOnly = false) {
     const h = this.read(0, 64);
     if (h.readUInt32BE(0) !== 0x7f454c46) throw new OptionError(`${path} is not an ELF file`);
     if (h[4] !== 2 || h[5] !== 1) throw new OptionError(`${path} is not a 64-bit little-endian ELF file`);
@@ -80,6 +86,10 @@ export class ElfFile {
       const ph = this.read(phoff, phnum * phentsize);
       for (let i = 0; i < phnum; i++) {
         const at = i * phentsize;
+        if (ph.readUInt32LE(at) === PT_NOTE && this.buildId === undefined) {
+          const size = num(ph, at + 32);
+          if (size <= MAX_NOTES) this.buildId = buildIdNote(this.read(num(ph, at + 8), size));
+        }
         if (ph.readUInt32LE(at) !== PT_LOAD) continue;
         this.segments.push({
           flags: ph.readUInt32LE(at + 4),
@@ -92,7 +102,7 @@ export class ElfFile {
     }
 
     this.sections = [];
-    if (shoff) {
+    if (shoff && !headersOnly) {
       // More than 0xff00 sections: the real counts live in section 0.
       const first = this.read(shoff, shentsize);
       if (shnum === 0) shnum = num(first, 32);
@@ -133,6 +143,25 @@ export class ElfFile {
       return elf;
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * The build id of the ELF file at `path`, reading only its headers and
+   * notes (not its symbols); undefined when it has none or is no ELF file.
+   */
+  static buildIdOf(path: string): string | undefined {
+    try {
+      const fd = fs.openSync(path, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const elf = new ElfFile(path, fd, size, true);
+        return elf.buildId;
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return undefined;
     }
   }
 
@@ -260,6 +289,11 @@ export class ElfFile {
     throw new OptionError(`${this.path}: address 0x${vaddr.toString(16)} is not in any loaded segment`);
   }
 
+  /** The executable PT_LOAD segment holding virtual address `vaddr`, if any. */
+  textSegment(vaddr: number): ElfSegment | undefined {
+    return this.segments.find((seg) => seg.flags & PF_X && vaddr >= seg.vaddr && vaddr < seg.vaddr + seg.memsz);
+  }
+
   /** The virtual address of a file offset (a mapping's offset in /proc/<pid>/maps plus the distance into it). */
   vaddr(fileOffset: number): number | undefined {
     for (const seg of this.segments) {
@@ -267,6 +301,26 @@ export class ElfFile {
     }
     return undefined;
   }
+}
+
+/** Notes larger than this are not searched for a build id. */
+const MAX_NOTES = 1 << 16;
+
+/** The hex build id in a run of ELF notes (namesz, descsz, type, name, desc; each padded to 4). */
+function buildIdNote(notes: Buffer): string | undefined {
+  for (let at = 0; at + 12 <= notes.length; ) {
+    const namesz = notes.readUInt32LE(at);
+    const descsz = notes.readUInt32LE(at + 4);
+    const type = notes.readUInt32LE(at + 8);
+    const name = at + 12;
+    const desc = name + ((namesz + 3) & ~3);
+    if (desc + descsz > notes.length) return undefined;
+    if (type === NT_GNU_BUILD_ID && namesz === 4 && notes.toString('latin1', name, name + 3) === 'GNU' && descsz > 0) {
+      return notes.toString('hex', desc, desc + descsz);
+    }
+    at = desc + ((descsz + 3) & ~3);
+  }
+  return undefined;
 }
 
 /** An ELF u64 as a number: user-space addresses and file offsets fit in 53 bits. */

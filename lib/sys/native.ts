@@ -55,6 +55,19 @@ export interface NativeTracer {
   counts(probeId: number): { keys: Buffer; values: Float64Array };
   clearCounts(probeId: number): void;
   /**
+   * Creates the stack maps of in-kernel stack counting, `entries` stacks each
+   * (kernel stacks as addresses, user stacks as build id + file offset);
+   * false when they exist already.
+   */
+  createStackMaps(entries: number): boolean;
+  /** Frees the stack maps (once no probe counts stacks). */
+  dropStackMaps(): void;
+  /** A probe's stack counts: struct kn_stack_key each, the counts, and the last process counted under each. */
+  stackCounts(probeId: number): { keys: Buffer; counts: Float64Array; pids: Uint32Array };
+  clearStackCounts(probeId: number): void;
+  /** The stacks of these ids in the kernel (`user` false) or user stack map; null for an id it does not hold. */
+  stackTraces(user: boolean, ids: number[]): Array<Buffer | null>;
+  /**
    * Calls `onBatch` with a Buffer of whole ring records (each behind its
    * 8-byte ring header) whenever some are ready, draining every `drainMs`
    * while they flow and sleeping until the next one otherwise; `onError`
@@ -82,7 +95,7 @@ export interface StructLayout {
 
 export interface NativeBinding {
   Tracer: new (objectPath: string, options: TracerOptions) => NativeTracer;
-  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record' | 'count_key', StructLayout> & {
+  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record' | 'count_key' | 'stack_key' | 'stack_count', StructLayout> & {
     constants: Record<string, number>;
   };
   probeHelper(progType: number, helperId: number): boolean;

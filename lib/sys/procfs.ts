@@ -3,7 +3,9 @@
  * a process has loaded (uprobes) and to symbolize its stacks. A process may
  * be gone by the time its events are looked at, so `rememberMaps` keeps a
  * snapshot, refreshed after a few seconds (a reused pid, a dlopen), for at
- * most MAX_PROCESSES processes.
+ * most MAX_PROCESSES processes. The snapshot also keeps how to reach the
+ * process's files (a container's root is held open, so that its files stay
+ * reachable after it exits) and its pid as its own namespace numbers it.
  */
 import * as fs from 'fs';
 
@@ -46,6 +48,10 @@ export function mappedFiles(pid: number): string[] | undefined {
 interface Snapshot {
   maps: Mapping[];
   read: number;
+  /** The path prefix under which the process's files are: '' when it shares our root. */
+  root: string;
+  /** Its pid in its own pid namespace (NSpid's last field), as the process itself knows it. */
+  nspid: number;
 }
 
 /** Processes whose mappings are kept. */
@@ -65,9 +71,97 @@ export function rememberMaps(pid: number, now = Date.now()): void {
   if (had && now - had.read < REFRESH_MS) return;
   const maps = readMaps(pid);
   if (!maps) return; // gone: keep what we had
-  if (had) snapshots.delete(pid);
-  snapshots.set(pid, { maps, read: now });
-  if (snapshots.size > MAX_PROCESSES) snapshots.delete(snapshots.keys().next().value as number);
+  if (had) {
+    snapshots.delete(pid);
+    releaseRoot(had.root);
+  }
+  snapshots.set(pid, { maps, read: now, root: holdRoot(pid), nspid: readNsPid(pid) ?? pid });
+  generation++;
+  if (snapshots.size > MAX_PROCESSES) {
+    const oldest = snapshots.keys().next().value as number;
+    releaseRoot((snapshots.get(oldest) as Snapshot).root);
+    snapshots.delete(oldest);
+  }
+}
+
+/** Roots of other mount namespaces held open at once; past this the oldest is let go. */
+const MAX_ROOTS = 64;
+const heldRoots: number[] = [];
+
+let ownRoot: fs.Stats | undefined;
+
+/**
+ * '' when `pid` has our root directory; else a prefix naming its root
+ * through a file descriptor held open, so that the process's files can be
+ * opened after it exits (`/proc/self/fd/N`).
+ */
+function holdRoot(pid: number): string {
+  try {
+    ownRoot ??= fs.statSync('/');
+    const st = fs.statSync(`/proc/${pid}/root`);
+    if (st.dev === ownRoot.dev && st.ino === ownRoot.ino) return '';
+    const fd = fs.openSync(`/proc/${pid}/root`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    heldRoots.push(fd);
+    if (heldRoots.length > MAX_ROOTS) releaseRoot(`/proc/self/fd/${heldRoots[0]}`);
+    return `/proc/self/fd/${fd}`;
+  } catch {
+    return `/proc/${pid}/root`;
+  }
+}
+
+function releaseRoot(root: string): void {
+  const m = /^\/proc\/self\/fd\/(\d+)$/.exec(root);
+  if (!m) return;
+  const fd = Number(m[1]);
+  const i = heldRoots.indexOf(fd);
+  if (i < 0) return;
+  heldRoots.splice(i, 1);
+  fs.closeSync(fd);
+  for (const snap of snapshots.values()) if (snap.root === root) snap.root = '';
+}
+
+/** The last NSpid of /proc/<pid>/status: the pid the process has in its own namespace. */
+export function readNsPid(pid: number): number | undefined {
+  try {
+    const m = /^NSpid:\s*([\d\s]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'latin1'));
+    const ids = m ? m[1].trim().split(/\s+/) : [];
+    return ids.length ? Number(ids[ids.length - 1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How to reach the files of `pid`, and its namespaced pid, as remembered
+ * (or read now while it lives): `root` prefixes a path the process names.
+ */
+export function processView(pid: number): { root: string; nspid: number } {
+  const snap = snapshots.get(pid);
+  if (snap) return { root: snap.root, nspid: snap.nspid };
+  return { root: fs.existsSync(`/proc/${pid}`) ? holdRootOnce(pid) : '', nspid: readNsPid(pid) ?? pid };
+}
+
+/** A live process seen without a snapshot: reach it through /proc while it lives. */
+function holdRootOnce(pid: number): string {
+  try {
+    ownRoot ??= fs.statSync('/');
+    const st = fs.statSync(`/proc/${pid}/root`);
+    return st.dev === ownRoot.dev && st.ino === ownRoot.ino ? '' : `/proc/${pid}/root`;
+  } catch {
+    return '';
+  }
+}
+
+let generation = 0;
+
+/** Grows with every snapshot taken: whoever went through them knows whether there is anything new. */
+export function snapshotGeneration(): number {
+  return generation;
+}
+
+/** Every remembered process's mappings (for finding files by build id). */
+export function eachSnapshot(fn: (pid: number, maps: readonly Mapping[], root: string) => void): void {
+  for (const [pid, snap] of snapshots) fn(pid, snap.maps, snap.root);
 }
 
 /** The remembered mappings of `pid`, read now if there are none yet. */

@@ -71,6 +71,22 @@ class FakeTracer implements NativeTracer {
   clearCounts(id: number): void {
     this.calls.push(`clearCounts ${id}`);
   }
+  createStackMaps(entries: number): boolean {
+    this.calls.push(`createStackMaps ${entries}`);
+    return true;
+  }
+  dropStackMaps(): void {
+    this.calls.push('dropStackMaps');
+  }
+  stackCounts(): { keys: Buffer; counts: Float64Array; pids: Uint32Array } {
+    return { keys: Buffer.alloc(0), counts: new Float64Array(0), pids: new Uint32Array(0) };
+  }
+  clearStackCounts(id: number): void {
+    this.calls.push(`clearStackCounts ${id}`);
+  }
+  stackTraces(_user: boolean, ids: number[]): Array<Buffer | null> {
+    return ids.map(() => null);
+  }
   onError?: (e: Error) => void;
   start(onBatch: (b: Buffer) => void, onError: (e: Error) => void): void {
     this.calls.push('start');
