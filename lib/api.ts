@@ -9,6 +9,8 @@ import type { Probe } from './core/probe';
 import { Session } from './core/session';
 import { OptionError } from './errors';
 import { pinProbe } from './pin';
+import { setDebugDirectories } from './stacks/buildids';
+import { setMaxStacks } from './summary';
 
 function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined, ret = false): Probe {
   const pin = opts?.pin;
@@ -74,9 +76,27 @@ export interface AggregateConfig {
    * reader at once.
    */
   drainMs?: number;
+  /**
+   * Stacks the kernel keeps for countStacks() (default 8192, env
+   * KPROBE_NODE_MAX_STACKS): the stack maps are made with the first stack
+   * counter and freed after the last, at about 5 KiB an entry (kernel and
+   * user). More entries also mean fewer stacks lost to two sharing a slot.
+   * Takes effect when they are next made.
+   */
+  maxStacks?: number;
+  /**
+   * Directories of separate debug files, found by build id as
+   * `<dir>/.build-id/ab/cdef….debug` (default ['/usr/lib/debug'], env
+   * KPROBE_NODE_DEBUG_DIRS, colon-separated): they name the frames of
+   * stripped binaries. Takes effect at once.
+   */
+  debugDirectories?: string[];
 }
 
-/** Sets map sizes and the drain interval for this process; throws OptionError once a probe is attached. */
+/**
+ * Sets map sizes and the drain interval for this process; ringBytes,
+ * maxCounts and drainMs throw OptionError once a probe is attached.
+ */
 export function configure(config: AggregateConfig): void {
   const n = config.maxCounts;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
@@ -88,6 +108,14 @@ export function configure(config: AggregateConfig): void {
   }
   const d = config.drainMs;
   if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`drainMs must be an integer from 1 to 1000, got ${String(d)}`);
+  const st = config.maxStacks;
+  if (st !== undefined && (!Number.isInteger(st) || st < 1 || st > 1 << 20)) throw new OptionError(`maxStacks must be an integer from 1 to ${1 << 20}, got ${String(st)}`);
+  const dirs = config.debugDirectories;
+  if (dirs !== undefined && (!Array.isArray(dirs) || dirs.some((x) => typeof x !== 'string' || x === ''))) {
+    throw new OptionError('debugDirectories must be an array of directory paths');
+  }
+  if (st !== undefined) setMaxStacks(st);
+  if (dirs !== undefined) setDebugDirectories(dirs);
   if (n !== undefined) Session.configure({ maxCounts: n });
   if (r !== undefined) Session.configure({ ringBytes: r });
   if (d !== undefined) Session.configure({ drainMs: d });

@@ -14,10 +14,26 @@ export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
 export { EventBatch, TraceEvent } from './core/event';
-export type { ArgPlan, Payload } from './core/decode';
-export { Counter, Histogram, countBy, histogram, latency } from './summary';
-export type { Bucket, CountEntry, CountKey, CountOptions, CountSnapshot, HistogramSnapshot, SummaryOptions, TargetSpec } from './summary';
+export type { ArgPlan, FileFrame, Payload } from './core/decode';
+export { Counter, Histogram, StackCounter, countBy, countStacks, histogram, latency } from './summary';
+export type {
+  Bucket,
+  CountEntry,
+  CountKey,
+  CountOptions,
+  CountSnapshot,
+  HistogramSnapshot,
+  StackCount,
+  StackCountOptions,
+  StackSnapshot,
+  SummaryOptions,
+  TargetSpec,
+} from './summary';
 export { Frame, kernelFrames, symbolize, userFrames } from './stacks/symbolize';
+export type { FrameDetails, Stacks, SymbolizeOptions } from './stacks/symbolize';
+export { demangle } from './stacks/demangle';
+export { folded } from './stacks/folded';
+export type { FoldableStack } from './stacks/folded';
 export { describe, describeTarget } from './inspect/describe';
 export type { Description } from './inspect/describe';
 export { listFunctions, listProbes, listSyscalls } from './inspect/list';

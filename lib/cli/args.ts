@@ -59,13 +59,18 @@ export function main(args: string[]): void {
     .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 2 MiB)' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
     .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
-    .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, the most common stacks' })
+    .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, stacks counted in the kernel, most common first' })
+    .option('folded', { type: 'boolean', default: false, describe: 'with --count --stack: folded stacks (comm;outer;...;inner count), the input of flamegraph.pl and speedscope' })
+    .option('demangle', { type: 'boolean', default: true, describe: 'show C++ names demangled (--no-demangle: as the binary has them)' })
+    .option('max-stacks', { type: 'number', describe: 'stacks the kernel keeps for --count --stack (default 8192)' })
+    .option('debug-dir', { type: 'string', array: true, describe: 'where separate debug files are found by build id, <dir>/.build-id/ab/cdef....debug (default /usr/lib/debug)' })
     .option('pin', { type: 'string', describe: 'keep the probe attached after this command ends, pinned in bpffs under this name' })
     .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
     .example('$0 fuse_open_common', 'every call of a kernel function')
     .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')
     .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
     .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
+    .example('$0 --syscall write --count --stack user --folded --pid 1234 > out.folded', 'a flame graph\'s input: flamegraph.pl out.folded > out.svg')
     .example('$0 info vfs_read', "a function's arguments")
     .example("$0 list 'fuse_*'", 'functions (and tracepoints, syscalls) whose names match')
     .example("$0 'vfs_fsync*' --explain", 'every function that matches, and how each was attached')
@@ -79,7 +84,7 @@ export function main(args: string[]): void {
     .help()
     .version();
   parser.check((argv) => {
-    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'ring-size']) {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'ring-size', 'max-stacks']) {
       if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
     }
     return true;

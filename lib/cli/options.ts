@@ -5,6 +5,8 @@
  */
 import { ProbeOptions, Target, parseTarget } from '../attach';
 import { OptionError } from '../errors';
+import { rememberFile, setDebugDirectories } from '../stacks/buildids';
+import { resolveBinary } from '../sys/libraries';
 
 export interface TraceArgs {
   targets: string[];
@@ -31,6 +33,12 @@ export interface TraceArgs {
   stack?: string | boolean;
   explain: boolean;
   pin?: string;
+  /** With --count --stack: folded stacks. */
+  folded: boolean;
+  /** C++ names demangled (--no-demangle: false). */
+  demangle: boolean;
+  maxStacks?: number;
+  debugDir?: string[];
 }
 
 export type StackKind = 'kernel' | 'user' | 'both';
@@ -90,4 +98,20 @@ export function probeOptionsOf(argv: TraceArgs, stack?: StackKind): ProbeOptions
     stringSize: argv.stringSize,
     stack,
   };
+}
+
+/**
+ * For stacks: where separate debug files are (--debug-dir), and the -c
+ * command's program, whose frames are then named by build id even when it
+ * exits at once.
+ */
+export function offerStackFiles(argv: TraceArgs): void {
+  if (argv.debugDir?.length) setDebugDirectories(argv.debugDir);
+  const program = argv.c?.trim().split(/\s+/)[0];
+  if (!program || !/^[\w@%+=:,./-]+$/.test(program)) return;
+  try {
+    rememberFile(resolveBinary(program));
+  } catch {
+    // Not a program we can find (a shell builtin, say): its frames are found as others are.
+  }
 }

@@ -1,13 +1,15 @@
 /**
  * --count, --latency and --hist: summaries the kernel computes, printed every
- * --interval seconds (cumulative) and at the end, as charts or JSON lines.
+ * --interval seconds (cumulative) and at the end, as charts or JSON lines;
+ * --count --stack counts stacks (most common first, or --folded).
  */
 import type { ProbeOptions, Target } from '../attach';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { renderCounts, renderHistogram } from '../format/chart';
-import { countsJson, histogramJson } from '../format/json';
-import { Counter, Histogram, countBy, histogram, latency } from '../summary';
+import { countsJson, histogramJson, stackCountsJson } from '../format/json';
+import { foldedReport, stackCountsReport } from '../format/stack';
+import { Counter, Histogram, StackCounter, countBy, countStacks, histogram, latency } from '../summary';
 import { runUntilDone } from './lifecycle';
 import type { TraceArgs } from './options';
 import { say } from './report';
@@ -16,24 +18,29 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   const modes = [by !== undefined && '--count', argv.latency && '--latency', argv.hist !== undefined && '--hist'].filter(Boolean);
   if (modes.length > 1) throw new OptionError(`${modes.join(' and ')} do not go together: one summary at a time`);
   if (opts.args) throw new OptionError('--arg does not apply to --count, --latency or --hist: use --count by=<expr> or --hist <expr>');
-  if (opts.stack) throw new OptionError('--stack goes with --count (stacks are counted from events), not with --latency or --hist');
+  if (opts.stack && by === undefined) throw new OptionError('--stack goes with --count (stacks counted in the kernel), not with --latency or --hist');
+  if (opts.stack && by !== 'comm' && by !== 'pid') throw new OptionError(`--count --stack counts by comm (default) or by=pid, not by=${by}`);
+  if (argv.folded && !opts.stack) throw new OptionError('--folded goes with --count --stack: folded stacks with their counts');
+  if (argv.maxStacks !== undefined) (await import('../api')).configure({ maxStacks: argv.maxStacks });
   if (argv.pin !== undefined) throw new OptionError('--pin goes with streamed events, not with --count, --latency or --hist');
   if (argv.interval !== undefined && !(argv.interval > 0)) throw new OptionError('--interval must be a positive number of seconds');
   if (argv.maxCounts !== undefined) (await import('../api')).configure({ maxCounts: argv.maxCounts });
   const { args: _args, stack: _stack, ...base } = opts;
   const counters: Counter[] = [];
   const hists: Histogram[] = [];
+  const stackCounters: StackCounter[] = [];
   try {
     for (const t of targets) {
-      if (by !== undefined) counters.push(countBy(t, { ...base, by }));
+      if (opts.stack) stackCounters.push(countStacks(t, { ...base, stack: opts.stack, by: by as 'comm' | 'pid', demangle: argv.demangle }));
+      else if (by !== undefined) counters.push(countBy(t, { ...base, by }));
       else if (argv.latency) hists.push(latency(t, base));
       else hists.push(histogram(t, argv.hist as string, base));
     }
   } catch (e) {
-    for (const s of [...counters, ...hists]) s.close();
+    for (const s of [...counters, ...hists, ...stackCounters]) s.close();
     throw e;
   }
-  const all = [...counters, ...hists];
+  const all = [...counters, ...hists, ...stackCounters];
   for (const s of all) for (const p of s.probes) for (const w of p.warnings) say(`warning: ${w}`);
 
   let dropsReported = 0;
@@ -41,8 +48,15 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     const now = new Date();
     const snaps = counters.map((c) => ({ c, snap: c.snapshot() }));
     const hsnaps = hists.map((h) => ({ h, snap: h.snapshot() }));
-    if (argv.json) {
-      const lines = [...snaps.map(({ c, snap }) => countsJson(now, c.name, c.by, snap)), ...hsnaps.map(({ h, snap }) => histogramJson(now, h.name, h.what, snap))];
+    const ssnaps = stackCounters.map((c) => ({ c, snap: c.snapshot() }));
+    if (argv.folded) {
+      process.stdout.write(ssnaps.map(({ snap }) => foldedReport(snap)).join(''));
+    } else if (argv.json) {
+      const lines = [
+        ...snaps.map(({ c, snap }) => countsJson(now, c.name, c.by, snap)),
+        ...hsnaps.map(({ h, snap }) => histogramJson(now, h.name, h.what, snap)),
+        ...ssnaps.map(({ c, snap }) => stackCountsJson(now, c.name, c.by, snap)),
+      ];
       process.stdout.write(lines.join('\n') + '\n');
     } else {
       const parts: string[] = [];
@@ -52,6 +66,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
         parts.push(renderCounts(rows, by === 'probe' ? undefined : by));
       }
       parts.push(...hsnaps.map(({ h, snap }) => `${h.name} ${h.what}:\n${renderHistogram(snap)}`));
+      parts.push(...ssnaps.map(({ c, snap }) => stackCountsReport(c.name, snap, { explain: argv.explain })));
       process.stdout.write(parts.join('\n'));
     }
     const dropped = all.reduce((n, s) => n + s.dropped, 0);
@@ -72,12 +87,12 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
       Session.get().detachInBackground();
       for (const s of all) s.close();
       print();
-      const events = counters.reduce((n, c) => n + c.snapshot().total, 0) + hists.reduce((n, h) => n + h.snapshot().total, 0);
+      const events = [...counters, ...hists, ...stackCounters].reduce((n, s) => n + s.snapshot().total, 0);
       say(`${events} events, ${all.reduce((n, s) => n + s.dropped, 0)} lost`);
     },
   });
   if (argv.c === undefined && !argv.json && process.stderr.isTTY) {
-    const what = by !== undefined ? `Counting by ${by}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
+    const what = opts.stack ? 'Counting stacks' : by !== undefined ? `Counting by ${by}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
     process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);
   }
 }

@@ -10,10 +10,10 @@ import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
 import { LineWriter, textLine } from '../format/text';
-import { StackCounter, stackLines, withStacksJson } from '../format/stack';
+import { StackFormat, stackLines, withStacksJson } from '../format/stack';
 import { isGlob } from '../sys/glob';
 import { runUntilDone } from './lifecycle';
-import { TraceArgs, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
+import { TraceArgs, offerStackFiles, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
 import { reportAttached, say } from './report';
 
 /** Attaching many functions one by one takes a while: show how far it got on a terminal. */
@@ -44,17 +44,17 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.duration !== undefined && !(argv.duration > 0)) throw new OptionError('--duration must be a positive number of seconds');
   const opts = probeOptionsOf(argv, stack.stack);
 
-  // Counts, histograms and latency are computed in the kernel; --count --stack counts stacks from events, below.
-  if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) {
+  if (stack.stack) offerStackFiles(argv);
+  // Counts (of stacks too), histograms and latency are computed in the kernel.
+  if (argv.latency || argv.hist !== undefined || countBy !== undefined) {
     return (await import('./summarize')).summarize(argv, targets, opts, countBy);
   }
+  if (argv.folded) throw new OptionError('--folded goes with --count --stack: folded stacks with their counts');
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
   const out = new LineWriter(process.stdout);
-  // --count --stack: the most common stacks, counted here from the streamed events.
-  const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
-  const counts = new Map<string, number>();
+  const stackFormat: StackFormat = { explain: argv.explain, demangle: argv.demangle };
   const probes: Probe[] = [];
   const many = targets.length > 1;
 
@@ -71,14 +71,9 @@ export async function trace(argv: TraceArgs): Promise<void> {
       const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
       probe.on('batch', (b: EventBatch) => {
         for (let i = 0; i < b.length; i++) {
-          if (stackCounts) {
-            stackCounts.add(probe.name, b.event(i));
-          } else if (stack.stack) {
+          if (stack.stack) {
             const ev = b.event(i);
-            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b)), ...stackLines(ev)].join('\n'));
-          } else if (argv.count) {
-            const key = `${probe.name} ${b.comm(i)}`;
-            counts.set(key, (counts.get(key) ?? 0) + 1);
+            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev, stackFormat) : [textLine(b, i, label(i, b)), ...stackLines(ev, stackFormat)].join('\n'));
           } else {
             out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b)));
           }
@@ -101,17 +96,10 @@ export async function trace(argv: TraceArgs): Promise<void> {
       if (!pin) Session.get().detachInBackground();
       for (const p of probes) p.close();
       out.flush();
-      if (stackCounts) {
-        process.stdout.write(stackCounts.report());
-      } else if (argv.count) {
-        const rows = [...counts].sort((a, b) => b[1] - a[1]);
-        const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
-        process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
-      }
       say(`${probes.reduce((n, p) => n + p.seen, 0)} events, ${probes.reduce((n, p) => n + p.lost, 0)} lost`);
     },
   });
-  if (argv.c === undefined && !argv.json && !argv.count && process.stderr.isTTY) {
+  if (argv.c === undefined && !argv.json && process.stderr.isTTY) {
     process.stderr.write(`Tracing ${probes.map((p) => p.name).join(', ')}... Ctrl-C to end.\n`);
   }
 }

@@ -95,6 +95,7 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
+  private stackMapUsers = 0;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
   private readonly backend: Backend;
@@ -273,6 +274,7 @@ export class Session implements ProbeOwner {
       // A reused id must start from zero.
       this.tracer.resetHist(entry.id);
       this.tracer.clearCounts(entry.id);
+      this.tracer.clearStackCounts(entry.id);
     }
     this.probes.delete(entry.id);
     this.byId[entry.id] = undefined;
@@ -385,6 +387,20 @@ export class Session implements ProbeOwner {
 
   clearCounts(probe: Probe): void {
     this.tracer.clearCounts(probe.id);
+  }
+
+  /** In-kernel stack counting: the stack maps (`entries` stacks each) exist from their first user (+1) to their last (-1). */
+  useStackMaps(delta: 1 | -1, entries = 0): void {
+    const before = this.stackMapUsers;
+    this.stackMapUsers = Math.max(0, before + delta);
+    if (before === 0 && delta > 0) this.tracer.createStackMaps(entries);
+    else if (before === 1 && delta < 0) this.tracer.dropStackMaps();
+  }
+
+  /** The stack counts of a CFG_STACKS probe, the stacks they name (by id, kernel or user map), clearing them. */
+  stacks(probe: Probe): Pick<NativeTracer, 'stackCounts' | 'stackTraces'> & { clear(): void } {
+    const t = this.tracer;
+    return { stackCounts: () => t.stackCounts(probe.id), stackTraces: (user, ids) => t.stackTraces(user, ids), clear: () => t.clearStackCounts(probe.id) };
   }
 
   /** Ids of the loaded programs (for inspection and tests). */

@@ -4,7 +4,7 @@
  * exactly, strings otherwise; byte arrays become hex.
  */
 import { EventBatch, wallMs } from '../core/event';
-import type { CountSnapshot, HistogramSnapshot } from '../summary';
+import type { CountSnapshot, HistogramSnapshot, StackSnapshot } from '../summary';
 
 /** JSON.stringify's replacer for every line we print. */
 export function jsonValue(_key: string, value: unknown): unknown {
@@ -79,4 +79,20 @@ export function countsJson(time: Date, probe: string, by: string, snap: CountSna
 /** One reading of a histogram: `{ time, probe, value, buckets, total, p50, p90, p99, dropped, unit }`. */
 export function histogramJson(time: Date, probe: string, value: string, snap: HistogramSnapshot): string {
   return JSON.stringify({ time: time.toISOString(), probe, value, ...snap }, jsonValue);
+}
+
+/**
+ * One reading of stacks counted in the kernel: `{ time, probe, by, stacks:
+ * [{ count, comm, pid?, kernel: [frames], user: [frames], lost? }], dropped }`.
+ */
+export function stackCountsJson(time: Date, probe: string, by: string, snap: StackSnapshot): string {
+  const stacks = snap.map((s) => ({
+    count: s.count,
+    comm: s.comm,
+    ...(s.pid !== undefined ? { pid: s.pid } : {}),
+    ...(s.kernel ? { kernel: s.kernel.map(String) } : {}),
+    ...(s.user ? { user: s.user.map(String) } : {}),
+    ...(s.lost ? { lost: s.lost } : {}),
+  }));
+  return JSON.stringify({ time: time.toISOString(), probe, by, stacks, dropped: snap.dropped });
 }

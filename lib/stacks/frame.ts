@@ -8,7 +8,7 @@ export interface FrameDetails {
   jit?: boolean;
   /** The build id of the file the kernel found the frame in, when no file with that id was found. */
   buildId?: string;
-  /** The frame's offset in that file. */
+  /** The frame's offset in its file, when the kernel recorded it by build id. */
   fileOffset?: number;
   /** The symbol as the file has it, when `symbol` is its demangled form. */
   mangled?: string;

@@ -104,6 +104,7 @@ export function userStackFrames(pid: number, raw: readonly RawUserFrame[], opts:
   const anchors = raw.flatMap((f, i) => (f.address !== undefined && places[i] ? [{ address: Number(f.address), place: places[i] as Place }] : []));
   return raw.map((f, i) => {
     const details: FrameDetails = i === opts.callerAt ? { callerAtEntry: true } : {};
+    if (f.file) details.fileOffset = f.file.offset;
     const address = f.address ?? 0n;
     const a = Number(address);
     // A return address points after its call: look up the call.
@@ -125,7 +126,7 @@ export function userStackFrames(pid: number, raw: readonly RawUserFrame[], opts:
       const map = mapsNow() && findMapping(mapsNow() as Mapping[], a);
       if (map) return new Frame(address, undefined, undefined, map.path, false, details);
     }
-    if (f.file) return new Frame(address, undefined, undefined, undefined, false, { ...details, buildId: f.file.buildId, fileOffset: f.file.offset });
+    if (f.file) return new Frame(address, undefined, undefined, undefined, false, { ...details, buildId: f.file.buildId });
     return new Frame(address, undefined, undefined, undefined, false, details);
   });
 }

@@ -6,33 +6,26 @@
  *   await using c = countBy('syscall:openat', { by: 'comm' });
  *   ...; console.log(c.snapshot());   // [{ key: 'node', count: 12, label: 'node' }, ...]
  */
-import { AttachHow, ProbeOptions, SummaryConfig, Target, attachTarget, checkOptions, formatTarget, isUprobe, onReturn, parseTarget, withReturn } from '../attach';
+import { ProbeOptions, Target, formatTarget, onReturn, withReturn } from '../attach';
 import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { CFG_COUNT, CFG_HIST, CFG_LAT_END, CFG_LAT_START, CountBy, layout } from '../sys/abi';
+import { Summary, SummaryOptions, TargetSpec, attachTo, checkSummaryOptions, toTarget } from './base';
 import { HistogramSnapshot, histogramSnapshot } from './buckets';
 import { CountEntry, decodeKey } from './keys';
 
+export type { SummaryOptions, TargetSpec } from './base';
 export type { Bucket, HistogramSnapshot } from './buckets';
 export type { CountEntry, CountKey } from './keys';
+export { StackCounter, countStacks, setMaxStacks } from './stacks';
+export type { StackCount, StackCountOptions, StackSnapshot } from './stacks';
 
 /** Bytes of a count key's data (struct kn_count_key.data). */
 const KEY_BYTES = layout.count_key.size - layout.count_key.data;
 
 /** Entries, largest count first; `dropped`: hits not counted because the count map was full. */
 export type CountSnapshot = CountEntry[] & { dropped: number; total: number };
-
-/**
- * Where a summary attaches: CLI syntax (`syscall:openat`, `tracepoint:cat:name`,
- * `vfs_read`, `uprobe:libc:malloc`) or a parsed target.
- */
-export type TargetSpec = string | Target;
-
-export interface SummaryOptions extends Omit<ProbeOptions, 'args' | 'stack' | 'pin'> {
-  /** Attach to the return (syscall exit, kretprobe); implied by an expression on `ret`/`retval`. */
-  ret?: boolean;
-}
 
 export interface CountOptions extends SummaryOptions {
   /**
@@ -41,13 +34,6 @@ export interface CountOptions extends SummaryOptions {
    * strings (the first 16 bytes).
    */
   by?: string;
-}
-
-function toTarget(spec: TargetSpec, ret: boolean): Target {
-  if (typeof spec === 'string') return parseTarget(spec, ret);
-  const ok = spec && typeof spec === 'object' && (isUprobe(spec) ? typeof spec.binary === 'string' : typeof (spec as { name?: unknown }).name === 'string');
-  if (!ok) throw new OptionError('target must be a string like syscall:openat or a parsed target');
-  return ret ? withReturn(spec, true) : spec;
 }
 
 /**
@@ -65,88 +51,9 @@ function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Ta
   return { target, expr };
 }
 
-function checkSummaryOptions<O extends SummaryOptions>(opts: O | undefined): O {
-  const o = checkOptions(opts as ProbeOptions) as O & ProbeOptions;
-  if (o.args !== undefined) throw new OptionError('a summary fetches only what it summarises: give the value as `by` or the histogram expression, not args');
-  if (o.stack !== undefined) throw new OptionError('in-kernel summaries do not record stacks');
-  if (o.pin !== undefined) throw new OptionError('in-kernel summaries cannot be pinned: pin a probe that streams events');
-  return o;
-}
-
 function probeOptions(o: CountOptions, args?: string[]): ProbeOptions {
   const { ret: _ret, by: _by, ...rest } = o;
   return args ? { ...rest, args } : rest;
-}
-
-/** Attaches one probe of a summary in the process's session. */
-function attachTo(t: Target, opts: ProbeOptions, summary: SummaryConfig, session: Session): Probe {
-  const how: AttachHow = { session, summary };
-  return attachTarget(t, opts, how);
-}
-
-/** Where the runtime lacks Symbol.asyncDispose, the well-known registry symbol TypeScript's `await using` falls back to. */
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
-
-/** What every summary shares: its probes, reading after close, closing. */
-abstract class Summary<S> {
-  #closed = false;
-  #final?: S;
-  #lostBase = 0;
-
-  protected constructor(
-    /** The session the probes are in: its maps hold the summary. */
-    protected readonly session: Session,
-    /** The probes in the kernel: one, or an entry and a return probe for latency. */
-    readonly probes: readonly Probe[],
-    /** The probe whose hits are summarised (and whose losses count as dropped). */
-    protected readonly main: Probe,
-  ) {}
-
-  /** The target, e.g. `syscall:openat`, `kprobe:vfs_read`. */
-  abstract readonly name: string;
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Hits the kernel could not add (the count map was full) since the last reset. */
-  get dropped(): number {
-    if (!this.#closed) this.session.flush(); // picks up the kernel's loss counters now
-    return this.main.lost - this.#lostBase;
-  }
-
-  /** The summary now. After close(), the last one taken before detaching. */
-  snapshot(): S {
-    if (this.#closed) return this.#final as S;
-    return this.read();
-  }
-
-  /** Starts from zero. */
-  reset(): void {
-    if (this.#closed) return;
-    this.clear();
-    this.#lostBase = this.main.lost;
-  }
-
-  /** Detaches the probes and frees their map entries; the last snapshot stays readable. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    // Detach first so that the final reading is final.
-    for (const p of this.probes) if (p !== this.main) p.close();
-    try {
-      this.#final = this.read();
-    } finally {
-      this.main.close();
-      this.#closed = true;
-    }
-  }
-
-  async [asyncDispose](): Promise<void> {
-    this.close();
-  }
-
-  protected abstract read(): S;
-  protected abstract clear(): void;
 }
 
 /** Counts of a probe's hits, computed in the kernel. Own it: close() detaches it. */

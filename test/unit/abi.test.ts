@@ -179,6 +179,14 @@ describe('encodeConfig writes each field where the header puts it', () => {
     expect(e.readUInt32LE(C.pid)).toBe(0);
   });
 
+  test('where the return address is at entry (KN_CFG_KCALLER/UCALLER): caller_reg and caller_deref', () => {
+    const e = abi.encodeConfig({ args: [], flags: abi.CFG_UCALLER, callerReg: 152, callerDeref: true });
+    expect(e.readUInt32LE(C.flags) & abi.CFG_UCALLER).toBe(abi.CFG_UCALLER);
+    expect(e.readUInt16LE(C.caller_reg)).toBe(152);
+    expect(e[C.caller_deref]).toBe(1);
+    expect(abi.encodeConfig({ args: [] })[C.caller_deref]).toBe(0);
+  });
+
   test('limits are the header limits', () => {
     const arg: abi.FetchArg = { source: abi.Source.Reg, steps: [], store: abi.Store.Value, size: 8 };
     expect(() => abi.encodeConfig({ args: Array(N.constants.MAX_ARGS + 1).fill(arg) })).toThrow(RangeError);
@@ -226,5 +234,62 @@ describe('RecordDecoder reads a struct kn_record where the header puts it', () =
     expect(ev.ret).toBe(-2n);
     expect(ev.args).toEqual({ ptr: null, name: 'hello' });
     expect(ev.faults).toEqual(['ptr']);
+  });
+});
+
+describe('RecordDecoder reads stack entries as append_stack writes them', () => {
+  const R = N.record;
+  const frame = abi.BUILD_ID_FRAME;
+
+  test('a kernel stack, then a user stack with the caller recovered at entry and a build id per frame', () => {
+    const kernel = [0xffffffff81000010n, 0xffffffff81000020n];
+    const user = [0x55550000_1139n, 0x55550000_1150n, 0x7f0000_2724an];
+    const userBytes = 4 + user.length * (8 + frame);
+    const kernelBytes = 4 + kernel.length * 8;
+    const size = R.size + ((kernelBytes + 7) & ~7) + ((userBytes + 7) & ~7);
+    const buf = Buffer.alloc(8 + size);
+    buf.writeUInt32LE(size, 0);
+    const rec = 8;
+    let p = rec + R.size;
+    buf.writeUInt32LE(kernel.length * 8 | abi.STACK_CALLER, p);
+    kernel.forEach((a, i) => buf.writeBigUInt64LE(a, p + 4 + i * 8));
+    p += (kernelBytes + 7) & ~7;
+    buf.writeUInt32LE(user.length * 8 | abi.STACK_CALLER | abi.STACK_BUILD_IDS, p);
+    user.forEach((a, i) => buf.writeBigUInt64LE(a, p + 4 + i * 8));
+    const ids = p + 4 + user.length * 8;
+    // struct bpf_stack_build_id: s32 status (1: build id + offset, 2: address only), 20-byte id, u64 offset or address.
+    const id = Buffer.from('1937503a4cb09dfa6645b9bcd2edafbceb1a7037', 'hex');
+    buf.writeInt32LE(1, ids);
+    id.copy(buf, ids + 4);
+    buf.writeBigUInt64LE(0x1139n, ids + 24);
+    buf.writeInt32LE(2, ids + frame); // the caller read at entry: an address
+    buf.writeBigUInt64LE(user[1], ids + frame + 24);
+    buf.writeInt32LE(1, ids + 2 * frame);
+    Buffer.from('93ac61ee', 'hex').copy(buf, ids + 2 * frame + 4);
+    buf.writeBigUInt64LE(0x2724an, ids + 2 * frame + 24);
+
+    const dec = new RecordDecoder('test:stacks', [], { kernel: true, user: true });
+    const ev = new TraceEvent(buf, rec, dec);
+    expect(ev.kernelStack).toEqual(kernel);
+    expect(ev.userStack).toEqual(user);
+    expect(ev.callerAtEntry).toEqual({ kernel: true, user: true });
+    expect(ev.userStackFiles).toEqual([
+      { buildId: '1937503a4cb09dfa6645b9bcd2edafbceb1a7037', offset: 0x1139 },
+      undefined,
+      // A 4-byte id (zero padded to 20) keeps at least 16 bytes: ids are 16 (md5) or 20 (sha1) bytes long.
+      { buildId: '93ac61ee000000000000000000000000', offset: 0x2724a },
+    ]);
+  });
+
+  test('a user stack without build ids (the walk failed): addresses only', () => {
+    const size = R.size + 16;
+    const buf = Buffer.alloc(8 + size);
+    buf.writeUInt32LE(size, 0);
+    buf.writeUInt32LE(8, 8 + R.size);
+    buf.writeBigUInt64LE(0x401000n, 8 + R.size + 4);
+    const ev = new TraceEvent(buf, 8, new RecordDecoder('t', [], { kernel: false, user: true }));
+    expect(ev.userStack).toEqual([0x401000n]);
+    expect(ev.userStackFiles).toBeUndefined();
+    expect(ev.callerAtEntry).toBeUndefined();
   });
 });

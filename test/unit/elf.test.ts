@@ -127,7 +127,11 @@ describeHost('ELF reader', { tools: ['gcc', 'readelf', 'objdump'] }, () => {
   test('resolveLocation: symbol, symbol+offset, raw address', () => {
     const elf = ElfFile.open(pie);
     const add = elf.symbol('kn_add')!;
-    expect(resolveLocation(pie, 'kn_add')).toEqual({ binary: pie, symbol: 'kn_add', address: add.address, fileOffset: elf.fileOffset(add.address) });
+    expect(resolveLocation(pie, 'kn_add')).toEqual({ binary: pie, symbol: 'kn_add', address: add.address, fileOffset: elf.fileOffset(add.address), entry: true });
+    expect(resolveLocation(pie, 'kn_add+0').entry).toBe(true);
+    expect(resolveLocation(pie, 'kn_add+4').entry).toBe(false);
+    expect(resolveLocation(pie, `0x${add.address.toString(16)}`).entry).toBe(true);
+    expect(resolveLocation(pie, `0x${(add.address + 4).toString(16)}`).entry).toBe(false);
     expect(resolveLocation(pie, 'kn_add+0x4').address).toBe(add.address + 4);
     expect(resolveLocation(pie, 'kn_add+4').address).toBe(add.address + 4);
     const raw = resolveLocation(pie, `0x${add.address.toString(16)}`);

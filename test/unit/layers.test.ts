@@ -25,6 +25,7 @@ const LAYERS: string[][] = [
 const LARGE_BUT_COHESIVE: Record<string, string> = {
   'btf/reader.ts': 'the BTF reader: one binary format, one class',
   'fetch/resolve.ts': 'resolving one expression grammar against BTF',
+  'stacks/demangle.ts': 'the Itanium C++ ABI demangler: one grammar, parsed and printed as c++filt prints it',
 };
 
 function jsFiles(dir: string): string[] {
