@@ -79,9 +79,9 @@ export interface AggregateConfig {
   /**
    * Stacks the kernel keeps for countStacks() (default 8192, env
    * KPROBE_NODE_MAX_STACKS): the stack maps are made with the first stack
-   * counter and freed after the last, at about 5 KiB an entry (kernel and
-   * user). More entries also mean fewer stacks lost to two sharing a slot.
-   * Takes effect when they are next made.
+   * counter and freed after the last; an entry holds 127 frames, 1 KiB for a
+   * kernel stack and 4 KiB for a user stack. More entries also mean fewer
+   * stacks lost to two sharing a slot. Takes effect when they are next made.
    */
   maxStacks?: number;
   /**

@@ -9,6 +9,7 @@ import type { SummaryConfig } from './compile';
 import { attachKprobeTarget } from './kprobe';
 import type { KprobeOptions, ProbeOptions, SyscallOptions } from './options';
 import { attachSyscallTarget } from './syscall';
+import { rememberMaps } from '../sys/procfs';
 import type { Target } from './target';
 import { attachTracepointTarget } from './tracepoint';
 import { attachUprobeTarget } from './uprobe';
@@ -34,7 +35,10 @@ const ATTACHERS: { [K in Target['kind']]: Attacher<Target & { kind: K }> } = {
 /** Attaches `target` with `opts`; `pin` is not handled here (lib/api.ts, lib/pin.ts). */
 export function attachTarget(target: Target, opts?: ProbeOptions & KprobeOptions, how: AttachHow = {}): Probe {
   const attach = ATTACHERS[target.kind] as Attacher<Target>;
-  return attach(target, opts, how.session, how.summary);
+  const probe = attach(target, opts, how.session, how.summary);
+  // User stacks of one process: what names its frames is taken now, in case it exits before its first event is read.
+  if (opts?.pid !== undefined && (opts.stack === 'user' || opts.stack === 'both')) rememberMaps(opts.pid);
+  return probe;
 }
 
 export type { Compiled, SummaryConfig } from './compile';

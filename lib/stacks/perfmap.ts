@@ -28,7 +28,12 @@ export class PerfMap {
   private partial = '';
   private fd: number | undefined;
 
-  constructor(readonly file: string) {}
+  constructor(
+    /** Where it is read from (a descriptor held open, or a path through the process's root). */
+    private readonly source: string,
+    /** The file as the process names it: `/tmp/perf-<pid>.map`. */
+    readonly name: string,
+  ) {}
 
   /** The code containing `address`, reading what the JIT appended since the last look if needed. */
   lookup(address: number): { name: string; offset: number } | undefined {
@@ -65,7 +70,7 @@ export class PerfMap {
   /** Reads what was appended; returns whether anything new came. */
   private readMore(): boolean {
     try {
-      this.fd ??= fs.openSync(this.file, 'r');
+      this.fd ??= fs.openSync(this.source, 'r');
     } catch {
       return false;
     }
@@ -108,9 +113,8 @@ const maps = new Map<number, PerfMap | null>();
 export function perfMapOf(pid: number): PerfMap | null {
   let map = maps.get(pid);
   if (map !== undefined) return map;
-  const { root, nspid } = processView(pid);
-  const file = `${root}/tmp/perf-${nspid}.map`;
-  map = fs.existsSync(file) ? new PerfMap(file) : null;
+  const { perfMap, nspid } = processView(pid);
+  map = fs.existsSync(perfMap) ? new PerfMap(perfMap, `/tmp/perf-${nspid}.map`) : null;
   maps.set(pid, map);
   if (maps.size > MAX_MAPS) {
     const oldest = maps.keys().next().value as number;

@@ -122,7 +122,7 @@ export function userStackFrames(pid: number, raw: readonly RawUserFrame[], opts:
     }
     if (f.address !== undefined) {
       const jit = perfMapOf(pid)?.lookup(a - back);
-      if (jit) return new Frame(address, jit.name, jit.offset + back, perfMapOf(pid)?.file, false, { ...details, jit: true });
+      if (jit) return new Frame(address, jit.name, jit.offset + back, perfMapOf(pid)?.name, false, { ...details, jit: true });
       const map = mapsNow() && findMapping(mapsNow() as Mapping[], a);
       if (map) return new Frame(address, undefined, undefined, map.path, false, details);
     }

@@ -47,7 +47,7 @@ const K = layout.stack_key;
 /** Stack ids the kernel gives instead of an id: not asked for (-1), no stack (-EFAULT), not kept (-EEXIST, -ENOMEM). */
 const NOT_KEPT = new Set([-17, -12]);
 
-/** Stacks kept in the stack maps, entries each (the user map costs 4 KiB an entry, the kernel map 1 KiB). */
+/** Stacks kept in each stack map (an entry holds 127 frames: 4 KiB in the user map, 1 KiB in the kernel map). */
 let maxStacks = Number(process.env.KPROBE_NODE_MAX_STACKS) > 0 ? Number(process.env.KPROBE_NODE_MAX_STACKS) : 8192;
 
 /** Sizes the stack maps made for the next stack counter (they exist while any counts). */

@@ -20,22 +20,35 @@ export interface Mapping {
   id: string;
 }
 
-/** The mappings of `pid` that have a name; undefined when the process is gone. */
-export function readMaps(pid: number): Mapping[] | undefined {
-  let text: string;
+/** Mappings with a name, and whether there is anonymous executable memory (JIT code). */
+function parseMaps(text: string): { maps: Mapping[]; jit: boolean } {
+  const maps: Mapping[] = [];
+  let jit = false;
+  for (const line of text.split('\n')) {
+    // start-end perms offset dev inode [path]
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) (\S+) (\d+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    if (!m[7]) {
+      jit ||= m[3][2] === 'x';
+      continue;
+    }
+    maps.push({ start: parseInt(m[1], 16), end: parseInt(m[2], 16), offset: parseInt(m[4], 16), path: m[7], id: `${m[5]}:${m[6]}` });
+  }
+  return { maps, jit };
+}
+
+function readMapsText(pid: number): string | undefined {
   try {
-    text = fs.readFileSync(`/proc/${pid}/maps`, 'latin1');
+    return fs.readFileSync(`/proc/${pid}/maps`, 'latin1');
   } catch {
     return undefined;
   }
-  const maps: Mapping[] = [];
-  for (const line of text.split('\n')) {
-    // start-end perms offset dev inode [path]
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) (\S+) (\d+)\s*(.*)$/.exec(line);
-    if (!m || !m[6]) continue;
-    maps.push({ start: parseInt(m[1], 16), end: parseInt(m[2], 16), offset: parseInt(m[3], 16), path: m[6], id: `${m[4]}:${m[5]}` });
-  }
-  return maps;
+}
+
+/** The mappings of `pid` that have a name; undefined when the process is gone. */
+export function readMaps(pid: number): Mapping[] | undefined {
+  const text = readMapsText(pid);
+  return text === undefined ? undefined : parseMaps(text).maps;
 }
 
 /** The files `pid` maps (not deleted ones); undefined when the process is gone. */
@@ -52,14 +65,23 @@ interface Snapshot {
   root: string;
   /** Its pid in its own pid namespace (NSpid's last field), as the process itself knows it. */
   nspid: number;
+  /** Its perf map (names of JIT code), held open from when it was first seen with anonymous executable memory. */
+  perfMap?: number;
 }
 
 /** Processes whose mappings are kept. */
 export const MAX_PROCESSES = 4096;
 /** A snapshot older than this is read again when the process is seen (pid reuse, dlopen). */
 const REFRESH_MS = 5000;
+/** Processes whose root or perf map is held open at once; past this the oldest lets go. */
+const MAX_HOLDING = 64;
 
 const snapshots = new Map<number, Snapshot>();
+/** Pids whose snapshot holds file descriptors, oldest first. */
+const holding: number[] = [];
+let generation = 0;
+let ownRoot: fs.Stats | undefined;
+let ownMounts: string | undefined;
 
 /**
  * Snapshots the mappings of `pid` unless a recent snapshot exists. The
@@ -69,55 +91,71 @@ const snapshots = new Map<number, Snapshot>();
 export function rememberMaps(pid: number, now = Date.now()): void {
   const had = snapshots.get(pid);
   if (had && now - had.read < REFRESH_MS) return;
-  const maps = readMaps(pid);
-  if (!maps) return; // gone: keep what we had
-  if (had) {
-    snapshots.delete(pid);
-    releaseRoot(had.root);
-  }
-  snapshots.set(pid, { maps, read: now, root: holdRoot(pid), nspid: readNsPid(pid) ?? pid });
+  const text = readMapsText(pid);
+  // Gone, or exited and not yet reaped (a zombie's maps are empty): keep what we had.
+  if (!text) return;
+  const { maps, jit } = parseMaps(text);
+  const snap: Snapshot = had ? { ...had, maps, read: now } : { maps, read: now, root: '', nspid: readNsPid(pid) ?? pid };
+  if (!had) snap.root = holdRoot(pid);
+  if (jit && snap.perfMap === undefined) holdPerfMap(snap);
+  snapshots.delete(pid);
+  snapshots.set(pid, snap);
+  if ((snap.root.startsWith('/proc/self/fd/') || snap.perfMap !== undefined) && !holding.includes(pid)) holding.push(pid);
   generation++;
+  if (holding.length > MAX_HOLDING) letGo(holding[0]);
   if (snapshots.size > MAX_PROCESSES) {
     const oldest = snapshots.keys().next().value as number;
-    releaseRoot((snapshots.get(oldest) as Snapshot).root);
+    letGo(oldest);
     snapshots.delete(oldest);
   }
 }
 
-/** Roots of other mount namespaces held open at once; past this the oldest is let go. */
-const MAX_ROOTS = 64;
-const heldRoots: number[] = [];
-
-let ownRoot: fs.Stats | undefined;
+/** Whether `pid` sees the files we see: the same mount namespace and root directory. */
+function sharesOurFiles(pid: number): boolean {
+  ownRoot ??= fs.statSync('/');
+  ownMounts ??= fs.readlinkSync('/proc/self/ns/mnt');
+  const st = fs.statSync(`/proc/${pid}/root`);
+  return st.dev === ownRoot.dev && st.ino === ownRoot.ino && fs.readlinkSync(`/proc/${pid}/ns/mnt`) === ownMounts;
+}
 
 /**
- * '' when `pid` has our root directory; else a prefix naming its root
- * through a file descriptor held open, so that the process's files can be
- * opened after it exits (`/proc/self/fd/N`).
+ * '' when `pid` sees the files we see; else a prefix naming its root
+ * through a file descriptor held open (`/proc/self/fd/N`), through which its
+ * files (in its own mounts) stay reachable while its mount namespace lives,
+ * and those its snapshot opened (a perf map) after that.
  */
 function holdRoot(pid: number): string {
   try {
-    ownRoot ??= fs.statSync('/');
-    const st = fs.statSync(`/proc/${pid}/root`);
-    if (st.dev === ownRoot.dev && st.ino === ownRoot.ino) return '';
+    if (sharesOurFiles(pid)) return '';
     const fd = fs.openSync(`/proc/${pid}/root`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-    heldRoots.push(fd);
-    if (heldRoots.length > MAX_ROOTS) releaseRoot(`/proc/self/fd/${heldRoots[0]}`);
     return `/proc/self/fd/${fd}`;
   } catch {
-    return `/proc/${pid}/root`;
+    // It exited meanwhile: our root is the best guess left.
+    return '';
   }
 }
 
-function releaseRoot(root: string): void {
-  const m = /^\/proc\/self\/fd\/(\d+)$/.exec(root);
-  if (!m) return;
-  const fd = Number(m[1]);
-  const i = heldRoots.indexOf(fd);
-  if (i < 0) return;
-  heldRoots.splice(i, 1);
-  fs.closeSync(fd);
-  for (const snap of snapshots.values()) if (snap.root === root) snap.root = '';
+/** Opens the perf map a JIT writes, `/tmp/perf-<pid>.map` as the process names it, while it can still be reached. */
+function holdPerfMap(snap: Snapshot): void {
+  try {
+    snap.perfMap = fs.openSync(`${snap.root}/tmp/perf-${snap.nspid}.map`, 'r');
+  } catch {
+    // No perf map (yet): the JIT may write one later, looked for then.
+  }
+}
+
+/** Closes what the snapshot of `pid` holds open; its files are then reached through /proc while it lives. */
+function letGo(pid: number): void {
+  const i = holding.indexOf(pid);
+  if (i >= 0) holding.splice(i, 1);
+  const snap = snapshots.get(pid);
+  if (!snap) return;
+  if (snap.root.startsWith('/proc/self/fd/')) {
+    fs.closeSync(Number(snap.root.slice('/proc/self/fd/'.length)));
+    snap.root = `/proc/${pid}/root`;
+  }
+  if (snap.perfMap !== undefined) fs.closeSync(snap.perfMap);
+  snap.perfMap = undefined;
 }
 
 /** The last NSpid of /proc/<pid>/status: the pid the process has in its own namespace. */
@@ -131,28 +169,32 @@ export function readNsPid(pid: number): number | undefined {
   }
 }
 
-/**
- * How to reach the files of `pid`, and its namespaced pid, as remembered
- * (or read now while it lives): `root` prefixes a path the process names.
- */
-export function processView(pid: number): { root: string; nspid: number } {
-  const snap = snapshots.get(pid);
-  if (snap) return { root: snap.root, nspid: snap.nspid };
-  return { root: fs.existsSync(`/proc/${pid}`) ? holdRootOnce(pid) : '', nspid: readNsPid(pid) ?? pid };
+/** How to reach a process's files and its perf map, as remembered (or found now while it lives). */
+export interface ProcessView {
+  /** Prefixes a path the process names. */
+  root: string;
+  /** Its pid in its own namespace. */
+  nspid: number;
+  /** Where its perf map can be read: a held descriptor, or the path through its root. */
+  perfMap: string;
 }
 
-/** A live process seen without a snapshot: reach it through /proc while it lives. */
-function holdRootOnce(pid: number): string {
+export function processView(pid: number): ProcessView {
+  const snap = snapshots.get(pid);
+  const root = snap ? snap.root : liveRoot(pid);
+  const nspid = snap ? snap.nspid : (readNsPid(pid) ?? pid);
+  const perfMap = snap?.perfMap !== undefined ? `/proc/self/fd/${snap.perfMap}` : `${root}/tmp/perf-${nspid}.map`;
+  return { root, nspid, perfMap };
+}
+
+/** A process seen without a snapshot: '' when it shares our root, else its root through /proc (while it lives). */
+function liveRoot(pid: number): string {
   try {
-    ownRoot ??= fs.statSync('/');
-    const st = fs.statSync(`/proc/${pid}/root`);
-    return st.dev === ownRoot.dev && st.ino === ownRoot.ino ? '' : `/proc/${pid}/root`;
+    return sharesOurFiles(pid) ? '' : `/proc/${pid}/root`;
   } catch {
     return '';
   }
 }
-
-let generation = 0;
 
 /** Grows with every snapshot taken: whoever went through them knows whether there is anything new. */
 export function snapshotGeneration(): number {

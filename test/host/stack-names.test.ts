@@ -14,7 +14,8 @@ import { hasSnapshot } from '../../lib/sys/procfs';
 import { collect, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { buildMulsum, firstInstruction, readelfBuildId } from '../helpers/mulsum';
-import { Child, runCli, sleep, until } from '../helpers/proc';
+import { Child, runCli, until } from '../helpers/proc';
+import { matchOutput, readmeExample } from '../helpers/readme';
 
 jest.setTimeout(60_000);
 
@@ -147,6 +148,20 @@ describeHost('stacks that name every frame', { root: true, tracefs: true, tools:
     expect(r.stderr).toMatch(/becomes frame 1/);
   });
 
+  test('README: the stacks of kn_mulsum, counted in the kernel, named after it exited', async () => {
+    const example = readmeExample('uprobe:./kn_mulsum:mulsum --count --stack user -c');
+    const r = await runCli(example.args.map((a) => a.replace('./kn_mulsum', exe)));
+    expect(r.code).toBe(0);
+    expect(matchOutput(r.stdout + r.stderr, example.output, [['/src/kn_mulsum', exe]])).toEqual({ ok: true });
+  });
+
+  test('README: the same, folded', async () => {
+    const example = readmeExample('uprobe:./kn_mulsum:mulsum --count --stack user --folded');
+    const r = await runCli(example.args.map((a) => a.replace('./kn_mulsum', exe)));
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').filter(Boolean)).toEqual(example.output);
+  });
+
   test('CLI --folded alone, or --stack with --count by=<expr>, is a clear option error', async () => {
     const a = await runCli([`uprobe:${exe}:mulsum`, '--folded', '-c', `${exe} 1`]);
     expect(a.code).toBe(2);
@@ -157,60 +172,86 @@ describeHost('stacks that name every frame', { root: true, tracefs: true, tools:
   });
 });
 
-describeHost('JavaScript frames and demangled C++ frames of node', { root: true, tracefs: true }, () => {
-  const CHILD = `
-const fs = require('fs');
-function knWriteMarker(i) { fs.writeSync(1, 'kn-marker ' + i + '\\n'); }
-process.stdin.once('data', () => { for (let i = 0; i < 3; i++) knWriteMarker(i); process.exit(0); });
-fs.writeSync(2, 'ready\\n');
+describeHost('JavaScript frames and demangled C++ frames of node', { root: true, tracefs: true, tools: ['unshare'] }, () => {
+  /** README's app.js: a named function writing to stdout every 100 ms. */
+  const APP = `const fs = require('fs');
+function knWriteMarker() { fs.writeSync(1, 'kn-marker\\n'); }
+setInterval(knWriteMarker, 100);
 `;
+  const NODE_FLAGS = ['--perf-basic-prof', '--interpreted-frames-native-stack'];
+  let app = '';
 
-  /** A node child naming its JIT code in /tmp/perf-<pid>.map, traced by the CLI with `extra` options; its stdout. */
-  async function traceNode(extra: string[]): Promise<string> {
-    const child = new Child(process.execPath, ['--perf-basic-prof', '--interpreted-frames-native-stack', '-e', CHILD]);
+  beforeAll(() => {
+    // Not under /tmp: a container of these tests mounts a /tmp of its own.
+    app = path.join(fs.mkdtempSync('/var/tmp/kn-app-'), 'app.js');
+    fs.writeFileSync(app, APP);
+  });
+  afterAll(() => fs.rmSync(path.dirname(app), { recursive: true, force: true }));
+
+  /**
+   * README's example: node runs app.js naming its JIT code in
+   * /tmp/perf-<pid>.map, traced by the CLI with `args` ($! for its pid) until
+   * three events are in; the CLI's output and node's pid. `container`: node
+   * runs in a pid and mount namespace of its own with a /tmp of its own, so
+   * that its map is /tmp/perf-1.map there, reachable only through its root.
+   */
+  async function traceNode(args: string[], container = false): Promise<{ out: string; pid: number }> {
+    // node writes its V8 log (isolate-*-v8.log) where it runs: in the test's folder, removed after.
+    const cwd = path.dirname(app);
+    const child = container
+      ? new Child('unshare', ['--pid', '--fork', '--mount', '--mount-proc', 'sh', '-c', 'mount -t tmpfs kn-tmp /tmp && exec "$@"', 'sh', process.execPath, ...NODE_FLAGS, app], { cwd })
+      : new Child(process.execPath, [...NODE_FLAGS, app], { cwd });
     try {
-      await child.waitFor(/ready/, 20_000, 'stderr');
-      const cli = new Child(process.execPath, [
-        path.join(__dirname, '../../lib/cli/main.js'),
-        '--syscall', 'write', '--stack', 'user', '--pid', String(child.pid), '--filter', 'fd == 1', '--explain', ...extra,
-      ]);
+      await child.waitFor(/kn-marker/, 20_000);
+      // In a container, node is the child of unshare's fork.
+      const pid = container ? Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim()) : child.pid;
+      if (container) expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m);
+      const cli = new Child(process.execPath, [path.join(__dirname, '../../lib/cli/main.js'), ...args.map((a) => (a === '$!' ? String(pid) : a))]);
       try {
-        // --explain says how the probe was attached: it is in place.
-        await cli.waitFor(/syscall:write: /, 30_000, 'stderr');
-        child.proc.stdin!.write('go\n');
-        await child.exited;
-        expect(await until(() => (cli.stdout.match(/ fd=1 /g) ?? []).length >= 3, 10_000)).toBe(true);
-        await sleep(100);
+        expect(await until(() => (cli.stdout.match(/ fd=1 buf="kn-marker/g) ?? []).length >= 3, 30_000)).toBe(true);
       } finally {
         cli.kill('SIGINT');
         await cli.exited;
       }
-      return cli.stdout;
+      return { out: cli.stdout, pid };
     } finally {
-      child.kill();
+      child.kill('SIGTERM');
       await child.exited;
       fs.rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
     }
   }
 
-  test('a write from a named JavaScript function: the function by name, node\'s C++ frames demangled', async () => {
-    const out = await traceNode([]);
-    const event = out.split(/\n(?=\S)/).find((e) => /buf="kn-marker 0\\n"/.test(e));
-    expect(event).toBeDefined();
-    const frames = event!.split('\n').slice(1);
-    expect(frames.some((f) => /^ {4}JS:[~*^]?knWriteMarker /.test(f))).toBe(true);
-    expect(frames.some((f) => /\(\/tmp\/perf-\d+\.map\)$/.test(f))).toBe(true);
+  /** The frames of the second event (the first may come before the probe saw the whole map). */
+  function secondEvent(out: string): string[] {
+    const events = out.split(/\n(?=\S)/).filter((e) => / fd=1 buf="kn-marker\\n"/.test(e));
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    return events[1].split('\n');
+  }
+
+  test("README: a write from a named JavaScript function, the function by name, node's C++ frames demangled", async () => {
+    const example = readmeExample('--syscall write --stack user --pid $!');
+    const { out, pid } = await traceNode(example.args);
+    const nodeFile = fs.realpathSync(process.execPath);
+    const names: Array<[string, string]> = [['/usr/bin/node', nodeFile], ['/src/app.js', app], ['4242', String(pid)]];
+    expect(matchOutput(out, example.output, names)).toEqual({ ok: true });
+    const frames = secondEvent(out).slice(1);
+    expect(frames.some((f) => /^ {4}JS:[~^+*]?knWriteMarker /.test(f))).toBe(true);
     // node's C++ frames, demangled: qualified names with their parameter types, none left mangled.
     expect(frames.some((f) => /^ {4}node::\S.*\(.*v8::FunctionCallbackInfo<v8::Value> const&\)\+0x/.test(f))).toBe(true);
-    expect(frames.some((f) => /^ {4}v8::internal::/.test(f))).toBe(true);
     expect(frames.filter((f) => /_ZN/.test(f))).toEqual([]);
   });
 
+  test('in a container: the perf map the process names /tmp/perf-1.map, read through its root', async () => {
+    const { out } = await traceNode(['--syscall', 'write', '--stack', 'user', '--pid', '$!', '--filter', 'fd == 1'], true);
+    // Not in this /tmp: the names came through the container's root.
+    expect(fs.existsSync('/tmp/perf-1.map')).toBe(false);
+    expect(secondEvent(out).join('\n')).toMatch(/^ {4}JS:[~^+*]?knWriteMarker .*\(\/tmp\/perf-1\.map\)$/m);
+  });
+
   test('--no-demangle: the C++ names as the binary has them', async () => {
-    const out = await traceNode(['--no-demangle']);
-    const event = out.split(/\n(?=\S)/).find((e) => /buf="kn-marker 0\\n"/.test(e));
-    expect(event).toBeDefined();
+    const { out } = await traceNode(['--syscall', 'write', '--stack', 'user', '--pid', '$!', '--filter', 'fd == 1', '--no-demangle']);
+    const event = secondEvent(out).join('\n');
     expect(event).toMatch(/^ {4}_ZN4node\w+\+0x/m);
-    expect(event).toMatch(/^ {4}JS:[~*^]?knWriteMarker /m);
+    expect(event).toMatch(/^ {4}JS:[~^+*]?knWriteMarker /m);
   });
 });
