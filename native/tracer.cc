@@ -88,14 +88,13 @@ static size_t PageRound(size_t n) {
   return (n + page - 1) & ~(page - 1);
 }
 
-// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts, programs, background? })
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, maxCounts, programs, background? })
 // `programs`: the programs to load with the object (the first probe's); others load on first use.
 // `background`: load on a thread of its own; the first method call waits for it.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[1].As<Napi::Object>();
   max_probes_ = ToU32(opts.Get("maxProbes"));
-  batch_limit_ = ToU32(opts.Get("batchBytes"));
   if (opts.Has("pinned") && opts.Get("pinned").IsString()) {
     OpenPinned(env, opts.Get("pinned").As<Napi::String>());
     return;
@@ -470,12 +469,12 @@ void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
   for (auto& k : mine) bpf_map_delete_elem(counts_fd_, &k);
 }
 
-// start(onBatch, onError, drainMs): deliver batches until stop() or close();
-// reading failures go to onError.
+// start(onBatch, onError, drainMs, scratch): deliver batches, copied into
+// scratch, until stop() or close(); reading failures go to onError.
 void Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  ring_.Start(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(), ToU32(info[2]), batch_limit_);
+  ring_.Start(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(), ToU32(info[2]), info[3].As<Napi::Buffer<uint8_t>>());
 }
 
 void Tracer::Stop(const Napi::CallbackInfo& info) {

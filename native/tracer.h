@@ -110,7 +110,6 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   RingReader ring_;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;
-  size_t batch_limit_ = 1 << 20;
   bool closed_ = false;
   // Map fds opened from bpffs by a tracer that reads a pinned probe.
   std::vector<int> pinned_fds_;

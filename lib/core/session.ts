@@ -28,6 +28,9 @@ export interface SessionOptions {
   maxCounts: number;
 }
 
+/** Bytes of ring records handed over at once: bounds what one drain holds in memory. */
+const BATCH_BYTES = 1 << 20;
+
 const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
 /** How a session reaches the kernel: the addon, or a fake in unit tests. */
@@ -95,6 +98,8 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
+  /** Where the addon copies each batch; reused, so reading costs no allocation per batch. */
+  private scratch?: Buffer;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
   private readonly backend: Backend;
@@ -162,7 +167,6 @@ export class Session implements ProbeOwner {
         maxProbes: this.options.maxProbes,
         ringBytes: this.options.ringBytes,
         wakeupBytes: this.options.ringBytes / 4,
-        batchBytes: 1 << 20,
         maxCounts: this.options.maxCounts,
         programs,
         ...(this.mode === 'reader' ? { pinned: this.pinDir } : {}),
@@ -311,9 +315,10 @@ export class Session implements ProbeOwner {
     if (this.polling) return;
     this.polling = true;
     this.tracer.start(
-      (batch) => this.dispatch(batch),
+      (batch, length) => this.dispatch(batch, length),
       (error) => this.fail(error),
       this.options.drainMs,
+      (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
     );
     this.refreshRef();
   }
@@ -346,8 +351,8 @@ export class Session implements ProbeOwner {
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
-  private dispatch(batch: Buffer): void {
-    const failure = deliverBatch(batch, this.byId);
+  private dispatch(batch: Buffer, length: number): void {
+    const failure = deliverBatch(batch, length, this.byId);
     this.checkLost();
     // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
     if (failure !== undefined) {

@@ -10,7 +10,6 @@ export interface TracerOptions {
   maxProbes: number;
   ringBytes: number;
   wakeupBytes: number;
-  batchBytes: number;
   /** Entries of the in-kernel count map. */
   maxCounts: number;
   /**
@@ -55,12 +54,13 @@ export interface NativeTracer {
   counts(probeId: number): { keys: Buffer; values: Float64Array };
   clearCounts(probeId: number): void;
   /**
-   * Calls `onBatch` with a Buffer of whole ring records (each behind its
-   * 8-byte ring header) whenever some are ready, draining every `drainMs`
-   * while they flow and sleeping until the next one otherwise; `onError`
-   * when reading fails.
+   * Calls `onBatch` with whole ring records (each behind its 8-byte ring
+   * header) in the first `length` bytes of `batch` whenever some are ready,
+   * draining every `drainMs` while they flow and sleeping until the next
+   * one otherwise; `onError` when reading fails. `batch` is `scratch`,
+   * reused for every batch that fits (the callback copies what it keeps).
    */
-  start(onBatch: (batch: Buffer) => void, onError: (error: Error) => void, drainMs: number): void;
+  start(onBatch: (batch: Buffer, length: number) => void, onError: (error: Error) => void, drainMs: number, scratch: Buffer): void;
   stop(): void;
   /** Whether the reader's event-loop handles keep the process alive. */
   ref(ref: boolean): void;
