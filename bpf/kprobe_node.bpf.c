@@ -323,6 +323,26 @@ __noinline int fetch_arg(struct scratch *s, const struct kn_arg *a, struct regs 
 	return o + 8;
 }
 
+/*
+ * After a record is committed: a reader that went to sleep (it raises the
+ * flag, then looks at the ring once more) is woken. Committing a record is a
+ * full barrier, so either the reader's last look saw this record or this
+ * sees its flag. The wake-up rides on an empty record that is discarded.
+ */
+static __always_inline void wake_if_asleep(void)
+{
+	__u32 zero = 0;
+	__u64 *asleep = bpf_map_lookup_elem(&reader, &zero);
+	void *wake;
+
+	if (!asleep || !*asleep)
+		return;
+	*asleep = 0;
+	wake = bpf_ringbuf_reserve(&events, 8, 0);
+	if (wake)
+		bpf_ringbuf_discard(wake, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline void count_lost(__u32 id)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &id);
@@ -423,7 +443,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	__u64 values[KN_MAX_ARGS] = {};
 	struct task_struct *task;
 	struct scratch *s;
-	__u64 flags = BPF_RB_NO_WAKEUP, *asleep;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 size;
 
 	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
@@ -511,18 +531,13 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	s->rec.cpu = bpf_get_smp_processor_id();
 
 	/*
-	 * Wake the reader when it sleeps (the first record after a quiet spell),
-	 * and when the ring is filling up; otherwise it drains on a timer. The
+	 * Wake the reader when the ring is filling up; otherwise it drains on a
+	 * timer (and wake_if_asleep() below covers a reader that sleeps). The
 	 * fill level is looked at every 64th record of a CPU, which is often
 	 * enough at any rate that could fill the ring between two drains.
 	 */
-	asleep = bpf_map_lookup_elem(&reader, &zero);
-	if (asleep && *asleep) {
-		*asleep = 0;
+	if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	} else if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
 
 	if (!off) {
 		/* A header-only record is written in place: no copy from the scratch. */
@@ -534,6 +549,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		}
 		__builtin_memcpy(rec, &s->rec, sizeof(*rec));
 		bpf_ringbuf_submit(rec, flags);
+		wake_if_asleep();
 		return 0;
 	}
 	size = s->rec.size;
@@ -541,6 +557,8 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		size = sizeof(*s) - sizeof(s->hits);
 	if (bpf_ringbuf_output(&events, &s->rec, size, flags))
 		count_lost(id);
+	else
+		wake_if_asleep();
 	return 0;
 }
 

@@ -14,9 +14,6 @@ namespace kn {
 
 namespace {
 
-// While asleep, a slow check as well as the fd: a record whose producer read
-// the flag just before the reader raised it wakes no one (see Sleep()).
-constexpr uint64_t kAsleepCheckMs = 1000;
 // Batches per wake-up at most: the event loop gets its turn between them.
 constexpr int kRoundsPerWake = 16;
 
@@ -117,10 +114,7 @@ void RingReader::OnTimer(uv_timer_t* handle) {
 void RingReader::OnEvent(bool readable) {
   Napi::Env env = env_;
   Napi::HandleScope scope(env);
-  if (sleeping_) {
-    if (!readable && Pending() == 0) return;  // the slow check found nothing
-    Wake();
-  }
+  if (sleeping_) Wake();
   size_t n = 0;
   try {
     n = Drain(env);
@@ -137,10 +131,10 @@ void RingReader::Wake() {
   if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, drain_ms_, drain_ms_);
 }
 
-// Raises the flag, then looks once more: a record written before the flag
-// was visible would otherwise wait. (A producer that read the flag just
-// before it was raised and writes just after this look wakes no one; the
-// slow check picks that record up.)
+// Raises the flag, then looks at the ring once more: a producer that
+// committed a record before it could see the flag left that record for this
+// look (bpf/kprobe_node.bpf.c, wake_if_asleep, does the other half). Asleep,
+// nothing runs until a record comes.
 void RingReader::Sleep() {
   __atomic_store_n(asleep_, 1, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -149,7 +143,7 @@ void RingReader::Sleep() {
     return;
   }
   sleeping_ = true;
-  if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, kAsleepCheckMs, kAsleepCheckMs);
+  if (timer_ != nullptr) uv_timer_stop(timer_);
 }
 
 void RingReader::Start(Napi::Env env, Napi::Function on_batch, Napi::Function on_error, uint32_t drain_ms, Napi::Buffer<uint8_t> scratch) {

@@ -11,11 +11,12 @@
 //
 // Wake-ups: while records flow, the ring is drained on a timer and producers
 // write without waking anyone. When a drain finds nothing, the reader sleeps:
-// it stops the timer and raises `asleep` (a flag the BPF program reads, in a
-// map shared with it), and the next record forces a wake-up through the map's
-// fd, which the reader watches with a uv_poll_t. A forced wake-up also comes
-// when the ring is filling up. Without a flag (a program that wakes the
-// reader itself) the reader drains on every wake-up and on the timer.
+// it stops the timer and raises `asleep` (a flag the BPF program reads after
+// each record, in a map shared with it), and the next record forces a wake-up
+// through the map's fd, which the reader watches with a uv_poll_t. A forced
+// wake-up also comes when the ring is filling up. Without a flag (a program
+// that wakes the reader itself) the reader drains on every wake-up and on
+// the timer.
 #pragma once
 
 #include <napi.h>

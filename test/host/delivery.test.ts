@@ -104,7 +104,7 @@ describeHost('delivery', { root: true, tracefs: true, tools: ['gcc', 'bpftool'] 
     const sent = Date.now();
     await w.go();
     expect(await until(() => got.includes(pid), 5000, 100)).toBe(true);
-    // The record cleared the flag as it woke the reader, well before the reader's slow check (1 s).
+    // The record cleared the flag as it woke the reader: without that wake-up the event would wait for the next record.
     expect(Date.now() - sent).toBeLessThan(900);
     await sleep(200);
     expect(readerFlag()).toBe(1); // asleep again
