@@ -38,6 +38,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);
+  Napi::Value HistSum(const Napi::CallbackInfo& info);
   void ResetHist(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   void ClearCounts(const Napi::CallbackInfo& info);
@@ -107,6 +108,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   size_t lost_bytes_ = 0;
   volatile uint64_t* hists_ = nullptr;  // mmap of the kernel's log2 histograms
   size_t hists_bytes_ = 0;
+  volatile uint64_t* sums_ = nullptr;  // mmap of the histograms' sums, one per probe id (lost_bytes_ long)
   int counts_fd_ = -1;
   ring_buffer* ring_ = nullptr;
   std::map<uint32_t, bpf_link*> links_;
