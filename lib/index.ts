@@ -18,7 +18,7 @@ export type { ArgPlan } from './core/decode';
 export { Counter, Histogram, countBy, histogram, latency } from './summary';
 export type { Bucket, CountEntry, CountKey, CountOptions, CountSnapshot, HistogramSnapshot, SummaryOptions, TargetSpec } from './summary';
 export { MetricSet, MetricsServer, histogramProducer, observeCounts, prometheus, registerPromClient, serveMetrics } from './metrics';
-export type { KernelSummary, MetricOptions, MetricReading, MetricSetOptions, OtelCallback, OtelMeter, OtelMetricProducer, PromClientRegistry, ServeOptions } from './metrics';
+export type { ExponentialHistogramValue, KernelSummary, MetricOptions, MetricReading, MetricSetOptions, OtelCallback, OtelHistogramData, OtelMeter, OtelMetricProducer, PromClientRegistry, ServeOptions } from './metrics';
 export type { CounterFamily, ExpositionFormat, HistogramFamily, HistogramSeries, Labels, MetricFamily } from './format/prometheus';
 export { Frame, kernelFrames, symbolize, userFrames } from './stacks/symbolize';
 export { describe, describeTarget } from './inspect/describe';

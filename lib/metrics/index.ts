@@ -11,4 +11,4 @@ export type { ServeOptions } from './server';
 export { registerPromClient } from './promclient';
 export type { PromClientRegistry } from './promclient';
 export { histogramProducer, observeCounts } from './otel';
-export type { OtelCallback, OtelMeter, OtelMetricProducer } from './otel';
+export type { ExponentialHistogramValue, OtelCallback, OtelHistogramData, OtelMeter, OtelMetricProducer } from './otel';

@@ -103,12 +103,20 @@ const hrTime = (ms: number): HrTime => [Math.floor(ms / 1000), Math.round((ms % 
 
 /** @opentelemetry/sdk-metrics' enum values (stable across its versions: exporters depend on them). */
 const CUMULATIVE = 1; // AggregationTemporality.CUMULATIVE
-const EXPONENTIAL_HISTOGRAM = 1; // DataPointType.EXPONENTIAL_HISTOGRAM
+const EXPONENTIAL_HISTOGRAM = 1 as const; // DataPointType.EXPONENTIAL_HISTOGRAM
 const DOUBLE = 1; // ValueType.DOUBLE
 
-/** What an SDK MetricReader asks of a MetricProducer. */
+/** One histogram metric, as @opentelemetry/sdk-metrics' ExponentialHistogramMetricData. */
+export interface OtelHistogramData {
+  descriptor: { name: string; description: string; unit: string; valueType: number };
+  aggregationTemporality: number;
+  dataPointType: typeof EXPONENTIAL_HISTOGRAM;
+  dataPoints: { startTime: HrTime; endTime: HrTime; attributes: Record<string, string>; value: ExponentialHistogramValue }[];
+}
+
+/** What an SDK MetricReader asks of a MetricProducer (its `metricProducers` option). */
 export interface OtelMetricProducer {
-  collect(): Promise<{ resourceMetrics: { resource: never; scopeMetrics: { scope: { name: string }; metrics: unknown[] }[] }; errors: unknown[] }>;
+  collect(): Promise<{ resourceMetrics: { resource: never; scopeMetrics: { scope: { name: string }; metrics: OtelHistogramData[] }[] }; errors: unknown[] }>;
 }
 
 /**
@@ -120,7 +128,7 @@ export function histogramProducer(metrics: MetricSet): OtelMetricProducer {
   return {
     async collect() {
       const end = hrTime(Date.now());
-      const data = metrics.readings().flatMap((r) => {
+      const data = metrics.readings().flatMap((r): OtelHistogramData[] => {
         if (r.family.type !== 'histogram') return [];
         return [{
           descriptor: { name: r.baseName, description: r.family.help, unit: r.unit ?? '', valueType: DOUBLE },

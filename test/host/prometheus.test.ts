@@ -12,7 +12,7 @@ import * as path from 'path';
 import { describeHost } from '../helpers/host';
 import { Child, cliPath, run, sleep } from '../helpers/proc';
 import { Prometheus } from '../helpers/prometheus';
-import { workloadPath } from '../helpers/workload';
+import { Workload, copyAs, uniqueComm, workloadPath } from '../helpers/workload';
 
 jest.setTimeout(180000);
 
@@ -27,15 +27,6 @@ async function stopCli(cli: Child): Promise<void> {
   cli.kill('SIGTERM');
   const { code } = await cli.exited;
   expect(code).toBe(0);
-}
-
-/** A copy of `file` under a name (its comm) no other process has. */
-function copyAs(file: string, prefix: string, dir: string): { file: string; comm: string } {
-  const comm = `${prefix}${process.pid.toString(36).slice(-4)}${Math.floor(Math.random() * 1296).toString(36)}`.slice(0, 15);
-  const copy = path.join(dir, comm);
-  fs.copyFileSync(file, copy);
-  fs.chmodSync(copy, 0o755);
-  return { file: copy, comm };
 }
 
 /** promtool's verdict on an exposition: its exit status and whatever it printed. */
@@ -53,18 +44,17 @@ describeHost('Prometheus scrapes kprobe-node --serve', { root: true, tracefs: tr
 
   test('PromQL returns exactly the files a child opened, under its comm', async () => {
     const N = 7;
-    const { file, comm } = copyAs(workloadPath(), 'knp', dir);
+    const comm = uniqueComm('knp');
     // Started first and paused: the loader's own opens are behind it before counting starts.
-    const child = new Child(file, ['open', ...Array<string>(N).fill('/etc/hostname')]);
-    await child.waitFor(/^pid \d+$/m);
+    const child = new Workload(['open', ...Array<string>(N).fill('/etc/hostname')], copyAs(workloadPath(), dir, comm));
+    await child.ready();
     const { cli, url, hostPort } = await serving(['--syscall', 'openat', '--count']);
     const prom = await Prometheus.start([hostPort]);
     try {
       await prom.waitFor('up{job="kprobe-node"}', (s) => s.length === 1 && s[0].value === 1);
       expect(await prom.query(`kprobe_node_events_total{comm="${comm}"}`)).toEqual([]);
 
-      child.proc.stdin!.end('x');
-      expect((await child.exited).code).toBe(0);
+      await child.go();
       const got = await prom.waitFor(`kprobe_node_events_total{comm="${comm}"}`, (s) => s.length > 0);
       expect(got).toHaveLength(1);
       expect(got[0].metric).toMatchObject({ comm, probe: 'syscall:openat', job: 'kprobe-node' });
@@ -88,7 +78,8 @@ describeHost('Prometheus scrapes kprobe-node --serve', { root: true, tracefs: tr
   test('histogram_quantile(0.5) over --latency falls in the bucket the kernel counted the sleeps in', async () => {
     const SLEEPS = 5;
     const sleepBin = spawnSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).stdout.trim();
-    const { file, comm } = copyAs(sleepBin, 'kns', dir);
+    const comm = uniqueComm('kns');
+    const file = copyAs(sleepBin, dir, comm);
     const { cli, url, hostPort } = await serving(['--syscall', 'clock_nanosleep', '--latency', '--comm', comm]);
     const prom = await Prometheus.start([hostPort]);
     try {
