@@ -78,7 +78,7 @@ export function readConfig(file: string): ExporterConfig {
 /** Parses and checks configuration text; `file` names it in errors. */
 export function parseConfig(text: string, file = 'config'): ExporterConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     throw new ConfigError(file, e.message.split('\n')[0], { line: e.linePos?.[0].line });
@@ -111,7 +111,8 @@ function checkConfig(raw: unknown, fail: (path: Path, reason: string) => never):
   };
   known(raw, TOP_KEYS, []);
   const config: ExporterConfig = { metrics: [] };
-  const listen = str(raw.listen, ['listen']);
+  // `listen: 9464` is a number to YAML: a port.
+  const listen = str(typeof raw.listen === 'number' ? String(raw.listen) : raw.listen, ['listen']);
   if (listen !== undefined) {
     try {
       parseListen(listen);
@@ -136,10 +137,11 @@ function checkConfig(raw: unknown, fail: (path: Path, reason: string) => never):
     const kind = str(m.kind, at('kind')) ?? fail(at(), 'needs a kind: count, hist or latency');
     if (!KINDS.includes(kind)) fail(at('kind'), `must be count, hist or latency, got "${kind}"`);
     // Two metrics may not end up with one name (file_opens and file_opens_total are both file_opens_total).
-    const exposed = metricNames(name, kind === 'count' ? 'counter' : 'histogram', kind === 'latency' ? 'ns' : undefined).name;
-    if (exposed === SERIES_DROPPED || exposed === EVENTS_LOST) fail(at('name'), `${exposed} is a name kprobe-node uses for itself`);
-    if (names.has(exposed)) fail(at('name'), `another metric is exposed as ${exposed} too`);
-    names.add(exposed);
+    const family = metricNames(name, kind === 'count' ? 'counter' : 'histogram', kind === 'latency' ? 'ns' : undefined).name;
+    const exposed = kind === 'count' ? `${family}_total` : family;
+    if (family === SERIES_DROPPED || family === EVENTS_LOST) fail(at('name'), `${exposed} is a name kprobe-node uses for itself`);
+    if (names.has(family)) fail(at('name'), `another metric is exposed as ${exposed} too`);
+    names.add(family);
     const target = str(m.target, at('target')) ?? fail(at(), 'needs a target, e.g. syscall:openat');
     try {
       parseTarget(target);
