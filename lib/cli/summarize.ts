@@ -9,7 +9,7 @@ import { OptionError } from '../errors';
 import { renderCounts, renderHistogram } from '../format/chart';
 import { countsJson, histogramJson } from '../format/json';
 import { MetricSet } from '../metrics/set';
-import { MetricsServer, serveMetrics } from '../metrics/server';
+import { MetricsServer, parseListen, serveMetrics } from '../metrics/server';
 import { Counter, Histogram, countBy, histogram, latency } from '../summary';
 import { runUntilDone } from './lifecycle';
 import type { TraceArgs } from './options';
@@ -25,6 +25,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   if (argv.serve === undefined && (argv.metric !== undefined || argv.maxSeries !== undefined)) throw new OptionError('--metric and --max-series go with --serve');
   if (argv.serve !== undefined && (argv.json || argv.interval !== undefined)) throw new OptionError('--serve serves the summary instead of printing it: no --json or --interval');
   // Checked before anything is attached: bad input costs nothing.
+  if (argv.serve !== undefined) parseListen(argv.serve);
   const metrics = argv.serve !== undefined ? new MetricSet({ maxSeries: argv.maxSeries }) : undefined;
   if (argv.maxCounts !== undefined) (await import('../api')).configure({ maxCounts: argv.maxCounts });
   const { args: _args, stack: _stack, ...base } = opts;

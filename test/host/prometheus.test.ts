@@ -113,3 +113,18 @@ describeHost('Prometheus scrapes kprobe-node --serve', { root: true, tracefs: tr
     }
   });
 });
+
+describeHost('kprobe-node --serve: bad input', { root: true }, () => {
+  test('is refused before anything is attached, with exit status 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--syscall', 'openat', '--count', '--serve', 'nowhere'], /cannot listen on "nowhere"/],
+      [['--syscall', 'openat', '--count', '--serve', '9464', '--json'], /--serve serves the summary instead of printing it/],
+      [['--syscall', 'openat', '--count', '--metric', 'x'], /--metric and --max-series go with --serve/],
+      [['--syscall', 'openat', '--count', '--serve', '0', '--max-series', '0'], /maxSeries must be a positive integer/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(process.execPath, [cliPath, ...args]);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(message) });
+    }
+  });
+});
