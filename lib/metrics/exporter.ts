@@ -65,11 +65,6 @@ export class Exporter {
     this.metrics = new MetricSet({ maxSeries: opts.maxSeries });
   }
 
-  /** The summaries attached now, by metric name. */
-  get attached(): ReadonlyMap<string, KernelSummary> {
-    return new Map(this.#running.map((r) => [r.config.name, r.summary]));
-  }
-
   /** Makes the running summaries those of `config`; on failure nothing has changed, and the error names the metric. */
   apply(config: ExporterConfig): ApplyResult {
     const result: ApplyResult = { attached: [], detached: [], kept: [], ignored: [] };
