@@ -121,6 +121,8 @@ describeHost('kprobe-node --serve: bad input', { root: true }, () => {
       [['--syscall', 'openat', '--count', '--serve', '9464', '--json'], /--serve serves the summary instead of printing it/],
       [['--syscall', 'openat', '--count', '--metric', 'x'], /--metric and --max-series go with --serve/],
       [['--syscall', 'openat', '--count', '--serve', '0', '--max-series', '0'], /maxSeries must be a positive integer/],
+      [['--syscall', 'openat', '--serve', '0'], /--serve serves an in-kernel summary/],
+      [['--syscall', 'openat', '--count', '--stack', '--serve', '0'], /--serve serves an in-kernel summary/],
     ];
     for (const [args, message] of cases) {
       const r = await run(process.execPath, [cliPath, ...args]);
