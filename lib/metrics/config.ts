@@ -2,7 +2,10 @@
  * The exporter daemon's configuration (`kprobe-node serve <file>`): YAML, or
  * JSON (which YAML 1.2 reads as it is, so one parser serves both and every
  * error has a line). Checked whole before anything is attached; a problem is
- * a ConfigError naming the file, the line and the key.
+ * a ConfigError naming the file, the line and the key. The parser is the
+ * `yaml` package (maintained, no dependencies of its own, a position for
+ * every node): a subset parser of our own would refuse configs that are valid
+ * YAML. Only this command loads it.
  *
  *   listen: 127.0.0.1:9464
  *   metrics:
