@@ -8,8 +8,6 @@ import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { renderCounts, renderHistogram } from '../format/chart';
 import { countsJson, histogramJson } from '../format/json';
-import { MetricSet } from '../metrics/set';
-import { MetricsServer, parseListen, serveMetrics } from '../metrics/server';
 import { Counter, Histogram, countBy, histogram, latency } from '../summary';
 import { runUntilDone } from './lifecycle';
 import type { TraceArgs } from './options';
@@ -25,8 +23,9 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   if (argv.serve === undefined && (argv.metric !== undefined || argv.maxSeries !== undefined)) throw new OptionError('--metric and --max-series go with --serve');
   if (argv.serve !== undefined && (argv.json || argv.interval !== undefined)) throw new OptionError('--serve serves the summary instead of printing it: no --json or --interval');
   // Checked before anything is attached: bad input costs nothing.
-  if (argv.serve !== undefined) parseListen(argv.serve);
-  const metrics = argv.serve !== undefined ? new MetricSet({ maxSeries: argv.maxSeries }) : undefined;
+  // Serving (http, zlib, the metrics) loads only for --serve: printing a summary does not pay for it.
+  const serving = argv.serve !== undefined ? await import('./serve') : undefined;
+  const metrics = serving?.metricsFor(argv);
   if (argv.maxCounts !== undefined) (await import('../api')).configure({ maxCounts: argv.maxCounts });
   const { args: _args, stack: _stack, ...base } = opts;
   const counters: Counter[] = [];
@@ -43,7 +42,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   }
   const all = [...counters, ...hists];
   for (const s of all) for (const p of s.probes) for (const w of p.warnings) say(`warning: ${w}`);
-  if (metrics) return serve(argv, all, metrics);
+  if (serving && metrics) return serving.serveSummaries(argv, all, metrics);
 
   let dropsReported = 0;
   const print = () => {
@@ -91,32 +90,3 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   }
 }
 
-/** Default metric names; every series says its probe (and a histogram its expression). */
-function metricOf(argv: TraceArgs, s: Counter | Histogram): { name: string; constLabels: Record<string, string> } {
-  if (s instanceof Counter) return { name: argv.metric ?? 'kprobe_node_events', constLabels: { probe: s.name } };
-  if (s.unit === 'ns') return { name: argv.metric ?? 'kprobe_node_latency_seconds', constLabels: { probe: s.name } };
-  return { name: argv.metric ?? 'kprobe_node_value', constLabels: { probe: s.name, expression: s.what } };
-}
-
-/** --serve: the summaries at /metrics, read from the kernel at each scrape, until the command ends. */
-async function serve(argv: TraceArgs, all: (Counter | Histogram)[], metrics: MetricSet): Promise<void> {
-  let server: MetricsServer;
-  try {
-    for (const s of all) metrics.add(s, metricOf(argv, s));
-    server = await serveMetrics(metrics, { listen: argv.serve as string });
-  } catch (e) {
-    for (const s of all) s.close();
-    throw e;
-  }
-  say(`serving ${all.map((s) => s.name).join(', ')} at ${server.url}metrics`);
-  runUntilDone({
-    duration: argv.duration,
-    command: argv.c,
-    finish: () => {
-      void server.close();
-      Session.get().detachInBackground();
-      for (const s of all) s.close();
-      say(`${all.reduce((n, s) => n + s.snapshot().total, 0)} events, ${all.reduce((n, s) => n + s.dropped, 0)} lost`);
-    },
-  });
-}
