@@ -20,6 +20,8 @@
  *   kprobe path         generic kprobe with a field path against a hand-written
  *                       one (bench/kprobe_path.ts); where the kernel has no
  *                       kprobes it boots the VM for it, unless --no-vm
+ *   scrape              a metrics scrape: the same at any event rate, the count
+ *                       map read in batches, memory flat (bench/scrape.ts)
  *   BPF cost per hit    --profile: run_time_ns / run_cnt of each tracer's program
  *
  * C helpers in bench/c/ are compiled at run time into .cache/bench/.
@@ -33,6 +35,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { kprobePath } from './kprobe_path';
+import { scrapeBench } from './scrape';
 import { Row, Verdict, fmt, kprobesAvailable, log, median, spread } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -54,13 +57,13 @@ const TICKS = path.join(CACHE, 'tick_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
 
 const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only=')));
-/** --only=observer,throughput,startup,listing,kprobe,profile: run just those (for profiling). */
+/** --only=observer,throughput,startup,listing,kprobe,scrape,profile: run just those (for profiling). */
 const ONLY = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7).split(',');
 /** --only= names: observer, throughput, firehose, idle, startup, listing, kprobe, profile. */
 const QUICK = argv.has('--quick');
 const PROFILE = argv.has('--profile');
 if (argv.has('--help') || argv.has('-h')) {
-  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--no-vm] [--only=observer,throughput,startup,listing,kprobe,profile]\n');
+  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--no-vm] [--only=observer,throughput,startup,listing,kprobe,scrape,profile]\n');
   process.exit(0);
 }
 
@@ -854,6 +857,7 @@ async function main(): Promise<void> {
   await step('startup', startup);
   await step('listing', listing);
   await step('kprobe', () => kprobePath({ rows, verdicts, notes, quick: QUICK, profile: PROFILE, root: ROOT, snap: SNAP, cache: CACHE }));
+  await step('scrape', () => scrapeBench({ rows, verdicts, quick: QUICK, root: ROOT, snap: SNAP, cache: CACHE }));
   if (PROFILE || ONLY?.includes('profile')) await step('profile', bpfCost);
   const secs = (Date.now() - t0) / 1000;
 

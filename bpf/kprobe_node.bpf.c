@@ -91,6 +91,16 @@ struct {
 	__type(value, __u64);
 } hists SEC(".maps");
 
+/* The sum of the values added to each probe's histogram (for an exact mean or
+ * Prometheus _sum), by probe id; user space maps this array. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} hist_sums SEC(".maps");
+
 /* Entry times of latency probes, by (pair << 32 | thread id). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -375,11 +385,14 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 	if (cfg->flags & KN_CFG_HIST) {
 		__u32 idx = id * KN_HIST_BUCKETS + log2_bucket(value);
 		__u64 *n = bpf_map_lookup_elem(&hists, &idx);
+		__u64 *sum = bpf_map_lookup_elem(&hist_sums, &id);
 
-		if (n)
+		if (n && sum) {
 			__sync_fetch_and_add(n, 1);
-		else
+			__sync_fetch_and_add(sum, value);
+		} else {
 			count_lost(id);
+		}
 		return;
 	}
 	if (cfg->flags & KN_CFG_COUNT) {

@@ -17,6 +17,9 @@ export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, Payload } from './core/decode';
 export { Counter, Histogram, countBy, histogram, latency } from './summary';
 export type { Bucket, CountEntry, CountKey, CountOptions, CountSnapshot, HistogramSnapshot, SummaryOptions, TargetSpec } from './summary';
+export { MetricSet, MetricsServer, histogramProducer, observeCounts, prometheus, registerPromClient, serveMetrics } from './metrics';
+export type { ExponentialHistogramValue, KernelSummary, MetricOptions, MetricReading, MetricSetOptions, OtelCallback, OtelHistogramData, OtelMeter, OtelMetricProducer, PromClientRegistry, ServeOptions } from './metrics';
+export type { CounterFamily, ExpositionFormat, HistogramFamily, HistogramSeries, Labels, MetricFamily } from './format/prometheus';
 export { Frame, kernelFrames, symbolize, userFrames } from './stacks/symbolize';
 export { describe, describeTarget } from './inspect/describe';
 export type { Description } from './inspect/describe';
@@ -28,6 +31,7 @@ export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';
 export { syscallFunction } from './sys/arch';
 export {
+  ConfigError,
   ExpressionError,
   KprobeNodeError,
   NotFoundError,

@@ -48,6 +48,9 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) {
     return (await import('./summarize')).summarize(argv, targets, opts, countBy);
   }
+  if (argv.serve !== undefined || argv.metric !== undefined || argv.maxSeries !== undefined) {
+    throw new OptionError('--serve serves an in-kernel summary: --count (without --stack), --latency or --hist');
+  }
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 

@@ -379,6 +379,11 @@ export class Session implements ProbeOwner {
     return this.tracer.hist(probe.id);
   }
 
+  /** The kernel's sum of the values in that histogram, as a u64. */
+  histSum(probe: Probe): bigint {
+    return this.tracer.histSum(probe.id);
+  }
+
   resetHist(probe: Probe): void {
     this.tracer.resetHist(probe.id);
   }

@@ -49,6 +49,9 @@ export interface NativeTracer {
   lost(probeId: number): number;
   /** A probe's log2 histogram: HIST_BUCKETS counts. */
   hist(probeId: number): Float64Array;
+  /** The sum of the values in a probe's histogram: the kernel's u64, wrapping (signed values sum as two's complement). */
+  histSum(probeId: number): bigint;
+  /** Zeroes a probe's histogram and its sum. */
   resetHist(probeId: number): void;
   /** A probe's in-kernel counts: 16-byte keys (by comm, pid, value or string) and their counts. */
   counts(probeId: number): { keys: Buffer; values: Float64Array };

@@ -151,6 +151,8 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
       /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
       // for the from-source fallback where no prebuild fits
       /^native\/[^/]+\.(cc|h)$/, /^bpf\/kprobe_node\.h$/,
+      // the exporter daemon's example config and systemd unit
+      /^contrib\/exporter\/[^/]+$/,
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
     for (const f of ['README.md', 'LICENSE', 'dist/bpf/kprobe_node.bpf.o', `prebuilds/linux-${process.arch}/${pkg.name}.glibc.node`]) {

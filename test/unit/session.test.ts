@@ -62,6 +62,9 @@ class FakeTracer implements NativeTracer {
   hist(): Float64Array {
     return new Float64Array(64);
   }
+  histSum(): bigint {
+    return 0n;
+  }
   resetHist(id: number): void {
     this.calls.push(`resetHist ${id}`);
   }
