@@ -3,6 +3,7 @@
  * Each validates its options, resolves what the kernel must fetch (from BTF
  * and tracepoint formats, lib/fetch), and asks the session to attach it.
  */
+import { currentArch } from './arch';
 import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, MAX_STR, Source, isVariable } from './abi';
 import { Btf } from './btf';
 import type { ArgPlan, TraceEvent } from './decode';
@@ -433,12 +434,8 @@ function attachTracepointFormat(format: TracepointFormat, compiled: Compiled, na
 
 /** The kernel function behind a syscall on this architecture (`openat` -> `__x64_sys_openat`). */
 export function syscallFunction(name: string): string {
-  const prefix: Record<string, string> = { x64: '__x64_sys_', arm64: '__arm64_sys_', s390x: '__s390x_sys_' };
-  return (prefix[process.arch] ?? 'sys_') + name;
+  return currentArch().syscallPrefix + name;
 }
-
-/** x86-64 `struct pt_regs` offsets of the syscall argument registers: di, si, dx, r10, r8, r9. */
-const SYSCALL_ARG_REGS = [112, 104, 96, 56, 72, 64];
 
 /**
  * A syscall function receives the user's registers as `struct pt_regs *`
@@ -449,7 +446,7 @@ const SYSCALL_ARG_REGS = [112, 104, 96, 56, 72, 64];
 function viaPtRegs(f: FetchArg): FetchArg {
   if (f.source !== Source.Ctx) return f;
   const at = f.steps.length ? f.steps[0].offset : (f.offset ?? 0);
-  const reg = SYSCALL_ARG_REGS[(at - 16) / 8];
+  const reg = currentArch().syscallArgs[(at - 16) / 8]?.offset;
   if (reg === undefined) throw new OptionError('this syscall field cannot be read from a kprobe on the syscall function');
   if (f.steps.length) return { ...f, source: Source.Reg, reg: 0, steps: [{ ...f.steps[0], offset: reg }, ...f.steps.slice(1)] };
   return { ...f, source: Source.Reg, reg: 0, offset: reg };

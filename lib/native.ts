@@ -3,6 +3,7 @@
  * lib/features.ts talk to it; arguments are validated before they get here.
  */
 import * as path from 'path';
+import { currentArch } from './arch';
 import { UnsupportedError } from './errors';
 
 export interface TracerOptions {
@@ -98,7 +99,8 @@ export function isNativeError(e: unknown): e is NativeError {
 /** The package root: two levels up from dist/lib. */
 export const packageRoot = path.resolve(__dirname, '..', '..');
 
-export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', 'kprobe_node.bpf.o');
+/** The BPF object built for this architecture (the Makefile builds one per architecture). */
+export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', process.arch, 'kprobe_node.bpf.o');
 
 let binding: NativeBinding | undefined;
 
@@ -108,6 +110,8 @@ export function native(): NativeBinding {
   if (process.platform !== 'linux') {
     throw new UnsupportedError('linux', `kprobe-node traces the Linux kernel; this is ${process.platform}`);
   }
+  currentArch(); // before loading an addon that may exist and then read the wrong registers
+
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const load = require('node-gyp-build') as (dir: string) => NativeBinding;
   try {

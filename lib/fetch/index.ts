@@ -4,7 +4,7 @@
  */
 export { RAW, Types, knownWithoutBtf, type TypeRef, type View } from './ctype';
 export {
-  ARG_REGS,
+  argRegs,
   fieldType,
   kprobeContext,
   kretprobeContext,
