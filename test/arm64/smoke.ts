@@ -71,7 +71,7 @@ const kn = (): typeof KprobeNode => require(pkgDir) as typeof KprobeNode;
 const pkgModule = <T>(name: string): T => require(path.join(pkgDir, 'dist', 'lib', name)) as T;
 
 /** Closed after each test. */
-let open: Probe[] = [];
+const open: Probe[] = [];
 function track<P extends Probe>(p: P): P {
   open.push(p);
   return p;
@@ -255,7 +255,6 @@ async function inGuest(): Promise<void> {
       for (const p of open.splice(0)) p.close();
     }
   }
-  open = [];
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log(`Tests:       ${failed ? `${failed} failed, ` : ''}${passed} passed, ${passed + failed} total`);
   console.log(`Time:        ${((Date.now() - t0) / 1000).toFixed(1)} s`);
