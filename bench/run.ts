@@ -45,7 +45,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
  * so that a rebuild of the working tree during a run cannot pull it away.
  */
 const SNAP = path.join(CACHE, 'snapshot');
-const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
+const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', process.arch, 'kprobe_node.bpf.o');
 const CLI = path.join(SNAP, 'dist', 'lib', 'cli', 'main.js');
 /** The installed command (package.json "bin"), as users run it. */
 const COMMAND = path.join(SNAP, 'scripts', 'kprobe-node');
@@ -780,7 +780,7 @@ async function bpfCost(): Promise<void> {
 
 /** Copies the build under test into SNAP (the addon, dist/, package.json; node_modules linked). */
 function snapshot(): void {
-  const need = ['dist/bpf/kprobe_node.bpf.o', 'dist/lib/cli/main.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
+  const need = [`dist/bpf/${process.arch}/kprobe_node.bpf.o`, 'dist/lib/cli/main.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
   for (const f of need) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
   fs.rmSync(SNAP, { recursive: true, force: true });
   fs.mkdirSync(path.join(SNAP, 'build', 'Release'), { recursive: true });

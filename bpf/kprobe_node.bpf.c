@@ -12,14 +12,9 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "kprobe_node.h"
+#include "arch.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* x86-64 register file as the kernel lays it out (relocated by CO-RE). */
-struct pt_regs {
-	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
-	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
-} __attribute__((preserve_access_index));
 
 /* The task fields a record carries, read directly (CO-RE) instead of through three helpers. */
 struct kuid_t_ {
@@ -123,7 +118,7 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
-/* Argument and return registers, read once per hit (x86-64 calling convention),
+/* Argument and return registers, read once per hit (as arch.h says where),
  * and what fetch_arg() needs besides. */
 struct regs {
 	__u64 arg[8];
@@ -135,15 +130,12 @@ struct regs {
 	__u64 value;
 };
 
-static __always_inline void read_regs(struct pt_regs *ctx, struct regs *r)
+static __always_inline void read_regs(const kn_pt_regs *ctx, struct regs *r)
 {
-	r->arg[0] = ctx->di;
-	r->arg[1] = ctx->si;
-	r->arg[2] = ctx->dx;
-	r->arg[3] = ctx->cx;
-	r->arg[4] = ctx->r8;
-	r->arg[5] = ctx->r9;
-	r->ret = ctx->ax;
+#define KN_READ_ARG(i, reg) r->arg[i] = ctx->reg;
+	KN_ARG_REGS(KN_READ_ARG)
+#undef KN_READ_ARG
+	r->ret = ctx->KN_RC;
 }
 
 static __always_inline int read_mem(void *dst, __u32 size, __u64 addr, int user)
@@ -576,7 +568,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 }
 
 SEC("kprobe")
-int kn_kprobe(struct pt_regs *ctx)
+int kn_kprobe(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }
@@ -586,7 +578,7 @@ int kn_kprobe(struct pt_regs *ctx)
  * with its own cookie. Loaded on first use only (native/tracer.cc).
  */
 SEC("kprobe.multi")
-int kn_kprobe_multi(struct pt_regs *ctx)
+int kn_kprobe_multi(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }

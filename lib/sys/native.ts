@@ -5,6 +5,7 @@
  */
 import * as path from 'path';
 import { UnsupportedError } from '../errors';
+import { currentArch } from './arch';
 
 export interface TracerOptions {
   maxProbes: number;
@@ -109,7 +110,8 @@ export function isNativeError(e: unknown): e is NativeError {
 /** The package root: three levels up from dist/lib/sys. */
 export const packageRoot = path.resolve(__dirname, '..', '..', '..');
 
-export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', 'kprobe_node.bpf.o');
+/** The BPF object built for this architecture (the Makefile builds one per architecture). */
+export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', process.arch, 'kprobe_node.bpf.o');
 
 let binding: NativeBinding | undefined;
 
@@ -119,6 +121,8 @@ export function native(): NativeBinding {
   if (process.platform !== 'linux') {
     throw new UnsupportedError('linux', `kprobe-node traces the Linux kernel; this is ${process.platform}`);
   }
+  currentArch(); // before loading an addon that may exist and then read the wrong registers
+
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const load = require('node-gyp-build') as (dir: string) => NativeBinding;
   try {
