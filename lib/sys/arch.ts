@@ -97,5 +97,5 @@ export function currentArch(name: string = process.arch): Arch {
 
 /** The kernel function behind a syscall on this architecture (`openat` -> `__x64_sys_openat`). */
 export function syscallFunction(name: string): string {
-  return (archInfo()?.syscallPrefix ?? 'sys_') + name;
+  return currentArch().syscallPrefix + name;
 }

@@ -128,7 +128,7 @@ test('open flags: arm64 has its own values for four of them', async () => {
 test.each(['riscv64', 'ppc64', 's390x'])('on %s: import works, and the first use fails naming the architecture, before the addon loads', async (arch) => {
   const script = `
     const kn = require(${JSON.stringify(distLib)});
-    const { native } = require(${JSON.stringify(path.join(distLib, 'native.js'))});
+    const { native } = require(${JSON.stringify(path.join(distLib, 'sys', 'native.js'))});
     const fail = (f) => {
       try { f(); return { threw: false }; } catch (e) {
         return { name: e.name, code: e.code, feature: e.feature, message: e.message, isUnsupported: e instanceof kn.UnsupportedError };
