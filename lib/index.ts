@@ -23,6 +23,11 @@ export type { Description } from './inspect/describe';
 export { listFunctions, listProbes, listSyscalls } from './inspect/list';
 export type { KernelFunction, ListedProbe } from './inspect/list';
 export { listPinned, openPinned, pinProbe, unpin } from './pin';
+export { BpfMap, BpfObject, Link, RingBuffer, openObject } from './object';
+export type {
+  AttachTarget, KeyedMapName, MapKind, MapSpec, MapValue, MapsOfKind, ObjectMaps, ObjectOptions, ObjectSpec, PerCpuKind,
+  ProgramInfo, RecordOf, RingBufferEvents, RingBufferOptions, StreamKind, UpdateMode,
+} from './object';
 export type { PinOptions, PinnedProbeInfo } from './pin';
 export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';
