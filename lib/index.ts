@@ -8,7 +8,8 @@
  * Everything public is named here; the rest of lib/ is internal.
  */
 export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, attachUprobe, attachUretprobe, configure } from './api';
-export type { AggregateConfig } from './api';
+export type { AggregateConfig, TypedProbe } from './api';
+export type { ArgExpression, ArgLabel, ArgType, ArgsOf, KernelFunctionTypes, KernelFunctions, RetOf } from './attach/typed-args';
 export { parseTarget } from './attach';
 export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';

@@ -6,7 +6,7 @@
 const wallOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
 /** One probe hit. `time` is computed on first use. */
-export class TraceEvent<Args = Record<string, unknown>> {
+export class TraceEvent<Args = Record<string, unknown>, Ret = unknown> {
   constructor(
     /** The probe's name, e.g. `kprobe:vfs_fsync_range`, `tracepoint:syscalls:sys_enter_openat`. */
     readonly probe: string,
@@ -22,7 +22,7 @@ export class TraceEvent<Args = Record<string, unknown>> {
     readonly comm: string,
     readonly args: Args,
     /** The return value (return probes only). */
-    readonly ret?: unknown,
+    readonly ret?: Ret,
     /** Names of the arguments the kernel could not read (their value is null). */
     readonly faults?: string[],
     /** Kernel stack, innermost frame first (probes with `stack`): return addresses. */

@@ -2,7 +2,8 @@
  * Your own BPF programs: a CO-RE object compiled with clang, loaded through
  * the addon's libbpf, with maps, globals and ring buffers typed from its BTF.
  */
-export { BpfObject, Link, openObject } from './object';
+export { BpfObject, openObject } from './object';
+export { Link } from './link';
 export type { ObjectMaps, ObjectOptions, ProgramInfo } from './object';
 export type { AttachTarget } from './attach';
 export { BpfMap } from './map';

@@ -22,8 +22,10 @@ import { closest } from '../sys/names';
 import { native } from '../sys/native';
 import type { NativeBpfObject } from '../sys/native-object';
 import { AttachTarget, Attached, attachAt, attachBySection } from './attach';
+import { DataAccess, readVariable, variableView } from './globals';
+import { Link } from './link';
 import { BpfMap, MapLayout } from './map';
-import { ObjectFile, ObjectMap, ObjectVariable, PER_CPU } from './parse';
+import { ObjectFile, ObjectMap, PER_CPU } from './parse';
 import { RingBuffer, RingBufferOptions } from './ring';
 import type { KeyedMapName, MapValue, MapsOfKind, ObjectSpec, RecordOf } from './spec';
 
@@ -55,42 +57,6 @@ export type ObjectMaps<S extends ObjectSpec> = {
 
 type TypeName<S extends ObjectSpec> = string extends keyof S['types'] ? string : keyof S['types'] & string;
 
-/** One attachment of a program; closing it detaches it (and so does closing its object). */
-export class Link {
-  #closed = false;
-
-  /** @internal */
-  constructor(
-    private readonly owner: BpfObject<ObjectSpec>,
-    private readonly native: number,
-    /** The program attached. */
-    readonly program: string,
-    /** Where: `tracepoint sched:sched_switch`, `kprobe vfs_read`. */
-    readonly target: string,
-  ) {}
-
-  /** The kernel's id of the link (bpftool link show), 0 once closed. */
-  get id(): number {
-    if (this.#closed) return 0;
-    return this.owner.info().links.find((l) => l.link === this.native)?.id ?? 0;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Detaches it. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.owner.detach(this.native, this);
-  }
-
-  [dispose](): void {
-    this.close();
-  }
-}
-
 /** Objects open in this process: held until closed, so that collecting a forgotten one never detaches its programs. */
 const openObjects = new Set<BpfObject<ObjectSpec>>();
 
@@ -105,6 +71,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   #native: NativeBpfObject;
   readonly #links = new Map<number, Link>();
   readonly #rings = new Set<RingBuffer>();
+  readonly #data: DataAccess;
 
   /** @internal Use openObject(). */
   constructor(
@@ -114,8 +81,10 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   ) {
     this.#native = handle;
     this.maps = this.makeMaps();
-    this.globals = this.variables((v) => !v.readonly) as S['globals'];
-    this.rodata = this.variables((v) => v.readonly) as S['rodata'];
+    const data: DataAccess = { object: file.name, handle, state: () => this.#state };
+    this.#data = data;
+    this.globals = variableView(file, (v) => !v.readonly, data) as S['globals'];
+    this.rodata = variableView(file, (v) => v.readonly, data) as S['rodata'];
     openObjects.add(this as unknown as BpfObject<ObjectSpec>);
   }
 
@@ -171,7 +140,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
       const where = target === undefined ? `SEC("${p.section}")` : JSON.stringify(target, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
       throw toTypedError(e, `attach ${p.name} (${where})`, () => new NotFoundError(`attach ${p.name}: ${where} names something that does not exist`));
     }
-    const link = new Link(this as unknown as BpfObject<ObjectSpec>, done.link, p.name, done.target);
+    const link = new Link(this, done.link, p.name, done.target);
     this.#links.set(done.link, link);
     return link;
   }
@@ -272,47 +241,6 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     };
   }
 
-  /** A view of the variables `which` picks: a property per variable, read and written through the object. */
-  private variables(which: (v: ObjectVariable) => boolean): Record<string, unknown> {
-    const view: Record<string, unknown> = {};
-    for (const v of this.file.variables.filter(which)) {
-      let codec: Codec | undefined;
-      const c = () => (codec ??= codecFor(this.file.btf, v.type));
-      Object.defineProperty(view, v.name, {
-        enumerable: true,
-        get: () => this.readVariable(v, c()),
-        set: (value: unknown) => this.writeVariable(v, c(), value),
-      });
-    }
-    return Object.preventExtensions(view);
-  }
-
-  private readVariable(v: ObjectVariable, codec: Codec): unknown {
-    if (this.#state === 'closed') throw new OptionError(`read ${v.name}: the object ${this.name} is closed`);
-    if (this.#state === 'opened') {
-      const init = this.#native.initialValue(v.section);
-      if (!init) throw new OptionError(`read ${v.name}: ${v.section} has no initial value`);
-      return codec.decode(init, v.offset);
-    }
-    return codec.decode(this.#native.readGlobal(v.section, v.offset, codec.size), 0);
-  }
-
-  private writeVariable(v: ObjectVariable, codec: Codec, value: unknown): void {
-    const where = `${v.readonly ? 'rodata' : 'globals'}.${v.name}`;
-    const bytes = Buffer.alloc(codec.size);
-    codec.encode(value, bytes, 0, where);
-    if (this.#state === 'closed') throw new OptionError(`set ${where}: the object ${this.name} is closed`);
-    if (this.#state === 'opened') {
-      const init = this.#native.initialValue(v.section);
-      if (!init) throw new OptionError(`set ${where}: ${v.section} has no initial value`);
-      bytes.copy(init, v.offset);
-      this.#native.setInitialValue(v.section, init);
-      return;
-    }
-    if (v.readonly) throw new OptionError(`set ${where}: const volatile globals are frozen once the object is loaded; set them before load()`);
-    this.#native.writeGlobal(v.section, v.offset, bytes);
-  }
-
   /** @internal Applies openObject's options. */
   configure(opts: ObjectOptions<S>): void {
     for (const [name, size] of Object.entries(opts.maps ?? {}) as Array<[string, { maxEntries?: number } | undefined]>) {
@@ -403,7 +331,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     if (v) {
       const codec = codecFor(this.file.btf, v.type);
       if (codec.shape.k !== 'int') throw new OptionError(`lost: ${name} is a ${codec.type}, not an integer counter`);
-      return () => Number(this.readVariable(v, codec));
+      return () => Number(readVariable(this.#data, v, codec));
     }
     const map = (this.maps as Record<string, BpfMap>)[name];
     if (map) {
