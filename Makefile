@@ -9,19 +9,31 @@ LIBBPF_DIR := .cache/libbpf/prefix
 LIBBPF := $(LIBBPF_DIR)/versions
 BPF_CFLAGS := -target bpf -g -O2 -Wall -D__TARGET_ARCH_x86 -I$(LIBBPF_DIR)/include -I$(ARCH_INCLUDE) -Ibpf
 BPF_OBJECTS := dist/bpf/kprobe_node.bpf.o
+# Examples of users' own BPF programs (examples/<name>/<name>.bpf.c), loaded with openObject().
+EXAMPLE_OBJECTS := $(patsubst examples/%.bpf.c,dist/examples/%.bpf.o,$(wildcard examples/*/*.bpf.c))
 ADDON := build/Release/kprobe_node.node
 # What ships: node-gyp-build loads it where no build/ exists (N-API, any Node >= 18).
 PREBUILD := prebuilds/linux-$(shell node -p process.arch)/kprobe-node.glibc.node
 
-.PHONY: all bpf addon libbpf ts pack test test-unit test-host vmtest bench clean setup
+.PHONY: all bpf addon libbpf ts pack test test-unit test-host vmtest bench clean setup example-types
 
 all: bpf addon ts
 
-bpf: $(BPF_OBJECTS)
+bpf: $(BPF_OBJECTS) $(EXAMPLE_OBJECTS)
 
 dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/kprobe_node.h $(LIBBPF)
 	@mkdir -p dist/bpf
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+dist/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*/*.h) $(LIBBPF)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -I$(dir $<) -c $< -o $@
+
+# The examples' typings, generated from their objects as a user would
+# (committed; test/unit/examples.test.ts checks they are current).
+example-types: bpf
+	-npx tsc -p . > /dev/null # emits the CLI even while the examples' old typings do not fit
+	for o in $(EXAMPLE_OBJECTS); do node dist/lib/cli/main.js types $$o -o examples/$$(basename $$(dirname $$o))/$$(basename $$o .o).d.ts; done
 
 libbpf: $(LIBBPF)
 

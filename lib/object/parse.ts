@@ -16,6 +16,7 @@ import { SectionInfo, parseSection } from './sections';
 const ET_REL = 1;
 const STT_OBJECT = 1;
 const STT_FUNC = 2;
+const VAR_STATIC = 0;
 
 /** BPF_MAP_TYPE_* by number, as short names. */
 export const MAP_TYPES = [
@@ -127,7 +128,8 @@ export class ObjectFile {
       const index = elf.sections.findIndex((s) => s.name === sec.name);
       for (const v of sec.vars) {
         const variable = btf.type(v.type);
-        if (variable.kind !== Kind.Var) continue;
+        // Static variables (function-local ones included) are the program's own, as in libbpf skeletons.
+        if (variable.kind !== Kind.Var || variable.linkage === VAR_STATIC) continue;
         const sym = symbols.find((s) => s.name === variable.name && s.section === index && s.type === STT_OBJECT);
         if (!sym) continue;
         variables.push({
