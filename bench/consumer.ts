@@ -9,6 +9,10 @@
  * e.g. `--kprobe=vfs_read --arg=file->f_inode->i_sb->s_magic`; the listener
  * reads each event's pid and that argument.
  *
+ * With --object=PATH, it loads that BPF object (bench/c/object.bpf.c) with
+ * openObject() instead, and reads its records through ringBuffer(): the same
+ * getppid events, from a user's own program.
+ *
  * With --control, it attaches only when told, by commands on stdin, one a
  * line: "attach" (answers "attached"), "detach" (answers "detached"); the end
  * of stdin ends it. bench/c/handwritten.c --control does the same, so that a
@@ -21,8 +25,9 @@
  * (bench/c/consumer.c and bench/c/handwritten.c print the same first fields;
  * matched/other: the target's events with and without `value`).
  */
-import { attachKprobe, attachSyscall } from '../lib/index';
-import type { Probe } from '../lib/index';
+import { EventEmitter } from 'events';
+import { attachKprobe, attachSyscall, openObject } from '../lib/index';
+import type { BpfObject } from '../lib/index';
 
 const options = new Map<string, string>();
 const positional: string[] = [];
@@ -32,12 +37,13 @@ for (const a of process.argv.slice(2)) {
   else positional.push(a);
 }
 for (const k of options.keys()) {
-  if (!['kprobe', 'arg', 'control'].includes(k)) throw new Error(`unknown option --${k}`);
+  if (!['kprobe', 'arg', 'control', 'object'].includes(k)) throw new Error(`unknown option --${k}`);
 }
 const fn = options.get('kprobe');
 const expr = options.get('arg');
 if ((fn === undefined) !== (expr === undefined)) throw new Error('--kprobe and --arg go together');
 const control = options.has('control');
+const objectPath = options.get('object');
 
 const targetPid = Number(positional[0] ?? 0);
 const expect = Number(positional[1] ?? 0);
@@ -52,16 +58,26 @@ let lastNs = 0n;
 /** losses of the probes closed so far */
 let lostBefore = 0;
 
-let probe: Probe | undefined;
+/** What delivers the events: a probe, or the ring buffer of a user's object (--object). */
+type Source = EventEmitter & { close(): void; lost: number };
+let probe: Source | undefined;
+let object: BpfObject | undefined;
 let lost = 0;
 
+/** The user-object contender: the object's ring buffer; its records have a pid as events do. */
+function attachObject(file: string): Source {
+  object = openObject(file).load();
+  object.attach('on_getppid');
+  return object.ringBuffer('events', 'struct ppid_event', { lost: 'dropped' });
+}
+
 function attach(): void {
-  const p = fn !== undefined ? attachKprobe(fn, { args: [`value=${expr}`] }) : attachSyscall('getppid');
+  const p = objectPath !== undefined ? attachObject(objectPath) : fn !== undefined ? attachKprobe(fn, { args: [`value=${expr}`] }) : attachSyscall('getppid');
   lost = 0;
   p.on('lost', (n: number) => {
     lost += n;
   });
-  p.on('event', (ev) => {
+  p.on('event', (ev: { pid: number; args?: unknown }) => {
     sum += ev.pid;
     seen++;
     if (ev.pid === targetPid) {
@@ -80,6 +96,8 @@ function detach(): void {
   probe.close(); // delivers what is still in the ring, reports late losses
   lostBefore += Math.max(lost, probe.lost);
   probe = undefined;
+  object?.close();
+  object = undefined;
 }
 
 let finished = false;

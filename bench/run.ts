@@ -8,7 +8,8 @@
  *
  *   observer overhead   what tracing costs the traced program (ns per getppid)
  *   delivery throughput 5M events as fast as one core makes them: time to the
- *                       last event in hand, and events lost
+ *                       last event in hand, and events lost (the C consumer, a
+ *                       probe, and a user's own object's ringBuffer())
  *   start-up            CLI start, attach, run `true`, detach: wall time, peak RSS
  *   listing             `kprobe-node list`
  *   kprobe path         generic kprobe with a field path against a hand-written
@@ -40,6 +41,8 @@ const NODE_CONSUMER = path.join(SNAP, 'dist', 'bench', 'consumer.js');
 const NODE_COUNTER = path.join(SNAP, 'dist', 'bench', 'counter.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
+/** bench/c/object.bpf.c, a user's own object for openObject(). */
+const OWN_OBJECT = path.join(CACHE, 'object.bpf.o');
 
 const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only=')));
 /** --only=observer,throughput,startup,listing,kprobe,profile: run just those (for profiling). */
@@ -257,6 +260,7 @@ const BT_COUNT = bpftraceContender('bpftrace count()', `${GETPPID_TP} { @ = coun
 const BT_PRINTF = bpftraceContender('bpftrace printf → /dev/null', `${GETPPID_TP} { printf("%d %s\\n", pid, comm); }`, ['-o', '/dev/null']);
 const C_LIMIT = consumerContender('C libbpf consumer (the limit)', C_CONSUMER, [BPF_OBJECT]);
 const KN = consumerContender('kprobe-node → JS listener', process.execPath, [NODE_CONSUMER]);
+const KN_OBJECT = consumerContender('own BPF object → ringBuffer() listener', process.execPath, [NODE_CONSUMER, `--object=${OWN_OBJECT}`]);
 const KN_COUNT: Contender = {
   name: 'kprobe-node countBy() in kernel',
   start: async () => {
@@ -356,7 +360,7 @@ async function observerOverhead(): Promise<void> {
 
 async function deliveryThroughput(): Promise<void> {
   const N = P.throughputEvents;
-  const contenders = [C_LIMIT, KN];
+  const contenders = [C_LIMIT, KN, KN_OBJECT];
   const secs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const loopSecs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const lost = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
@@ -384,6 +388,15 @@ async function deliveryThroughput(): Promise<void> {
   }
   const ratio = median(secs.get(KN.name)!) / median(secs.get(C_LIMIT.name)!);
   verdicts.push({ what: 'throughput: kprobe-node time / C consumer time', value: fmt(ratio, 2), target: '≤ 1.25', pass: ratio <= 1.25 });
+  const own = median(secs.get(KN_OBJECT.name)!) / median(secs.get(KN.name)!);
+  const ownLost = lost.get(KN_OBJECT.name)!;
+  verdicts.push({
+    what: "throughput: own object's ringBuffer() time / kprobe-node probe time",
+    value: fmt(own, 2),
+    target: '≤ 1.25',
+    pass: own <= 1.25 && Math.max(...ownLost) === 0,
+    note: `lost ${fmt(Math.max(...ownLost))} (a loss makes the ratio invalid)`,
+  });
   const knLost = lost.get(KN.name)!;
   verdicts.push({
     what: `throughput: events lost by kprobe-node (of ${fmt(N)})`,
@@ -552,6 +565,8 @@ function build(): void {
   const src = path.join(ROOT, 'bench', 'c');
   execFileSync(cc, ['-O2', '-Wall', '-o', LOOP, path.join(src, 'getppid_loop.c')], { stdio: 'inherit' });
   execFileSync(cc, ['-O2', '-Wall', `-I${path.join(ROOT, 'bpf')}`, '-o', C_CONSUMER, path.join(src, 'consumer.c'), '-lbpf', '-lelf', '-lz'], { stdio: 'inherit' });
+  const arch = `/usr/include/${execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim()}-linux-gnu`;
+  execFileSync('clang', ['-target', 'bpf', '-g', '-O2', '-Wall', `-I${arch}`, '-c', path.join(src, 'object.bpf.c'), '-o', OWN_OBJECT], { stdio: 'inherit' });
 }
 
 let loadAtStart = NaN;
