@@ -18,16 +18,19 @@ import { SectionKind, needsKprobes } from './sections';
 /** A BPF cookie, read in the program with bpf_get_attach_cookie(). */
 type Cookie = { cookie?: bigint | number };
 
-/** Where to attach a program, when its section does not say (or to override it). */
+/**
+ * Where to attach a program, when its section does not say (or to override
+ * it). A tracepoint is `category:name`. A uprobe's target is a path, a
+ * library (`libc`) or a program on PATH, its `symbol` a name, `name+0x10` or
+ * `0xADDRESS`, and `pid` limits it to one process.
+ */
 export type AttachTarget =
   | ({ kprobe: string; offset?: number } & Cookie)
   | ({ kretprobe: string } & Cookie)
   | ({ ksyscall: string } & Cookie)
   | ({ kretsyscall: string } & Cookie)
-  /** `category:name`. */
   | ({ tracepoint: string } & Cookie)
   | { rawTracepoint: string }
-  /** A path, a library (`libc`) or a program on PATH; `symbol` is `name`, `name+0x10` or `0xADDRESS`; `pid` limits it to one process. */
   | ({ uprobe: string; symbol: string; pid?: number } & Cookie)
   | ({ uretprobe: string; symbol: string; pid?: number } & Cookie);
 

@@ -76,8 +76,9 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   /** @internal Use openObject(). */
   constructor(
     /** The parsed object: its programs, maps, variables and BTF. */
-    readonly file: ObjectFile,
+    private readonly file: ObjectFile,
     handle: NativeBpfObject,
+    opts: ObjectOptions<S> = {},
   ) {
     this.#native = handle;
     this.maps = this.makeMaps();
@@ -86,6 +87,12 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     this.globals = variableView(file, (v) => !v.readonly, data) as S['globals'];
     this.rodata = variableView(file, (v) => v.readonly, data) as S['rodata'];
     openObjects.add(this as unknown as BpfObject<ObjectSpec>);
+    try {
+      this.configure(opts);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
   }
 
   /** The object's name (its file's, without `.bpf.o`). */
@@ -241,8 +248,8 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     };
   }
 
-  /** @internal Applies openObject's options. */
-  configure(opts: ObjectOptions<S>): void {
+  /** Applies openObject's options: map sizes, autoload, rodata. */
+  private configure(opts: ObjectOptions<S>): void {
     for (const [name, size] of Object.entries(opts.maps ?? {}) as Array<[string, { maxEntries?: number } | undefined]>) {
       const m = this.file.map(name);
       if (!m || m.internal) {
@@ -364,12 +371,5 @@ export function openObject<S extends ObjectSpec = ObjectSpec>(source: string | B
   } catch (e) {
     throw toTypedError(e, `open ${file.name}`);
   }
-  const obj = new BpfObject<S>(file, handle);
-  try {
-    obj.configure(opts);
-  } catch (e) {
-    obj.close();
-    throw e;
-  }
-  return obj;
+  return new BpfObject<S>(file, handle, opts);
 }
