@@ -11,7 +11,8 @@ import { resolveLocation } from '../attach/uprobe';
 import { requireKprobes } from '../sys/features';
 import { resolveBinary } from '../sys/libraries';
 import type { NativeBpfObject } from '../sys/native-object';
-import { tracefs } from '../sys/tracefs';
+import { closest } from '../sys/names';
+import { listTracepointsOrNone, tracefs } from '../sys/tracefs';
 import type { ObjectProgram } from './parse';
 import { SectionKind, needsKprobes } from './sections';
 
@@ -36,12 +37,11 @@ export type AttachTarget =
 
 const KINDS = ['kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'tracepoint', 'rawTracepoint', 'uprobe', 'uretprobe'] as const;
 
-/** What attaching did: the native link, and the target in words (`tracepoint sched:sched_switch`). */
-export interface Attached {
-  link: number;
+/** An attachment checked and ready to make: the target in words (`tracepoint sched:sched_switch`), what to say if the kernel finds no such target, and the call. */
+export interface AttachPlan {
   target: string;
-  /** The error for ENOENT: what was not found. */
   notFound: () => NotFoundError;
+  attach: () => number;
 }
 
 /** How to write a target for each kind of section, for the error that asks for one. */
@@ -57,7 +57,7 @@ const EXAMPLES: Partial<Record<SectionKind, string>> = {
 };
 
 /** Attaches `program` where its section says. */
-export function attachBySection(n: NativeBpfObject, program: ObjectProgram): Attached {
+export function attachBySection(n: NativeBpfObject, program: ObjectProgram): AttachPlan {
   const { kind, target, auto } = program.attach;
   if (!auto) {
     const how = EXAMPLES[kind];
@@ -71,14 +71,14 @@ export function attachBySection(n: NativeBpfObject, program: ObjectProgram): Att
   if (needsKprobes(kind)) requireKprobes(`program ${program.name} (${kind} ${target})`);
   if (kind === 'tracepoint') tracefs();
   return {
-    link: n.attach(program.name),
+    attach: () => n.attach(program.name),
     target: `${kind} ${target}`,
-    notFound: () => new NotFoundError(`attach ${program.name}: no ${kind === 'tracepoint' ? 'tracepoint' : kind === 'uprobe' || kind === 'uretprobe' ? 'such file or function' : 'kernel function'} ${target}`),
+    notFound: () => notFound(program, kind === 'tracepoint' ? 'tracepoint' : kind === 'uprobe' || kind === 'uretprobe' ? 'such file or function' : 'kernel function', target ?? ''),
   };
 }
 
 /** Attaches `program` at an explicit `target`. */
-export function attachAt(n: NativeBpfObject, program: ObjectProgram, target: AttachTarget): Attached {
+export function attachAt(n: NativeBpfObject, program: ObjectProgram, target: AttachTarget): AttachPlan {
   if (typeof target !== 'object' || target === null) throw new OptionError('an attach target is an object such as { kprobe: "vfs_read" }');
   const given = KINDS.filter((k) => k in target);
   if (given.length !== 1) throw new OptionError(`an attach target names exactly one of ${KINDS.join(', ')}; got ${given.length ? given.join(', ') : 'none'}`);
@@ -88,27 +88,27 @@ export function attachAt(n: NativeBpfObject, program: ObjectProgram, target: Att
   if (typeof name !== 'string' || !name) throw new OptionError(`${kind} must be a non-empty string`);
   const cookie = toCookie(t.cookie);
   const what = `${kind} ${name}`;
-  const missing = (thing: string) => () => new NotFoundError(`attach ${program.name}: no ${thing} ${name}`);
+  const missing = (thing: string) => () => notFound(program, thing, name);
   switch (kind) {
     case 'kprobe':
     case 'kretprobe': {
       requireKprobes(`program ${program.name} (${what})`);
       const offset = t.offset ?? 0;
       if (!Number.isInteger(offset) || (offset as number) < 0) throw new OptionError(`offset must be a non-negative integer, got ${String(offset)}`);
-      return { link: n.attachKprobe(program.name, name, kind === 'kretprobe', offset as number, cookie), target: what, notFound: missing('kernel function') };
+      return { attach: () => n.attachKprobe(program.name, name, kind === 'kretprobe', offset as number, cookie), target: what, notFound: missing('kernel function') };
     }
     case 'ksyscall':
     case 'kretsyscall':
       requireKprobes(`program ${program.name} (${what})`);
-      return { link: n.attachKsyscall(program.name, name, kind === 'kretsyscall', cookie), target: what, notFound: missing('syscall') };
+      return { attach: () => n.attachKsyscall(program.name, name, kind === 'kretsyscall', cookie), target: what, notFound: missing('syscall') };
     case 'tracepoint': {
       if (!TRACEPOINT.test(name)) throw new OptionError(`a tracepoint is category:name (sched:sched_switch), got ${JSON.stringify(name)}`);
       tracefs();
       const [category, event] = name.split(':');
-      return { link: n.attachTracepoint(program.name, category, event, cookie), target: what, notFound: missing('tracepoint') };
+      return { attach: () => n.attachTracepoint(program.name, category, event, cookie), target: what, notFound: missing('tracepoint') };
     }
     case 'rawTracepoint':
-      return { link: n.attachRawTracepoint(program.name, name), target: `raw_tracepoint ${name}`, notFound: missing('raw tracepoint') };
+      return { attach: () => n.attachRawTracepoint(program.name, name), target: `raw_tracepoint ${name}`, notFound: missing('raw tracepoint') };
     case 'uprobe':
     case 'uretprobe': {
       const pid = t.pid;
@@ -117,12 +117,18 @@ export function attachAt(n: NativeBpfObject, program: ObjectProgram, target: Att
       const binary = resolveBinary(name, pid as number | undefined);
       const where = resolveLocation(binary, t.symbol);
       return {
-        link: n.attachUprobe(program.name, binary, where.fileOffset, kind === 'uretprobe', (pid as number | undefined) ?? -1, cookie),
+        attach: () => n.attachUprobe(program.name, binary, where.fileOffset, kind === 'uretprobe', (pid as number | undefined) ?? -1, cookie),
         target: `${kind} ${binary}:${t.symbol}`,
         notFound: missing('file'),
       };
     }
   }
+}
+
+/** No such target: a tracepoint's error names the close ones that exist. */
+function notFound(program: ObjectProgram, thing: string, name: string): NotFoundError {
+  const near = thing === 'tracepoint' ? closest(name, listTracepointsOrNone().map((t) => `${t.category}:${t.name}`)) : [];
+  return new NotFoundError(`attach ${program.name}: no ${thing} ${name}`, near);
 }
 
 function toCookie(v: unknown): bigint {

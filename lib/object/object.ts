@@ -13,7 +13,7 @@
  * is closed, or the process exits or is killed (the kernel then drops what
  * its fds held).
  */
-import { KprobeNodeError, NotFoundError, OptionError } from '../errors';
+import { NotFoundError, OptionError } from '../errors';
 import { Codec, bytesCodec, codecFor } from '../btf/values';
 import { asyncDispose, dispose } from '../core/iterate';
 import { toTypedError } from '../sys/errno';
@@ -21,7 +21,7 @@ import { checkPrivileges } from '../sys/features';
 import { closest } from '../sys/names';
 import { native } from '../sys/native';
 import type { NativeBpfObject } from '../sys/native-object';
-import { AttachTarget, Attached, attachAt, attachBySection } from './attach';
+import { AttachTarget, attachAt, attachBySection } from './attach';
 import { DataAccess, readVariable, variableView } from './globals';
 import { Link } from './link';
 import { BpfMap, MapLayout } from './map';
@@ -139,16 +139,15 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     const n = this.handle(`attach ${String(program)}`);
     const p = this.file.program(program);
     if (!p) throw this.noProgram(program);
-    let done: Attached | undefined;
+    const plan = target === undefined ? attachBySection(n, p) : attachAt(n, p, target);
+    let native: number;
     try {
-      done = target === undefined ? attachBySection(n, p) : attachAt(n, p, target);
+      native = plan.attach();
     } catch (e) {
-      if (e instanceof KprobeNodeError) throw e;
-      const where = target === undefined ? `SEC("${p.section}")` : JSON.stringify(target, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
-      throw toTypedError(e, `attach ${p.name} (${where})`, () => new NotFoundError(`attach ${p.name}: ${where} names something that does not exist`));
+      throw toTypedError(e, `attach ${p.name} (${plan.target})`, plan.notFound);
     }
-    const link = new Link(this, done.link, p.name, done.target);
-    this.#links.set(done.link, link);
+    const link = new Link(this, native, p.name, plan.target);
+    this.#links.set(native, link);
     return link;
   }
 

@@ -423,6 +423,26 @@ int on_add(struct pt_regs *ctx) {
       }
     });
 
+    test('a section naming a tracepoint that does not exist names those that do', () => {
+      const typo = compileBpf('typo', String.raw`
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("tp/sched/sched_swtch")
+int on_switch(void *ctx) { return 0; }
+`, { dir });
+      const obj = openObject(typo).load();
+      try {
+        expect(() => obj.attach('on_switch')).toThrow(NotFoundError);
+        expect(() => obj.attach('on_switch')).toThrow('attach on_switch: no tracepoint sched:sched_swtch (did you mean sched:sched_switch');
+        expect(() => obj.attach('on_switch', { tracepoint: 'sched:nope_kn' })).toThrow(/no tracepoint sched:nope_kn/);
+        expect(() => obj.attach('on_switch', { tracepoint: 'no colon' })).toThrow(/a tracepoint is category:name/);
+        expect(() => obj.attach('on_switch', { tracepoint: 'sched:sched_switch', kprobe: 'x' } as never)).toThrow(/exactly one of .*got kprobe, tracepoint/);
+      } finally {
+        obj.close();
+      }
+    });
+
     test('a verifier rejection is a VerifierError with the log', () => {
       const bad = compileBpf('bad', String.raw`
 #include <linux/bpf.h>
