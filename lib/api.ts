@@ -28,19 +28,19 @@ export type TypedProbe<F extends string, A extends readonly string[] | undefined
  * `kprobe-node types --kernel <fn>` declarations, `args` is typed; with
  * `args` written in the call, its keys are the labels.
  */
-export function attachKprobe<F extends string, const A extends readonly string[] | undefined = undefined>(
-  fn: F,
-  opts?: KprobeOptions & { args?: A },
-): TypedProbe<F, A> {
-  return attach({ kind: 'kprobe', name: fn }, opts) as TypedProbe<F, A>;
+export function attachKprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, undefined>;
+export function attachKprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A>;
+export function attachKprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
+export function attachKprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kprobe', name: fn }, opts);
 }
 
-/** Traces every return from the kernel function `fn`; events carry `ret`, typed. */
-export function attachKretprobe<F extends string, const A extends readonly string[] | undefined = undefined>(
-  fn: F,
-  opts?: KprobeOptions & { args?: A },
-): TypedProbe<F, A extends undefined ? readonly [] : A, RetOf<F>> {
-  return attach({ kind: 'kretprobe', name: fn }, opts, true) as TypedProbe<F, A extends undefined ? readonly [] : A, RetOf<F>>;
+/** Traces every return from the kernel function `fn`; events carry `ret`, typed with `kprobe-node types --kernel <fn>` declarations. */
+export function attachKretprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, readonly [], RetOf<F>>;
+export function attachKretprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A, RetOf<F>>;
+export function attachKretprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
+export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kretprobe', name: fn }, opts, true);
 }
 
 /**

@@ -142,6 +142,12 @@ opens.on('event', (e) => {
   e.args.filename;
   void [name, dfd, mode];
 });
+// The function named as a type argument, as in attachKprobe<'vfs_read'>(...): the same types; with args, any labels.
+attachKprobe<'vfs_read'>('vfs_read').on('event', (e) => {
+  const pos: bigint = e.args.pos;
+  void pos;
+});
+attachKprobe<'vfs_read'>('vfs_read', { args: ['n=count'] }).on('event', (e) => void e.args.n);
 const returns = attachKretprobe('vfs_read');
 returns.on('event', (e) => {
   const ret: bigint | undefined = e.ret;
