@@ -139,6 +139,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     const n = this.handle(`attach ${String(program)}`);
     const p = this.file.program(program);
     if (!p) throw this.noProgram(program);
+    if (!this.loadedProgram(p.name)) throw new OptionError(`attach ${p.name}: the program was not loaded (autoload: false)`);
     const plan = target === undefined ? attachBySection(n, p) : attachAt(n, p, target);
     let native: number;
     try {

@@ -528,6 +528,18 @@ int on_read(void *ctx) { __sync_fetch_and_add(&calls, 1); return 0; }
     });
   });
 
+  test('a program left out with autoload: false is neither loaded nor attached', () => {
+    const obj = openObject(counter, { autoload: { tagged: false } }).load();
+    try {
+      expect(obj.info().programs.map((p) => [p.name, p.id > 0])).toEqual([['on_getppid', true], ['tagged', false]]);
+      expect(obj.attachAll().map((l) => l.program)).toEqual(['on_getppid']);
+      expect(() => obj.attach('tagged', { tracepoint: 'syscalls:sys_enter_getppid' })).toThrow('attach tagged: the program was not loaded (autoload: false)');
+      expect(() => openObject(counter, { autoload: { taged: false } })).toThrow(/no program taged .*did you mean tagged/);
+    } finally {
+      obj.close();
+    }
+  });
+
   test('a buffer opens too, named by the caller', () => {
     const obj = openObject(fs.readFileSync(counter), { name: 'from_mem' });
     try {
