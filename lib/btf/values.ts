@@ -18,6 +18,7 @@
  */
 import { OptionError } from '../errors';
 import { Kind } from './format';
+import { compileDecoder } from './decode';
 import type { Btf } from './reader';
 
 export type Shape =
@@ -114,8 +115,7 @@ export function codecFor(btf: Btf, id: number): Codec {
   let c = byId.get(id);
   if (!c) {
     const shape = valueShape(btf, id);
-    const { decode, encode } = compile(shape);
-    c = { size: shape.size, type: btf.typeToString(id), shape, decode, encode };
+    c = { size: shape.size, type: btf.typeToString(id), shape, decode: compileDecoder(shape), encode: compileEncoder(shape) };
     byId.set(id, c);
   }
   return c;
@@ -124,10 +124,9 @@ export function codecFor(btf: Btf, id: number): Codec {
 /** A codec for `size` raw bytes (a map defined by key_size/value_size, without BTF types). */
 export function bytesCodec(size: number): Codec<Uint8Array> {
   const shape: Shape = { k: 'bytes', size };
-  return { size, type: `${size} bytes`, shape, ...(compile(shape) as Pick<Codec<Uint8Array>, 'decode' | 'encode'>) };
+  return { size, type: `${size} bytes`, shape, decode: compileDecoder(shape) as Codec<Uint8Array>['decode'], encode: compileEncoder(shape) };
 }
 
-type Decode = (buf: Buffer, at: number) => unknown;
 type Encode = (value: unknown, buf: Buffer, at: number, where: string) => void;
 
 function describe(v: unknown): string {
@@ -155,127 +154,78 @@ function integer(v: unknown, bits: number, signed: boolean, where: string): bigi
   return b;
 }
 
-function compile(s: Shape): { decode: Decode; encode: Encode } {
+function compileEncoder(s: Shape): Encode {
   switch (s.k) {
     case 'int':
-      return intCodec(s.size, s.signed);
+      return intEncoder(s.size, s.signed);
+    case 'ptr':
+      return intEncoder(8, false);
     case 'bool':
-      return {
-        decode: (buf, at) => buf[at] !== 0,
-        encode: (v, buf, at, where) => {
-          if (typeof v !== 'boolean' && v !== 0 && v !== 1) bad(where, 'a boolean', v);
-          buf[at] = v ? 1 : 0;
-        },
+      return (v, buf, at, where) => {
+        if (typeof v !== 'boolean' && v !== 0 && v !== 1) bad(where, 'a boolean', v);
+        buf[at] = v ? 1 : 0;
       };
     case 'float':
-      if (s.size !== 4 && s.size !== 8) throw new OptionError(`a ${s.size}-byte float cannot be read`);
-      return {
-        decode: s.size === 4 ? (buf, at) => buf.readFloatLE(at) : (buf, at) => buf.readDoubleLE(at),
-        encode: (v, buf, at, where) => {
-          if (typeof v !== 'number') bad(where, 'a number', v);
-          if (s.size === 4) buf.writeFloatLE(v, at);
-          else buf.writeDoubleLE(v, at);
-        },
+      if (s.size !== 4 && s.size !== 8) throw new OptionError(`a ${s.size}-byte float cannot be written`);
+      return (v, buf, at, where) => {
+        if (typeof v !== 'number') bad(where, 'a number', v);
+        if (s.size === 4) buf.writeFloatLE(v, at);
+        else buf.writeDoubleLE(v, at);
       };
-    case 'ptr':
-      return intCodec(8, false);
     case 'enum': {
-      const raw = intCodec(s.size, s.signed);
-      const names = [...s.values.keys()];
-      return {
-        decode: (buf, at) => {
-          const v = raw.decode(buf, at) as number | bigint;
-          return s.names.get(BigInt(v)) ?? v;
-        },
-        encode: (v, buf, at, where) => {
-          if (typeof v === 'string') {
-            const value = s.values.get(v);
-            if (value === undefined) throw new OptionError(`${where}: ${JSON.stringify(v)} is not an enumerator of enum ${s.name || '(anonymous)'} (${names.join(', ')})`);
-            v = value;
-          }
-          raw.encode(v, buf, at, where);
-        },
-      };
+      const raw = intEncoder(s.size, s.signed);
+      return (v, buf, at, where) => raw(enumValue(s, v, where), buf, at, where);
     }
     case 'string':
-      return {
-        decode: (buf, at) => {
-          const nul = buf.indexOf(0, at);
-          return buf.toString('utf8', at, nul < 0 || nul > at + s.size ? at + s.size : nul);
-        },
-        encode: (v, buf, at, where) => {
-          const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v instanceof Uint8Array ? v : bad(where, 'a string', v);
-          if (bytes.length > s.size) throw new OptionError(`${where}: ${describe(v)} is ${bytes.length} bytes; char[${s.size}] holds at most ${s.size}`);
-          buf.set(bytes, at);
-        },
+      return (v, buf, at, where) => {
+        const bytes = typeof v === 'string' ? Buffer.from(v, 'utf8') : v instanceof Uint8Array ? v : bad(where, 'a string', v);
+        if (bytes.length > s.size) throw new OptionError(`${where}: ${describe(v)} is ${bytes.length} bytes; char[${s.size}] holds at most ${s.size}`);
+        buf.set(bytes, at);
       };
     case 'bytes':
-      return {
-        decode: (buf, at) => new Uint8Array(buf.subarray(at, at + s.size)),
-        encode: (v, buf, at, where) => {
-          if (!(v instanceof Uint8Array) && !Array.isArray(v)) bad(where, `a Uint8Array of up to ${s.size} bytes`, v);
-          if (v.length > s.size) throw new OptionError(`${where}: ${v.length} bytes do not fit in ${s.size}`);
-          if (Array.isArray(v)) v.forEach((b, i) => buf.writeUInt8(Number(integer(b, 8, false, `${where}[${i}]`)), at + i));
-          else buf.set(v, at);
-        },
+      return (v, buf, at, where) => {
+        if (!(v instanceof Uint8Array) && !Array.isArray(v)) bad(where, `a Uint8Array of up to ${s.size} bytes`, v);
+        if (v.length > s.size) throw new OptionError(`${where}: ${v.length} bytes do not fit in ${s.size}`);
+        if (Array.isArray(v)) v.forEach((b, i) => buf.writeUInt8(Number(integer(b, 8, false, `${where}[${i}]`)), at + i));
+        else buf.set(v, at);
       };
     case 'array': {
-      const elem = compile(s.elem);
+      const elem = compileEncoder(s.elem);
       const stride = s.elem.size;
-      return {
-        decode: (buf, at) => {
-          const out = new Array<unknown>(s.n);
-          for (let i = 0; i < s.n; i++) out[i] = elem.decode(buf, at + i * stride);
-          return out;
-        },
-        encode: (v, buf, at, where) => {
-          if (!Array.isArray(v)) bad(where, `an array of up to ${s.n}`, v);
-          if (v.length > s.n) throw new OptionError(`${where}: ${v.length} elements do not fit in [${s.n}]`);
-          v.forEach((x, i) => elem.encode(x, buf, at + i * stride, `${where}[${i}]`));
-        },
+      return (v, buf, at, where) => {
+        if (!Array.isArray(v)) bad(where, `an array of up to ${s.n}`, v);
+        if (v.length > s.n) throw new OptionError(`${where}: ${v.length} elements do not fit in [${s.n}]`);
+        v.forEach((x, i) => elem(x, buf, at + i * stride, `${where}[${i}]`));
       };
     }
     case 'struct':
     case 'union':
-      return compositeCodec(s);
+      return compositeEncoder(s);
   }
 }
 
-function intCodec(size: number, signed: boolean): { decode: Decode; encode: Encode } {
-  switch (size) {
-    case 1:
-      return { decode: signed ? (b, at) => b.readInt8(at) : (b, at) => b[at], encode: (v, b, at, w) => void b.writeUInt8(Number(BigInt.asUintN(8, integer(v, 8, signed, w))), at) };
-    case 2:
-      return { decode: signed ? (b, at) => b.readInt16LE(at) : (b, at) => b.readUInt16LE(at), encode: (v, b, at, w) => void b.writeUInt16LE(Number(BigInt.asUintN(16, integer(v, 16, signed, w))), at) };
-    case 4:
-      return { decode: signed ? (b, at) => b.readInt32LE(at) : (b, at) => b.readUInt32LE(at), encode: (v, b, at, w) => void b.writeUInt32LE(Number(BigInt.asUintN(32, integer(v, 32, signed, w))), at) };
-    case 8:
-      return { decode: signed ? (b, at) => b.readBigInt64LE(at) : (b, at) => b.readBigUInt64LE(at), encode: (v, b, at, w) => void b.writeBigUInt64LE(BigInt.asUintN(64, integer(v, 64, signed, w)), at) };
-    case 16:
-      return {
-        decode: (b, at) => {
-          const v = (b.readBigUInt64LE(at + 8) << 64n) | b.readBigUInt64LE(at);
-          return signed ? BigInt.asIntN(128, v) : v;
-        },
-        encode: (v, b, at, w) => {
-          const x = BigInt.asUintN(128, integer(v, 128, signed, w));
-          b.writeBigUInt64LE(x & 0xffffffffffffffffn, at);
-          b.writeBigUInt64LE(x >> 64n, at + 8);
-        },
-      };
-    default:
-      throw new OptionError(`a ${size}-byte integer cannot be read`);
-  }
+/** An enumerator's value from its name (or a number as it is). */
+function enumValue(s: Shape & { k: 'enum' }, v: unknown, where: string): unknown {
+  if (typeof v !== 'string') return v;
+  const value = s.values.get(v);
+  if (value === undefined) throw new OptionError(`${where}: ${JSON.stringify(v)} is not an enumerator of enum ${s.name || '(anonymous)'} (${[...s.values.keys()].join(', ')})`);
+  return value;
 }
 
-/** Reads `bitSize` bits at `bitOffset` (little-endian) as an unsigned bigint. */
-function readBits(buf: Buffer, at: number, bitOffset: number, bitSize: number): bigint {
-  const first = at + (bitOffset >> 3);
-  const shift = bitOffset & 7;
-  const bytes = (shift + bitSize + 7) >> 3;
-  let v = 0n;
-  for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[first + i]);
-  return (v >> BigInt(shift)) & ((1n << BigInt(bitSize)) - 1n);
+function intEncoder(size: number, signed: boolean): Encode {
+  if (![1, 2, 4, 8, 16].includes(size)) throw new OptionError(`a ${size}-byte integer cannot be written`);
+  const bits = size * 8;
+  return (v, buf, at, where) => {
+    const x = BigInt.asUintN(bits, integer(v, bits, signed, where));
+    if (size === 1) buf.writeUInt8(Number(x), at);
+    else if (size === 2) buf.writeUInt16LE(Number(x), at);
+    else if (size === 4) buf.writeUInt32LE(Number(x), at);
+    else if (size === 8) buf.writeBigUInt64LE(x, at);
+    else {
+      buf.writeBigUInt64LE(x & 0xffffffffffffffffn, at);
+      buf.writeBigUInt64LE(x >> 64n, at + 8);
+    }
+  };
 }
 
 function writeBits(buf: Buffer, at: number, bitOffset: number, bitSize: number, value: bigint): void {
@@ -289,60 +239,33 @@ function writeBits(buf: Buffer, at: number, bitOffset: number, bitSize: number, 
   for (let i = 0; i < bytes; i++, v >>= 8n) buf[first + i] = Number(v & 0xffn);
 }
 
-function bitfieldCodec(f: Field): { decode: Decode; encode: Encode } {
+function bitfieldEncoder(f: Field): Encode {
   const s = f.shape;
-  if (s.k !== 'int' && s.k !== 'enum' && s.k !== 'bool') throw new OptionError(`bitfield ${f.name} of a ${s.k} cannot be read`);
+  if (s.k !== 'int' && s.k !== 'enum' && s.k !== 'bool') throw new OptionError(`bitfield ${f.name} of a ${s.k} cannot be written`);
   const signed = s.k !== 'bool' && s.signed;
-  const wide = f.bitSize > 32;
-  const decodeInt = (buf: Buffer, at: number): number | bigint => {
-    let v = readBits(buf, at, f.bitOffset, f.bitSize);
-    if (signed) v = BigInt.asIntN(f.bitSize, v);
-    return wide ? v : Number(v);
-  };
-  return {
-    decode:
-      s.k === 'bool'
-        ? (buf, at) => decodeInt(buf, at) !== 0
-        : s.k === 'enum'
-          ? (buf, at) => {
-              const v = decodeInt(buf, at);
-              return s.names.get(BigInt(v)) ?? v;
-            }
-          : decodeInt,
-    encode: (v, buf, at, where) => {
-      if (s.k === 'enum' && typeof v === 'string') {
-        const value = s.values.get(v);
-        if (value === undefined) throw new OptionError(`${where}: ${JSON.stringify(v)} is not an enumerator of enum ${s.name || '(anonymous)'}`);
-        v = value;
-      }
-      writeBits(buf, at, f.bitOffset, f.bitSize, integer(v, f.bitSize, signed, where));
-    },
+  return (v, buf, at, where) => {
+    if (s.k === 'enum') v = enumValue(s, v, where);
+    writeBits(buf, at, f.bitOffset, f.bitSize, integer(v, f.bitSize, signed, where));
   };
 }
 
-function compositeCodec(s: Shape & { k: 'struct' | 'union' }): { decode: Decode; encode: Encode } {
+function compositeEncoder(s: Shape & { k: 'struct' | 'union' }): Encode {
   const names = s.members.map((m) => m.name);
-  const parts = s.members.map((m) => {
-    if (m.bitSize || m.bitOffset % 8) return { name: m.name, at: 0, ...bitfieldCodec(m.bitSize ? m : { ...m, bitSize: m.shape.size * 8 }) };
-    return { name: m.name, at: m.bitOffset >> 3, ...compile(m.shape) };
-  });
-  const byName = new Map(parts.map((p) => [p.name, p]));
+  const parts = new Map(
+    s.members.map((m) => {
+      if (m.bitSize || m.bitOffset % 8) return [m.name, { at: 0, encode: bitfieldEncoder(m.bitSize ? m : { ...m, bitSize: m.shape.size * 8 }) }];
+      return [m.name, { at: m.bitOffset >> 3, encode: compileEncoder(m.shape) }];
+    }),
+  );
   const what = `${s.k} ${s.name || '(anonymous)'}`;
-  return {
-    decode: (buf, at) => {
-      const o: Record<string, unknown> = {};
-      for (const p of parts) o[p.name] = p.decode(buf, at + p.at);
-      return o;
-    },
-    encode: (v, buf, at, where) => {
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(where, `an object (${what}: ${names.join(', ')})`, v);
-      const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-      if (s.k === 'union' && keys.length > 1) throw new OptionError(`${where}: a union takes one member, got ${keys.join(', ')}`);
-      for (const k of keys) {
-        const p = byName.get(k);
-        if (!p) throw new OptionError(`${where}: ${what} has no member ${k} (it has ${names.join(', ')})`);
-        p.encode((v as Record<string, unknown>)[k], buf, at + p.at, `${where}.${k}`);
-      }
-    },
+  return (v, buf, at, where) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(where, `an object (${what}: ${names.join(', ')})`, v);
+    const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+    if (s.k === 'union' && keys.length > 1) throw new OptionError(`${where}: a union takes one member, got ${keys.join(', ')}`);
+    for (const k of keys) {
+      const p = parts.get(k);
+      if (!p) throw new OptionError(`${where}: ${what} has no member ${k} (it has ${names.join(', ')})`);
+      p.encode((v as Record<string, unknown>)[k], buf, at + p.at, `${where}.${k}`);
+    }
   };
 }
