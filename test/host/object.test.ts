@@ -356,6 +356,39 @@ int on_add(struct pt_regs *ctx) {
     }
   });
 
+  test('a raw tracepoint program attached explicitly counts the child\'s getppid calls', async () => {
+    const raw = compileBpf('rawtp', String.raw`
+#include <linux/bpf.h>
+#include <asm/unistd.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+const volatile char target_comm[16] = "";
+__u64 getppids = 0;
+SEC("raw_tp")
+int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
+  char comm[16];
+  bpf_get_current_comm(comm, sizeof(comm));
+  for (int i = 0; i < 16; i++) {
+    if (comm[i] != target_comm[i]) return 0;
+    if (!comm[i]) break;
+  }
+  if (ctx->args[1] == __NR_getppid) __sync_fetch_and_add(&getppids, 1);
+  return 0;
+}
+`, { dir });
+    const obj = openObject(raw, { rodata: { target_comm: comm } }).load();
+    try {
+      const link = obj.attach('on_sys_enter', { rawTracepoint: 'sys_enter' });
+      expect(link.target).toBe('raw_tracepoint sys_enter');
+      await runGetppid(exe, 7);
+      link.close();
+      await runGetppid(exe, 5);
+      expect(obj.globals.getppids).toBe(7n);
+    } finally {
+      obj.close();
+    }
+  });
+
   test('closing the object leaves no program, link or map of it in the kernel', async () => {
     const before = bpfObjectsOf('self');
     const obj = openObject(counter).load();
