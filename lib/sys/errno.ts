@@ -22,6 +22,16 @@ export function toTypedError(e: unknown, what: string, notFound?: () => KprobeNo
   if (!isNativeError(e)) return e as Error;
   const extra = { errno: e.code, log: e.log };
   const log = e.log ?? '';
+  const relocation = coreRelocationFailure(log);
+  if (relocation) {
+    return new UnsupportedError(
+      relocation.what,
+      `${what}: program ${relocation.program} reads ${relocation.what}, which this kernel's BTF does not have ` +
+        `(CO-RE relocation ${relocation.kind} failed; .log has libbpf's log); guard the read with bpf_core_field_exists() ` +
+        'or turn the program off for this kernel',
+      extra,
+    );
+  }
   if (log.includes('BEGIN PROG LOAD LOG') || /processed \d+ insns/.test(log)) {
     return new VerifierError(`${what}: the kernel's verifier rejected the program: ${verifierSummary(log)}`, log, { errno: e.code });
   }
@@ -45,6 +55,21 @@ export function toTypedError(e: unknown, what: string, notFound?: () => KprobeNo
 /** Whether the addon's error says the kernel lacks what was asked for (rather than refusing it). */
 export function isUnsupportedErrno(e: unknown): boolean {
   return isNativeError(e) && /^(EOPNOTSUPP|ENOTSUPP|ENOTSUP|ENOSYS|EINVAL)$/.test(e.code);
+}
+
+/**
+ * The first CO-RE relocation the running kernel could not satisfy, from
+ * libbpf's log ("failed to resolve CO-RE relocation <byte_off> [5] struct
+ * task_struct.no_such_field (0:3 @ offset 24)"): the program, the type and
+ * field (`struct task_struct.no_such_field`), the relocation's kind.
+ */
+export function coreRelocationFailure(log: string): { program: string; what: string; kind: string } | undefined {
+  const m = /failed to resolve CO-RE relocation <(\w+)> \[\d+\] (.+?) \(/.exec(log);
+  if (!m) return undefined;
+  // The program whose log it is: the last "prog 'x'" before the line.
+  const before = log.slice(0, m.index);
+  const progs = [...before.matchAll(/prog '([^']+)'/g)];
+  return { program: progs.length ? progs[progs.length - 1][1] : '(unknown)', what: m[2], kind: m[1] };
 }
 
 /** The verifier's reason: the last meaningful lines before its statistics. */
