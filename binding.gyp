@@ -11,7 +11,7 @@
       "target_name": "kprobe_node",
       "sources": [
         "native/addon.cc",
-        "native/batch_reader.cc",
+        "native/perf_reader.cc",
         "native/errors.cc",
         "native/libbpf_log.cc",
         "native/ring.cc",

@@ -100,8 +100,10 @@ void BpfObject::CleanupHook(void* arg) { static_cast<BpfObject*>(arg)->Release()
 // Frees everything; safe to call more than once.
 void BpfObject::Release() {
   closed_ = true;
-  for (auto& [id, reader] : readers_) reader->Stop();
-  readers_.clear();
+  for (auto& [id, reader] : rings_) reader->Close();
+  rings_.clear();
+  for (auto& [id, reader] : perfs_) reader->Stop();
+  perfs_.clear();
   for (auto& [id, link] : links_) bpf_link__destroy(link);
   links_.clear();
   for (auto& [map, m] : globals_) munmap(m.addr, m.bytes);
@@ -533,43 +535,59 @@ void BpfObject::WriteGlobal(const Napi::CallbackInfo& info) {
 
 // ---- readers ------------------------------------------------------------------
 
-// openReader(map, 'ring' | 'perf', onBatch, { drainMs, batchBytes, pages }) -> reader id
+// openReader(map, 'ring' | 'perf', onBatch, onError, { drainMs, batchBytes, pages }) -> reader id.
+// A ring buffer is read as the project's own is (RingReader: onBatch(buffer,
+// length), the records behind their ring headers, in a reused buffer); a perf
+// event array by libbpf's perf buffer (PerfReader: onBatch(buffer)).
 Napi::Value BpfObject::OpenReader(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bpf_map* map = Map(env, info[0]);
   int fd = MapFd(env, map);
   std::string kind = info[1].As<Napi::String>();
-  Napi::Object o = info[3].As<Napi::Object>();
-  BatchReader::Options opts{kind == "perf" ? BatchReader::Kind::Perf : BatchReader::Kind::Ring, fd, ToU32(o.Get("drainMs")),
-                            ToU32(o.Get("batchBytes")), ToU32(o.Get("pages"))};
-  auto reader = std::make_shared<BatchReader>(env, opts, info[2].As<Napi::Function>());
+  Napi::Object o = info[4].As<Napi::Object>();
+  uint32_t id = next_reader_++;
+  if (kind == "ring") {
+    auto reader = std::make_unique<RingReader>();
+    int err = reader->Open(fd);
+    if (err) throw SyscallError(env, std::string("read the ring buffer ") + bpf_map__name(map), err, "");
+    reader->Start(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>(), ToU32(o.Get("drainMs")),
+                  Napi::Buffer<uint8_t>::New(env, ToU32(o.Get("batchBytes"))));
+    rings_[id] = std::move(reader);
+    return Napi::Number::New(env, id);
+  }
+  PerfReader::Options opts{fd, ToU32(o.Get("drainMs")), ToU32(o.Get("batchBytes")), ToU32(o.Get("pages"))};
+  auto reader = std::make_shared<PerfReader>(env, opts, info[2].As<Napi::Function>());
   reader->self_ = reader;
   reader->Start();
-  uint32_t id = next_reader_++;
-  readers_[id] = reader;
+  perfs_[id] = reader;
   return Napi::Number::New(env, id);
 }
 
 void BpfObject::CloseReader(const Napi::CallbackInfo& info) {
-  auto it = readers_.find(ToU32(info[0]));
-  if (it == readers_.end()) return;
-  it->second->Stop();
-  readers_.erase(it);
+  uint32_t id = ToU32(info[0]);
+  if (auto r = rings_.find(id); r != rings_.end()) r->second->Close();
+  if (auto p = perfs_.find(id); p != perfs_.end()) {
+    p->second->Stop();
+    perfs_.erase(p);
+  }
 }
 
 // drainReader(id) -> bytes delivered: what is ready now, synchronously.
 Napi::Value BpfObject::DrainReader(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto it = readers_.find(ToU32(info[0]));
-  if (it == readers_.end()) return Napi::Number::New(env, 0);
-  std::shared_ptr<BatchReader> reader = it->second;
+  uint32_t id = ToU32(info[0]);
+  if (auto r = rings_.find(id); r != rings_.end()) return Napi::Number::New(env, static_cast<double>(r->second->Drain(env)));
+  auto it = perfs_.find(id);
+  if (it == perfs_.end()) return Napi::Number::New(env, 0);
+  std::shared_ptr<PerfReader> reader = it->second;
   return Napi::Number::New(env, static_cast<double>(reader->Drain(env)));
 }
 
-// readerLost(id) -> records the kernel dropped so far (perf buffers).
+// readerLost(id) -> records the kernel dropped so far (perf buffers; a ring
+// buffer's losses are what its program counts).
 Napi::Value BpfObject::ReaderLost(const Napi::CallbackInfo& info) {
-  auto it = readers_.find(ToU32(info[0]));
-  return Napi::Number::New(info.Env(), it == readers_.end() ? 0 : static_cast<double>(it->second->lost()));
+  auto it = perfs_.find(ToU32(info[0]));
+  return Napi::Number::New(info.Env(), it == perfs_.end() ? 0 : static_cast<double>(it->second->lost()));
 }
 
 // BpfObject.possibleCpus() -> how many values a per-CPU map holds per key.

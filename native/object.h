@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "batch_reader.h"
+#include "perf_reader.h"
+#include "ring.h"
 
 struct bpf_object;
 struct bpf_program;
@@ -88,7 +89,10 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     size_t bytes;
   };
   std::map<bpf_map*, Mapping> globals_;
-  std::map<uint32_t, std::shared_ptr<BatchReader>> readers_;
+  // Readers by id. A closed ring reader stays (closed) until the object goes:
+  // it may be closed from within its own callback.
+  std::map<uint32_t, std::unique_ptr<RingReader>> rings_;
+  std::map<uint32_t, std::shared_ptr<PerfReader>> perfs_;
   uint32_t next_reader_ = 1;
 };
 

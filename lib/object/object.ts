@@ -294,9 +294,9 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     const counted = kind === 'ringbuf' ? this.lostCounter(opts.lost) : undefined;
     const ring = new RingBuffer(
       {
-        open: (onBatch) => {
+        open: (onBatch, onError) => {
           try {
-            return n.openReader(map, kind === 'ringbuf' ? 'ring' : 'perf', onBatch, { drainMs, batchBytes: 1 << 20, pages });
+            return n.openReader(map, kind === 'ringbuf' ? 'ring' : 'perf', onBatch, onError, { drainMs, batchBytes: 1 << 20, pages });
           } catch (e) {
             throw toTypedError(e, `read ${kind} ${map}`);
           }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'events';
 import { OptionError } from '../errors';
 import type { Codec } from '../btf/values';
 import { asyncDispose, iterateEvents } from '../core/iterate';
+import { toTypedError } from '../sys/errno';
 
 export interface RingBufferOptions {
   /**
@@ -34,14 +35,17 @@ export interface RingBufferEvents<T> {
 
 /** How a reader reaches its object: it opens, drains and closes the native reader. */
 export interface RingOwner {
-  open(onBatch: (batch: Buffer) => void): number;
+  open(onBatch: (batch: Buffer, length?: number) => void, onError: (e: Error) => void): number;
   drain(reader: number): void;
   close(reader: number): void;
   /** The total lost so far (the program's counter, or the kernel's for perf buffers). */
   lostSoFar(reader: number): number;
 }
 
-const HEADER = 8; // u32 size, u32 cpu
+/** Each record is behind a header: a u32 length (its top bits the ring's busy and discard flags) and a u32. */
+const HEADER = 8;
+const LEN_MASK = 0x3fffffff;
+const DISCARDED = 0x40000000;
 
 export class RingBuffer<T = unknown> extends EventEmitter {
   /** Records delivered so far. */
@@ -51,7 +55,6 @@ export class RingBuffer<T = unknown> extends EventEmitter {
   #closed = false;
   #reader: number;
   #lostSeen: number;
-  #lostTimer: NodeJS.Timeout;
 
   /** @internal From `object.ringBuffer()` or `object.perfBuffer()`. */
   constructor(
@@ -62,11 +65,12 @@ export class RingBuffer<T = unknown> extends EventEmitter {
     private readonly codec: Codec,
   ) {
     super();
-    this.#reader = owner.open((batch) => this.dispatch(batch));
+    this.#reader = owner.open(
+      (batch, length) => this.dispatch(batch, length ?? batch.length),
+      (e) => this.emit('error', toTypedError(e, `read ${kind} ${map}`)),
+    );
+    // Losses are looked at after each batch: a record is lost only when the buffer is full, so a batch comes to find it by.
     this.#lostSeen = owner.lostSoFar(this.#reader);
-    // Loss must be reported even when nothing else arrives.
-    this.#lostTimer = setInterval(() => this.checkLost(), 250);
-    this.#lostTimer.unref();
   }
 
   /** The C type records are decoded as. */
@@ -90,7 +94,6 @@ export class RingBuffer<T = unknown> extends EventEmitter {
     if (this.#closed) return;
     this.flush();
     this.owner.close(this.#reader);
-    clearInterval(this.#lostTimer);
     this.#closed = true;
     this.emit('close');
   }
@@ -104,12 +107,15 @@ export class RingBuffer<T = unknown> extends EventEmitter {
     return iterateEvents<T>(this, () => this.lost++);
   }
 
-  private dispatch(batch: Buffer): void {
+  private dispatch(batch: Buffer, length: number): void {
     let failure: unknown;
     const size = this.codec.size;
-    for (let at = 0; at + HEADER <= batch.length; ) {
-      const len = batch.readUInt32LE(at);
-      if (len >= size) {
+    for (let at = 0; at + HEADER <= length; ) {
+      const header = batch.readUInt32LE(at);
+      const len = header & LEN_MASK;
+      if (header & DISCARDED) {
+        // a record its program discarded
+      } else if (len >= size) {
         this.seen++;
         try {
           this.emit('event', this.codec.decode(batch, at + HEADER));

@@ -73,9 +73,12 @@ export interface NativeBpfObject {
 
   /**
    * Starts reading a ring buffer or perf event array: `onBatch` gets whole
-   * batches (u32 size, u32 cpu, the record, padding to 8; per record).
+   * records, each behind an 8-byte header (a u32 length whose top two bits
+   * are the ring's busy and discard flags, and a u32 the reader ignores),
+   * padded to 8, in the first `length` bytes of `batch` (all of it for a perf
+   * buffer). A ring buffer's batches reuse one buffer. `onError`: reading failed.
    */
-  openReader(map: string, kind: 'ring' | 'perf', onBatch: (batch: Buffer) => void, options: NativeReaderOptions): number;
+  openReader(map: string, kind: 'ring' | 'perf', onBatch: (batch: Buffer, length?: number) => void, onError: (e: Error) => void, options: NativeReaderOptions): number;
   closeReader(reader: number): void;
   /** Delivers what is ready now; returns the bytes delivered. */
   drainReader(reader: number): number;

@@ -1,4 +1,4 @@
-#include "batch_reader.h"
+#include "perf_reader.h"
 
 #include <bpf/libbpf.h>
 
@@ -9,38 +9,29 @@
 
 namespace kn {
 
-BatchReader::BatchReader(Napi::Env env, const Options& opts, Napi::Function on_batch)
-    : env_(env), kind_(opts.kind), drain_ms_(opts.drain_ms), batch_limit_(opts.batch_bytes) {
+PerfReader::PerfReader(Napi::Env env, const Options& opts, Napi::Function on_batch)
+    : env_(env), drain_ms_(opts.drain_ms), batch_limit_(opts.batch_bytes) {
   LogCapture log;
-  if (kind_ == Kind::Ring) {
-    ring_ = ring_buffer__new(opts.map_fd, OnRingRecord, this, nullptr);
-    if (ring_ == nullptr) {
-      int e = errno;
-      delete batch_;
-      throw SyscallError(env, "read the ring buffer", -e, log.text());
-    }
-  } else {
-    perf_ = perf_buffer__new(opts.map_fd, opts.perf_pages, OnPerfSample, OnPerfLost, this, nullptr);
-    if (perf_ == nullptr) {
-      int e = errno;
-      delete batch_;
-      throw SyscallError(env, "read the perf event array", -e, log.text());
-    }
+  perf_ = perf_buffer__new(opts.map_fd, opts.perf_pages, OnPerfSample, OnPerfLost, this, nullptr);
+  if (perf_ == nullptr) {
+    int e = errno;
+    delete batch_;
+    throw SyscallError(env, "read the perf event array", -e, log.text());
   }
   on_batch_ = Napi::Persistent(on_batch);
 }
 
-BatchReader::~BatchReader() {
+PerfReader::~PerfReader() {
   Stop();
   delete batch_;
 }
 
-void BatchReader::Start() {
-  if (poll_ != nullptr || (ring_ == nullptr && perf_ == nullptr)) return;
+void PerfReader::Start() {
+  if (poll_ != nullptr || perf_ == nullptr) return;
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env_, &loop);
   poll_ = new uv_poll_t;
-  uv_poll_init(loop, poll_, ring_ ? ring_buffer__epoll_fd(ring_) : perf_buffer__epoll_fd(perf_));
+  uv_poll_init(loop, poll_, perf_buffer__epoll_fd(perf_));
   poll_->data = this;
   uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* h, int, int) { OnWake(reinterpret_cast<uv_handle_t*>(h)); });
   timer_ = new uv_timer_t;
@@ -49,7 +40,7 @@ void BatchReader::Start() {
   uv_timer_start(timer_, [](uv_timer_t* h) { OnWake(reinterpret_cast<uv_handle_t*>(h)); }, drain_ms_, drain_ms_);
 }
 
-void BatchReader::Stop() {
+void PerfReader::Stop() {
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
     poll_->data = nullptr;
@@ -62,14 +53,12 @@ void BatchReader::Stop() {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     timer_ = nullptr;
   }
-  if (ring_ != nullptr) ring_buffer__free(ring_);
-  ring_ = nullptr;
   if (perf_ != nullptr) perf_buffer__free(perf_);
   perf_ = nullptr;
   if (!on_batch_.IsEmpty()) on_batch_.Reset();
 }
 
-void BatchReader::Append(uint32_t cpu, const void* data, size_t size) {
+void PerfReader::Append(uint32_t cpu, const void* data, size_t size) {
   size_t at = batch_->size();
   size_t padded = (size + 7) & ~static_cast<size_t>(7);
   batch_->resize(at + 8 + padded);
@@ -80,36 +69,28 @@ void BatchReader::Append(uint32_t cpu, const void* data, size_t size) {
   if (padded > size) memset(p + 8 + size, 0, padded - size);
 }
 
-int BatchReader::OnRingRecord(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<BatchReader*>(ctx);
-  self->Append(0xffffffffu, data, size);
-  if (self->batch_->size() >= self->batch_limit_) {
-    // The record is already ours; stop here so one batch stays bounded.
-    self->batch_full_ = true;
-    return -E2BIG;
-  }
-  return 0;
+void PerfReader::OnPerfSample(void* ctx, int cpu, void* data, unsigned int size) {
+  auto* self = static_cast<PerfReader*>(ctx);
+  self->Append(static_cast<uint32_t>(cpu), data, size);
+  // perf_buffer__consume cannot be stopped midway: a batch may pass the limit by one CPU's records.
+  if (self->batch_->size() >= self->batch_limit_) self->batch_full_ = true;
 }
 
-void BatchReader::OnPerfSample(void* ctx, int cpu, void* data, unsigned int size) {
-  static_cast<BatchReader*>(ctx)->Append(static_cast<uint32_t>(cpu), data, size);
-}
+void PerfReader::OnPerfLost(void* ctx, int, unsigned long long count) { static_cast<PerfReader*>(ctx)->lost_ += count; }
 
-void BatchReader::OnPerfLost(void* ctx, int, unsigned long long count) { static_cast<BatchReader*>(ctx)->lost_ += count; }
-
-size_t BatchReader::Drain(Napi::Env env) {
+size_t PerfReader::Drain(Napi::Env env) {
   // on_batch may close this reader (or its object): hold it until the loop ends.
-  std::shared_ptr<BatchReader> hold = self_.lock();
+  std::shared_ptr<PerfReader> hold = self_.lock();
   size_t delivered = 0;
   // A few bounded batches per wake-up: memory stays bounded and the event
   // loop gets its turn; the next tick goes on where this one stopped.
-  for (int round = 0; round < 16 && (ring_ != nullptr || perf_ != nullptr); round++) {
+  for (int round = 0; round < 16 && perf_ != nullptr; round++) {
     batch_full_ = false;
-    int n = ring_ != nullptr ? ring_buffer__consume(ring_) : perf_buffer__consume(perf_);
-    if (n < 0 && !batch_full_) throw SyscallError(env, kind_ == Kind::Ring ? "read the ring buffer" : "read the perf event array", n, "");
+    int n = perf_buffer__consume(perf_);
+    if (n < 0) throw SyscallError(env, "read the perf event array", n, "");
     if (batch_->empty()) break;
     delivered += batch_->size();
-    // The Buffer takes the batch's memory as it is: records are copied once, from the ring.
+    // The Buffer takes the batch's memory as it is: records are copied once, from the buffer.
     std::vector<uint8_t>* full = batch_;
     batch_ = new std::vector<uint8_t>();
     batch_->reserve(full->capacity());
@@ -123,8 +104,8 @@ size_t BatchReader::Drain(Napi::Env env) {
 
 // A wake-up or a timer tick, from the event loop: drain, and let an error
 // surface as an uncaught exception (there is no JS caller to throw to).
-void BatchReader::OnWake(uv_handle_t* handle) {
-  auto* self = static_cast<BatchReader*>(handle->data);
+void PerfReader::OnWake(uv_handle_t* handle) {
+  auto* self = static_cast<PerfReader*>(handle->data);
   if (self == nullptr) return;
   Napi::Env env = self->env_;
   Napi::HandleScope scope(env);

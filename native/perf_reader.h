@@ -1,10 +1,10 @@
-// Reads a user object's BPF_MAP_TYPE_RINGBUF or BPF_MAP_TYPE_PERF_EVENT_ARRAY
-// on the Node event loop and hands JavaScript whole batches of records: one
-// call per batch, never one per record. Each record in a batch is
-//   u32 size, u32 cpu (0xffffffff for ring buffer records), size bytes,
-//   padding to 8 bytes.
-// The map's epoll fd is watched with a uv_poll_t (records submitted with a
-// wake-up), and a timer drains what was submitted without one.
+// Reads a user object's BPF_MAP_TYPE_PERF_EVENT_ARRAY on the Node event loop
+// and hands JavaScript whole batches of records: one call per batch, never
+// one per record. Each record in a batch is
+//   u32 size, u32 cpu, size bytes, padding to 8 bytes
+// (the layout of a ring buffer record behind its header, which RingReader
+// hands over: one parser reads both). The map's epoll fd is watched with a
+// uv_poll_t, and a timer drains what came without a wake-up.
 #pragma once
 
 #include <napi.h>
@@ -15,50 +15,43 @@
 #include <string>
 #include <vector>
 
-struct ring_buffer;
 struct perf_buffer;
 
 namespace kn {
 
-class BatchReader {
+class PerfReader {
  public:
-  enum class Kind { Ring, Perf };
   struct Options {
-    Kind kind;
     int map_fd;
     uint32_t drain_ms;
     size_t batch_bytes;
-    size_t perf_pages;  // per CPU, a power of two (perf only)
+    size_t perf_pages;  // per CPU, a power of two
   };
 
   // Throws a SyscallError when libbpf cannot set the reader up.
-  BatchReader(Napi::Env env, const Options& opts, Napi::Function on_batch);
-  ~BatchReader();
-  BatchReader(const BatchReader&) = delete;
-  BatchReader& operator=(const BatchReader&) = delete;
+  PerfReader(Napi::Env env, const Options& opts, Napi::Function on_batch);
+  ~PerfReader();
+  PerfReader(const PerfReader&) = delete;
+  PerfReader& operator=(const PerfReader&) = delete;
 
   // Starts watching the map; records go to on_batch from the event loop.
   void Start();
   // Consumes what is ready now and delivers it; returns the bytes delivered.
   size_t Drain(Napi::Env env);
-  // Records the kernel dropped (perf buffers count them; a ring buffer's
-  // losses are counted by the program, if at all).
+  // Records the kernel dropped.
   uint64_t lost() const { return lost_; }
   // Stops watching and frees the libbpf reader; safe to call more than once,
   // and from within on_batch.
   void Stop();
 
  private:
-  static int OnRingRecord(void* ctx, void* data, size_t size);
   static void OnPerfSample(void* ctx, int cpu, void* data, unsigned int size);
   static void OnPerfLost(void* ctx, int cpu, unsigned long long count);
   static void OnWake(uv_handle_t* handle);
   void Append(uint32_t cpu, const void* data, size_t size);
 
   Napi::Env env_;
-  Kind kind_;
   uint32_t drain_ms_;
-  ring_buffer* ring_ = nullptr;
   perf_buffer* perf_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
@@ -68,7 +61,7 @@ class BatchReader {
   bool batch_full_ = false;
   uint64_t lost_ = 0;
   // Keeps this reader alive while a JS callback runs (it may close it).
-  std::weak_ptr<BatchReader> self_;
+  std::weak_ptr<PerfReader> self_;
 
   friend class BpfObject;
 };
