@@ -79,8 +79,10 @@ export function workloadPath(): string {
 
 /** A started workload, paused before its work; `go()` lets it run. */
 export class Workload extends Child {
-  constructor(args: string[]) {
-    super(workloadPath(), args);
+  /** `as.uid`: run as that user and group, with no supplementary groups (setpriv execs it: same pid). */
+  constructor(args: string[], as: { uid?: number } = {}) {
+    if (as.uid === undefined) super(workloadPath(), args);
+    else super('setpriv', [`--reuid=${as.uid}`, `--regid=${as.uid}`, '--clear-groups', workloadPath(), ...args]);
   }
 
   /** Resolves once the program is paused (its start-up syscalls are behind it). */
