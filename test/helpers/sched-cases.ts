@@ -108,15 +108,17 @@ export function schedCases(): void {
     expect(mine[0].args).toEqual({ pid, oldcomm: 'kn_tasks', newcomm: name, oom_score_adj: oomScoreAdj });
   });
 
-  test('kprobe-node --tracepoint sched:sched_process_exec -c FILE: the README example prints the file name', async () => {
-    const json = await runCli(['--tracepoint', 'sched:sched_process_exec', '--json', '-c', exe]);
+  test('kprobe-node --tracepoint sched:sched_process_exec --json -c FILE: the README example gives the file name', async () => {
+    const json = await runCli(['--tracepoint', 'sched:sched_process_exec', '--json', '-c', exe], { timeoutMs: 60_000 });
     expect(json.code).toBe(0);
     const mine = json.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.args.filename === exe);
     expect(mine).toHaveLength(1);
     expect(mine[0].args).toEqual({ filename: exe, pid: mine[0].pid, old_pid: mine[0].pid });
     expect(mine[0].comm).toBe(path.basename(exe).slice(0, 15));
+  });
 
-    const text = await runCli(['--tracepoint', 'sched:sched_process_exec', '-c', exe]);
+  test('kprobe-node --tracepoint sched:sched_process_exec -c FILE: the line shows the file name and pids', async () => {
+    const text = await runCli(['--tracepoint', 'sched:sched_process_exec', '-c', exe], { timeoutMs: 60_000 });
     expect(text.code).toBe(0);
     const line = text.stdout.split('\n').find((l) => l.includes(exe));
     const m = /^\d\d:\d\d:\d\d (\S+) (\d+) filename="([^"]*)" pid=(\d+) old_pid=(\d+)$/.exec(line ?? '');

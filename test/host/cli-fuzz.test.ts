@@ -47,13 +47,12 @@ function cases(): Array<[string[], Outcome]> {
     [['uprobe:', 'uprobe::', 'uprobe:/nonexistent:main'], { code: 2, reason: /a uprobe target is uprobe:/ }],
     [['uprobe:/bin/sh:0xffffffffffffffffffff'], { code: 2, reason: /not in any loaded segment/ }],
     [['info', 'x'.repeat(20000)], { code: 1, reason: /no BTF prototype for x+/ }],
-    // A pin name is a name, never a path.
+    // A pin name is a name, never a path. (Only paths that lead nowhere: were the check broken,
+    // `unpin ..` would empty /sys/fs/bpf, other users' pins included.)
     [['unpin', '../../etc'], { code: 2, reason: /a pin name is/ }],
-    [['unpin', '..'], { code: 2, reason: /a pin name is/ }],
     [['unpin', 'a/b'], { code: 2, reason: /a pin name is/ }],
     [['attach-pinned', 'é'], { code: 2, reason: /a pin name is/ }],
     [['attach-pinned', '../kprobe-node'], { code: 2, reason: /a pin name is/ }],
-    [['--tracepoint', TP, '--pin', '../x'], { code: 2, reason: /a pin name is/ }],
     // As many stars as you like still match everything.
     [['list', '*'.repeat(1000)], { code: 'ok' }],
   ];
