@@ -70,14 +70,15 @@ test('kprobe-node list: a blacklisted and an unhookable function match nothing; 
   expect(blacklisted).toBeDefined();
   expect(unhookable).toBeDefined();
   for (const n of [blacklisted, unhookable]) {
-    const r = await runCli(['list', n]);
+    const r = await runCli(['list', n], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`kprobe-node: nothing matches ${n}\n`);
   }
-  const ok = await runCli(['list', 'vfs_fsync_range']);
+  const ok = await runCli(['list', 'vfs_fsync_range'], { timeoutMs: 60_000 });
   expect(ok.stdout).toBe('vfs_fsync_range\n');
-});
+  // Three CLI runs, each reading kallsyms and tracefs under emulation.
+}, 240_000);
 
 test('functions of a loaded module carry the module (fuse)', () => {
   execFileSync('modprobe', ['fuse']);
