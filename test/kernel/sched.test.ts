@@ -5,7 +5,7 @@
  */
 import { fieldType, schedCases } from '../helpers/sched-cases';
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000); // gcc and CLI runs under emulation
 
 test('this kernel lays out sched_process_fork\'s comms as char[16] (the layout these cases are here for)', () => {
   expect(fieldType('sched:sched_process_fork', 'parent_comm')).toBe('char[16]');
