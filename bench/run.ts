@@ -8,7 +8,8 @@
  *
  *   observer overhead   what tracing costs the traced program (ns per getppid)
  *   delivery throughput 5M events as fast as one core makes them: time to the
- *                       last event in hand, and events lost
+ *                       last event in hand, and events lost (the C consumer, a
+ *                       probe, and a user's own object's ringBuffer())
  *   firehose            a sustained flood (10 s) from one CPU, read on the
  *                       other: events delivered and lost, peak RSS, for the C
  *                       consumer, the JS batch and per-event paths and the CLI
@@ -20,6 +21,8 @@
  *   kprobe path         generic kprobe with a field path against a hand-written
  *                       one (bench/kprobe_path.ts); where the kernel has no
  *                       kprobes it boots the VM for it, unless --no-vm
+ *   scrape              a metrics scrape: the same at any event rate, the count
+ *                       map read in batches, memory flat (bench/scrape.ts)
  *   BPF cost per hit    --profile: run_time_ns / run_cnt of each tracer's program
  *
  * C helpers in bench/c/ are compiled at run time into .cache/bench/.
@@ -33,6 +36,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { kprobePath } from './kprobe_path';
+import { scrapeBench } from './scrape';
 import { Row, Verdict, fmt, kprobesAvailable, log, median, spread } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -42,7 +46,7 @@ const CACHE = path.join(ROOT, '.cache', 'bench');
  * so that a rebuild of the working tree during a run cannot pull it away.
  */
 const SNAP = path.join(CACHE, 'snapshot');
-const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', 'kprobe_node.bpf.o');
+const BPF_OBJECT = path.join(SNAP, 'dist', 'bpf', process.arch, 'kprobe_node.bpf.o');
 const CLI = path.join(SNAP, 'dist', 'lib', 'cli', 'main.js');
 /** The installed command (package.json "bin"), as users run it. */
 const COMMAND = path.join(SNAP, 'scripts', 'kprobe-node');
@@ -52,15 +56,17 @@ const NODE_IDLE = path.join(SNAP, 'dist', 'bench', 'idle.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
 const TICKS = path.join(CACHE, 'tick_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
+/** bench/c/object.bpf.c, a user's own object for openObject(). */
+const OWN_OBJECT = path.join(CACHE, 'object.bpf.o');
 
 const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only=')));
-/** --only=observer,throughput,startup,listing,kprobe,profile: run just those (for profiling). */
+/** --only=observer,throughput,startup,listing,kprobe,scrape,profile: run just those (for profiling). */
 const ONLY = process.argv.slice(2).find((a) => a.startsWith('--only='))?.slice(7).split(',');
 /** --only= names: observer, throughput, firehose, idle, startup, listing, kprobe, profile. */
 const QUICK = argv.has('--quick');
 const PROFILE = argv.has('--profile');
 if (argv.has('--help') || argv.has('-h')) {
-  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--no-vm] [--only=observer,throughput,startup,listing,kprobe,profile]\n');
+  process.stdout.write('usage: node dist/bench/run.js [--quick] [--profile] [--no-vm] [--only=observer,throughput,startup,listing,kprobe,scrape,profile]\n');
   process.exit(0);
 }
 
@@ -276,6 +282,7 @@ const BT_PRINTF = bpftraceContender('bpftrace printf → /dev/null', `${GETPPID_
 const C_LIMIT = consumerContender('C libbpf consumer (the limit)', C_CONSUMER, [BPF_OBJECT]);
 const KN = consumerContender('kprobe-node → JS listener', process.execPath, [NODE_CONSUMER]);
 const KN_BATCH = consumerContender('kprobe-node → JS batch listener', process.execPath, [NODE_CONSUMER, '--batch']);
+const KN_OBJECT = consumerContender('own BPF object → ringBuffer() listener', process.execPath, [NODE_CONSUMER, `--object=${OWN_OBJECT}`]);
 const KN_COUNT: Contender = {
   name: 'kprobe-node countBy() in kernel',
   start: async () => {
@@ -378,7 +385,7 @@ async function observerOverhead(): Promise<void> {
 
 async function deliveryThroughput(): Promise<void> {
   const N = P.throughputEvents;
-  const contenders = [C_LIMIT, KN];
+  const contenders = [C_LIMIT, KN, KN_OBJECT];
   const secs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const loopSecs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const lost = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
@@ -415,6 +422,16 @@ async function deliveryThroughput(): Promise<void> {
     target: '≤ 1.25',
     pass: measured ? ratio <= 1.25 : undefined,
     note: !allDelivered ? 'not measured: a contender lost events' : producerBound ? `not measured: both kept up with the loop (ratio ${fmt(ratio, 2)}); the producer was the bottleneck` : '',
+  });
+  const own = median(secs.get(KN_OBJECT.name)!) / median(secs.get(KN.name)!);
+  const ownLost = lost.get(KN_OBJECT.name)!;
+  const ownMeasured = allDelivered && ownLost.every((n) => n === 0);
+  verdicts.push({
+    what: "throughput: own object's ringBuffer() time / kprobe-node probe time",
+    value: ownMeasured ? fmt(own, 2) : 'n/a',
+    target: '≤ 1.25',
+    pass: ownMeasured ? own <= 1.25 : undefined,
+    note: ownMeasured ? '' : 'not measured: a contender lost events',
   });
   const knLost = lost.get(KN.name)!;
   verdicts.push({
@@ -777,7 +794,7 @@ async function bpfCost(): Promise<void> {
 
 /** Copies the build under test into SNAP (the addon, dist/, package.json; node_modules linked). */
 function snapshot(): void {
-  const need = ['dist/bpf/kprobe_node.bpf.o', 'dist/lib/cli/main.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
+  const need = [`dist/bpf/${process.arch}/kprobe_node.bpf.o`, 'dist/lib/cli/main.js', 'dist/lib/index.js', 'dist/bench/consumer.js', 'build/Release/kprobe_node.node'];
   for (const f of need) if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run \`make\` first`);
   fs.rmSync(SNAP, { recursive: true, force: true });
   fs.mkdirSync(path.join(SNAP, 'build', 'Release'), { recursive: true });
@@ -798,6 +815,8 @@ function build(): void {
   execFileSync(cc, ['-O2', '-Wall', '-o', LOOP, path.join(src, 'getppid_loop.c')], { stdio: 'inherit' });
   execFileSync(cc, ['-O2', '-Wall', '-o', TICKS, path.join(src, 'tick_loop.c')], { stdio: 'inherit' });
   execFileSync(cc, ['-O2', '-Wall', `-I${path.join(ROOT, 'bpf')}`, '-o', C_CONSUMER, path.join(src, 'consumer.c'), '-lbpf', '-lelf', '-lz'], { stdio: 'inherit' });
+  const arch = `/usr/include/${execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim()}-linux-gnu`;
+  execFileSync('clang', ['-target', 'bpf', '-g', '-O2', '-Wall', `-I${arch}`, '-c', path.join(src, 'object.bpf.c'), '-o', OWN_OBJECT], { stdio: 'inherit' });
 }
 
 let loadAtStart = NaN;
@@ -854,6 +873,7 @@ async function main(): Promise<void> {
   await step('startup', startup);
   await step('listing', listing);
   await step('kprobe', () => kprobePath({ rows, verdicts, notes, quick: QUICK, profile: PROFILE, root: ROOT, snap: SNAP, cache: CACHE }));
+  await step('scrape', () => scrapeBench({ rows, verdicts, quick: QUICK, root: ROOT, snap: SNAP, cache: CACHE }));
   if (PROFILE || ONLY?.includes('profile')) await step('profile', bpfCost);
   const secs = (Date.now() - t0) / 1000;
 

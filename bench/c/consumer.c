@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * "The limit": a plain C libbpf consumer of the SAME BPF object kprobe-node
- * loads (dist/bpf/kprobe_node.bpf.o). It sets wakeup_bytes and the ring size
+ * loads (dist/bpf/<arch>/kprobe_node.bpf.o). It sets wakeup_bytes and the ring size
  * like lib/core/session.ts does, writes an enabled, empty kn_config at index 1,
  * attaches kn_tracepoint to syscalls:sys_enter_getppid with BPF cookie 1 and
  * drains the ring with ring_buffer__consume on a 10 ms timer plus epoll

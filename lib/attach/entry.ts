@@ -7,7 +7,7 @@
  * the kernel's unwinder already gave it.
  */
 import { CFG_KCALLER, CFG_KSTACK, CFG_UCALLER, CFG_USTACK } from '../sys/abi';
-import { arch } from '../sys/arch';
+import { currentArch } from '../sys/arch';
 import type { Compiled } from './compile';
 
 /**
@@ -18,9 +18,9 @@ import type { Compiled } from './compile';
 export function recoverCallerAtEntry(config: Compiled['config'], side: 'kernel' | 'user', fn: string): string | undefined {
   const flags = config.flags ?? 0;
   if (!(flags & (side === 'kernel' ? CFG_KSTACK : CFG_USTACK))) return undefined;
-  const { reg, deref, where } = arch().returnAddress;
+  const { reg, deref, where } = currentArch().returnAddress;
   config.flags = flags | (side === 'kernel' ? CFG_KCALLER : CFG_UCALLER);
-  config.callerReg = reg;
+  config.callerReg = reg.offset;
   config.callerDeref = deref;
   return side === 'kernel'
     ? `kernel stacks: the probe is at ${fn}'s first instruction, where the caller's return address is ${where}; ` +

@@ -10,7 +10,7 @@ import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
 import { LineWriter, textLine } from '../format/text';
-import { StackFormat, stackLines, withStacksJson } from '../format/stack';
+import type { StackFormat } from '../format/stack';
 import { isGlob } from '../sys/glob';
 import { runUntilDone } from './lifecycle';
 import { TraceArgs, offerStackFiles, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
@@ -50,11 +50,15 @@ export async function trace(argv: TraceArgs): Promise<void> {
     return (await import('./summarize')).summarize(argv, targets, opts, countBy);
   }
   if (argv.folded) throw new OptionError('--folded goes with --count --stack: folded stacks with their counts');
+  if (argv.serve !== undefined || argv.metric !== undefined || argv.maxSeries !== undefined) {
+    throw new OptionError('--serve serves an in-kernel summary: --count (without --stack), --latency or --hist');
+  }
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
   const out = new LineWriter(process.stdout);
-  const stackFormat: StackFormat = { explain: argv.explain, demangle: argv.demangle };
+  // With --stack, each event's stacks, symbolized, under its line (or in its JSON object).
+  const stackFormat: StackFormat | undefined = stack.stack ? { explain: argv.explain, demangle: argv.demangle } : undefined;
   const probes: Probe[] = [];
   const many = targets.length > 1;
 
@@ -70,14 +74,7 @@ export async function trace(argv: TraceArgs): Promise<void> {
       // A pattern's events name their own function; several targets' events name their probe.
       const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
       probe.on('batch', (b: EventBatch) => {
-        for (let i = 0; i < b.length; i++) {
-          if (stack.stack) {
-            const ev = b.event(i);
-            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev, stackFormat) : [textLine(b, i, label(i, b)), ...stackLines(ev, stackFormat)].join('\n'));
-          } else {
-            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b)));
-          }
-        }
+        for (let i = 0; i < b.length; i++) out.write(argv.json ? jsonLine(b, i, stackFormat) : textLine(b, i, label(i, b), stackFormat));
       });
       probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
     }

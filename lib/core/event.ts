@@ -41,7 +41,7 @@ export function wallMs(monotonicNs: number): number {
  * used; an event kept after its listener returns keeps that batch's memory
  * (the async iterator copies each event it queues out of its batch).
  */
-export class TraceEvent<Args = Record<string, unknown>> {
+export class TraceEvent<Args = Record<string, unknown>, Ret = unknown> {
   #buf: Buffer;
   #at: number;
   readonly #decoder: RecordDecoder;
@@ -101,8 +101,8 @@ export class TraceEvent<Args = Record<string, unknown>> {
   }
 
   /** The return value (return probes only). */
-  get ret(): unknown {
-    return this.decoded.ret;
+  get ret(): Ret {
+    return this.decoded.ret as Ret;
   }
 
   /** Names of the arguments the kernel could not read (their value is null). */
@@ -135,7 +135,7 @@ export class TraceEvent<Args = Record<string, unknown>> {
     return this.decoded.callerAtEntry;
   }
 
-  /** @internal Copies the record out of its batch, so that keeping this event does not keep the batch. */
+  /** Copies the record out of its batch, so that keeping this event does not keep (or depend on) the batch. */
   detach(): this {
     const start = this.#at - RING_HEADER;
     this.#buf = Buffer.from(this.#buf.subarray(start, recordEnd(this.#buf, this.#at)));
@@ -154,8 +154,9 @@ export class TraceEvent<Args = Record<string, unknown>> {
 
 /**
  * The records of one probe in one batch from the ring buffer, read by index:
- * `batch.pid(i)`, `batch.args(i)`... without an object per event. Valid for
- * as long as it is kept (it holds the batch's memory).
+ * `batch.pid(i)`, `batch.args(i)`... without an object per event. It reads
+ * memory the next batch reuses: it is valid during its listener's call;
+ * copy() makes one to keep.
  */
 export class EventBatch<Args = Record<string, unknown>> implements Iterable<TraceEvent<Args>> {
   /** How many records. */
@@ -222,9 +223,29 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
     return this.payload(i).args as Args;
   }
 
-  /** Record `i` as an event. */
+  /** Record `i`'s kernel stack (probes with `stack`), innermost first; symbolize({ pid, ...payload(i) }) names its frames. */
+  kernelStack(i: number): bigint[] | undefined {
+    return this.payload(i).kernelStack;
+  }
+
+  /** Record `i`'s user stack (probes with `stack`), innermost first; payload(i) also has each frame's file by build id. */
+  userStack(i: number): bigint[] | undefined {
+    return this.payload(i).userStack;
+  }
+
+  /** Record `i` as an event, valid while the batch is (detach() it, or copy() the batch, to keep it). */
   event(i: number): TraceEvent<Args> {
     return new TraceEvent<Args>(this.buf, this.offsets[i], this.decoders[i]);
+  }
+
+  /** A copy that stays valid after the listener returns (events from it too). */
+  copy(): EventBatch<Args> {
+    const offsets = this.offsets;
+    if (!offsets.length) return this;
+    const start = offsets[0] - RING_HEADER;
+    const last = offsets[offsets.length - 1];
+    const own = Buffer.from(this.buf.subarray(start, recordEnd(this.buf, last)));
+    return new EventBatch<Args>(own, offsets.map((o) => o - start), this.decoders);
   }
 
   *[Symbol.iterator](): Iterator<TraceEvent<Args>> {

@@ -28,6 +28,9 @@ export interface SessionOptions {
   maxCounts: number;
 }
 
+/** Bytes of ring records handed over at once: bounds what one drain holds in memory. */
+const BATCH_BYTES = 1 << 20;
+
 const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
 /** How a session reaches the kernel: the addon, or a fake in unit tests. */
@@ -95,7 +98,8 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
-  private stackMapUsers = 0;
+  /** Where the addon copies each batch; reused, so reading costs no allocation per batch. */
+  private scratch?: Buffer;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
   private readonly backend: Backend;
@@ -163,7 +167,6 @@ export class Session implements ProbeOwner {
         maxProbes: this.options.maxProbes,
         ringBytes: this.options.ringBytes,
         wakeupBytes: this.options.ringBytes / 4,
-        batchBytes: 1 << 20,
         maxCounts: this.options.maxCounts,
         programs,
         ...(this.mode === 'reader' ? { pinned: this.pinDir } : {}),
@@ -313,9 +316,10 @@ export class Session implements ProbeOwner {
     if (this.polling) return;
     this.polling = true;
     this.tracer.start(
-      (batch) => this.dispatch(batch),
+      (batch, length) => this.dispatch(batch, length),
       (error) => this.fail(error),
       this.options.drainMs,
+      (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
     );
     this.refreshRef();
   }
@@ -348,8 +352,8 @@ export class Session implements ProbeOwner {
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
-  private dispatch(batch: Buffer): void {
-    const failure = deliverBatch(batch, this.byId);
+  private dispatch(batch: Buffer, length: number): void {
+    const failure = deliverBatch(batch, length, this.byId);
     this.checkLost();
     // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
     if (failure !== undefined) {
@@ -376,6 +380,11 @@ export class Session implements ProbeOwner {
     return this.tracer.hist(probe.id);
   }
 
+  /** The kernel's sum of the values in that histogram, as a u64. */
+  histSum(probe: Probe): bigint {
+    return this.tracer.histSum(probe.id);
+  }
+
   resetHist(probe: Probe): void {
     this.tracer.resetHist(probe.id);
   }
@@ -389,18 +398,9 @@ export class Session implements ProbeOwner {
     this.tracer.clearCounts(probe.id);
   }
 
-  /** In-kernel stack counting: the stack maps (`entries` stacks each) exist from their first user (+1) to their last (-1). */
-  useStackMaps(delta: 1 | -1, entries = 0): void {
-    const before = this.stackMapUsers;
-    this.stackMapUsers = Math.max(0, before + delta);
-    if (before === 0 && delta > 0) this.tracer.createStackMaps(entries);
-    else if (before === 1 && delta < 0) this.tracer.dropStackMaps();
-  }
-
-  /** The stack counts of a CFG_STACKS probe, the stacks they name (by id, kernel or user map), clearing them. */
-  stacks(probe: Probe): Pick<NativeTracer, 'stackCounts' | 'stackTraces'> & { clear(): void } {
-    const t = this.tracer;
-    return { stackCounts: () => t.stackCounts(probe.id), stackTraces: (user, ids) => t.stackTraces(user, ids), clear: () => t.clearStackCounts(probe.id) };
+  /** In-kernel stack counting (lib/summary/stacks.ts counts the users of the stack maps): the stack maps, a CFG_STACKS probe's counts and stacks. */
+  stackMaps(): Pick<NativeTracer, 'createStackMaps' | 'dropStackMaps' | 'stackCounts' | 'stackTraces' | 'clearStackCounts'> {
+    return this.tracer;
   }
 
   /** Ids of the loaded programs (for inspection and tests). */

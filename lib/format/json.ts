@@ -3,7 +3,9 @@
  * log shippers and `jq` take. 64-bit values become numbers when they fit
  * exactly, strings otherwise; byte arrays become hex.
  */
+import type { Payload } from '../core/decode';
 import { EventBatch, wallMs } from '../core/event';
+import { StackFormat, stacksJson } from './stack';
 import type { CountSnapshot, HistogramSnapshot, StackSnapshot } from '../summary';
 
 /** JSON.stringify's replacer for every line we print. */
@@ -49,15 +51,17 @@ function jsonScalar(v: unknown): string {
 
 /**
  * Record `i` of a batch as one JSON object: time (ISO), ns, probe, cpu, pid,
- * tid, uid, comm, args, and ret (return probes) and faults (when any).
+ * tid, uid, comm, args, and ret (return probes) and faults (when any); with
+ * `stacks`, the record's stacks symbolized, as kernelStack and userStack
+ * (arrays of frames as text, innermost first).
  */
-export function jsonLine(batch: EventBatch, i: number): string {
+export function jsonLine(batch: EventBatch, i: number, stacks?: StackFormat): string {
   const ns = batch.nsNumber(i);
   let line =
     `{"time":"${isoTime(ns)}","ns":"${batch.ns(i)}","probe":${JSON.stringify(batch.probe(i))},"cpu":${batch.cpu(i)},` +
     `"pid":${batch.pid(i)},"tid":${batch.tid(i)},"uid":${batch.uid(i)},"comm":${JSON.stringify(batch.comm(i))},"args":{`;
   const plans = batch.plans(i);
-  const p = plans.length ? batch.payload(i) : { args: {} as Record<string, unknown>, ret: undefined, faults: undefined };
+  const p: Partial<Payload> & { args: Record<string, unknown> } = plans.length || stacks ? batch.payload(i) : { args: {} };
   let first = true;
   for (const plan of plans) {
     if (plan.fetch.hidden || plan.isReturn) continue;
@@ -67,6 +71,7 @@ export function jsonLine(batch: EventBatch, i: number): string {
   line += '}';
   if (p.ret !== undefined) line += `,"ret":${jsonScalar(p.ret)}`;
   if (p.faults) line += `,"faults":${JSON.stringify(p.faults)}`;
+  if (stacks && (p.kernelStack || p.userStack)) line += stacksJson({ pid: batch.pid(i), ...p }, stacks);
   return line + '}';
 }
 

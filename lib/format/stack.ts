@@ -3,10 +3,9 @@
  * frames, `--`, user frames, innermost first), as JSON arrays of strings, and
  * the stacks counted in the kernel: most frequent first, or folded.
  */
-import type { TraceEvent } from '../core/event';
 import type { Frame } from '../stacks/frame';
 import { folded } from '../stacks/folded';
-import { Stacks, SymbolizeOptions, symbolize } from '../stacks/symbolize';
+import { StackSource, Stacks, SymbolizeOptions, symbolize } from '../stacks/symbolize';
 import type { StackSnapshot } from '../summary';
 
 export interface StackFormat extends SymbolizeOptions {
@@ -28,18 +27,18 @@ export function frameLines(stacks: Stacks, opts: StackFormat = {}, indent = '   
   return lines;
 }
 
-/** The event's stacks as text lines under its event line. */
-export function stackLines(ev: TraceEvent, opts: StackFormat = {}): string[] {
+/** An event's stacks as text lines under its event line. */
+export function stackLines(ev: StackSource, opts: StackFormat = {}): string[] {
   return frameLines(symbolize(ev, opts), opts);
 }
 
-/** A JSON event line with its symbolized stacks added as `kernelStack` / `userStack` (arrays of strings). */
-export function withStacksJson(line: string, ev: TraceEvent, opts: StackFormat = {}): string {
+/** An event's symbolized stacks as JSON members: `,"kernelStack":[...],"userStack":[...]` (arrays of strings), or ''. */
+export function stacksJson(ev: StackSource, opts: StackFormat = {}): string {
   const { kernel, user } = symbolize(ev, opts);
   let extra = '';
   if (kernel) extra += `,"kernelStack":${JSON.stringify(kernel.map(String))}`;
   if (user) extra += `,"userStack":${JSON.stringify(user.map(String))}`;
-  return extra && line.endsWith('}') ? line.slice(0, -1) + extra + '}' : line;
+  return extra;
 }
 
 /** Why a counted stack has no frames: the kernel could not keep it. */

@@ -5,6 +5,7 @@
  */
 import type { ArgPlan } from '../core/decode';
 import { EventBatch, wallMs } from '../core/event';
+import { StackFormat, stackLines } from './stack';
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -38,16 +39,21 @@ export function showValue(plan: ArgPlan | undefined, value: unknown): string {
 /**
  * Record `i` of a batch as `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`;
  * `probe` (the probe's or the function's name) goes after the pid when given.
+ * With `stacks`, a record's stacks follow as lines of symbolized frames
+ * (kernel frames, `--`, user frames, innermost first), indented.
  */
-export function textLine(batch: EventBatch, i: number, probe?: string): string {
+export function textLine(batch: EventBatch, i: number, probe?: string, stacks?: StackFormat): string {
   let line = `${clock(batch.nsNumber(i))} ${batch.comm(i)} ${batch.pid(i)}`;
   if (probe !== undefined) line += ` ${probe}`;
   const plans = batch.plans(i);
-  if (!plans.length) return line;
-  const { args, ret } = batch.payload(i);
+  if (!plans.length && !stacks) return line;
+  const payload = batch.payload(i);
   for (const plan of plans) {
     if (plan.fetch.hidden) continue;
-    line += ` ${plan.name}=${showValue(plan, plan.isReturn ? ret : args[plan.name])}`;
+    line += ` ${plan.name}=${showValue(plan, plan.isReturn ? payload.ret : payload.args[plan.name])}`;
+  }
+  if (stacks && (payload.kernelStack || payload.userStack)) {
+    for (const l of stackLines({ pid: batch.pid(i), ...payload }, stacks)) line += '\n' + l;
   }
   return line;
 }

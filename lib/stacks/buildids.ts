@@ -26,6 +26,8 @@ const byId = new Map<string, string>();
 const looked = new Set<string>();
 /** Candidates not read yet. */
 let pending: string[] = [];
+/** Past this many build ids or looked-at paths, the oldest ids are forgotten and the paths looked at again: memory stays bounded. */
+const MAX_KNOWN = 1 << 16;
 
 const DEFAULT_DEBUG_DIRS = ['/usr/lib/debug'];
 let debugDirs: string[] = process.env.KPROBE_NODE_DEBUG_DIRS ? process.env.KPROBE_NODE_DEBUG_DIRS.split(':').filter(Boolean) : DEFAULT_DEBUG_DIRS;
@@ -51,9 +53,11 @@ function readPending(id: string): boolean {
   pending = [];
   for (const file of list) {
     if (looked.has(file)) continue;
+    if (looked.size >= MAX_KNOWN) looked.clear();
     looked.add(file);
     const got = ElfFile.buildIdOf(file);
     if (got && !byId.has(got)) byId.set(got, file);
+    if (byId.size > MAX_KNOWN) byId.delete(byId.keys().next().value as string);
   }
   return byId.has(id);
 }
@@ -70,6 +74,7 @@ function offerMappedFiles(): void {
       if (!m.path.startsWith('/') || m.path.endsWith(' (deleted)')) continue;
       const identity = `${root}\0${m.id}`;
       if (looked.has(identity)) continue;
+      if (looked.size >= MAX_KNOWN) looked.clear();
       looked.add(identity);
       pending.push(root + m.path);
     }

@@ -4,7 +4,7 @@
  * (./kernel.ts); user frames by build id, the process's mappings, the
  * files of neighbouring frames and JIT perf maps (./user.ts).
  */
-import type { TraceEvent } from '../core/event';
+import type { FileFrame } from '../core/decode';
 import type { Frame } from './frame';
 import { kernelFrames } from './kernel';
 import { RawUserFrame, userStackFrames } from './user';
@@ -25,8 +25,20 @@ export interface Stacks {
   user?: Frame[];
 }
 
+/**
+ * What symbolize() reads of an event: a TraceEvent, or a record of an
+ * EventBatch as `{ pid: batch.pid(i), ...batch.payload(i) }`.
+ */
+export interface StackSource {
+  pid: number;
+  kernelStack?: bigint[];
+  userStack?: bigint[];
+  userStackFiles?: Array<FileFrame | undefined>;
+  callerAtEntry?: { kernel: boolean; user: boolean };
+}
+
 /** An event's user stack as the symbolizer takes it: each frame's address and, where the kernel gave one, its file. */
-export function rawUserStack(ev: TraceEvent): RawUserFrame[] | undefined {
+export function rawUserStack(ev: StackSource): RawUserFrame[] | undefined {
   const addrs = ev.userStack;
   if (!addrs) return undefined;
   const files = ev.userStackFiles;
@@ -39,7 +51,7 @@ export function rawUserStack(ev: TraceEvent): RawUserFrame[] | undefined {
  * User frames are named also after their process has exited: by the build
  * id the kernel recorded, or the mappings remembered while it lived.
  */
-export function symbolize(ev: TraceEvent, opts: SymbolizeOptions = {}): Stacks {
+export function symbolize(ev: StackSource, opts: SymbolizeOptions = {}): Stacks {
   const out: Stacks = {};
   const caller = ev.callerAtEntry;
   if (ev.kernelStack) out.kernel = kernelFrames(ev.kernelStack, caller?.kernel ? 1 : -1);

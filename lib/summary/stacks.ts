@@ -107,7 +107,7 @@ export class StackCounter extends Summary<StackSnapshot> {
   }
 
   protected read(): StackSnapshot {
-    const maps = this.session.stacks(this.probe);
+    const maps = this.session.stackMaps();
     const { keys, counts, pids } = maps.stackCounts(this.probe.id);
     const rows = counts.length;
     const at = (i: number) => i * K.size;
@@ -175,15 +175,25 @@ export class StackCounter extends Summary<StackSnapshot> {
   }
 
   protected clear(): void {
-    this.session.stacks(this.probe).clear();
+    this.session.stackMaps().clearStackCounts(this.probe.id);
   }
 
   override close(): void {
     super.close();
     if (this.#released) return;
     this.#released = true;
-    this.session.useStackMaps(-1);
+    useStackMaps(this.session, -1);
   }
+}
+
+/** Stack counters per session: the stack maps (`entries` stacks each) exist from the first (+1) to the last (-1). */
+const stackMapUsers = new WeakMap<Session, number>();
+
+function useStackMaps(session: Session, delta: 1 | -1, entries = 0): void {
+  const before = stackMapUsers.get(session) ?? 0;
+  stackMapUsers.set(session, Math.max(0, before + delta));
+  if (before === 0 && delta > 0) session.stackMaps().createStackMaps(entries);
+  else if (before === 1 && delta < 0) session.stackMaps().dropStackMaps();
 }
 
 /**
@@ -199,12 +209,12 @@ export function countStacks(target: TargetSpec, opts: StackCountOptions = {}): S
   const o = checkSummaryOptions(rest);
   const { ret, ...probeOpts } = o;
   const session = Session.get();
-  session.useStackMaps(1, maxStacks);
+  useStackMaps(session, 1, maxStacks);
   let probe: Probe;
   try {
     probe = attachTo(toTarget(target, !!ret), { ...probeOpts, stack }, { flags: CFG_STACKS | (by === 'pid' ? CFG_STACKS_PID : 0) }, session);
   } catch (e) {
-    session.useStackMaps(-1);
+    useStackMaps(session, -1);
     throw e;
   }
   return new StackCounter(session, probe, by, demangle);
