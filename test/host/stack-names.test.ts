@@ -198,8 +198,10 @@ setInterval(knWriteMarker, 100);
   async function traceNode(args: string[], container = false): Promise<{ out: string; pid: number }> {
     // node writes its V8 log (isolate-*-v8.log) where it runs: in the test's folder, removed after.
     const cwd = path.dirname(app);
+    // In its namespace node is pid 1, which SIGTERM does not end, and unshare ignores SIGTERM while it
+    // waits: SIGKILL ends unshare, and --kill-child ends node with it.
     const child = container
-      ? new Child('unshare', ['--pid', '--fork', '--mount', '--mount-proc', 'sh', '-c', 'mount -t tmpfs kn-tmp /tmp && exec "$@"', 'sh', process.execPath, ...NODE_FLAGS, app], { cwd })
+      ? new Child('unshare', ['--pid', '--kill-child', '--mount', '--mount-proc', 'sh', '-c', 'mount -t tmpfs kn-tmp /tmp && exec "$@"', 'sh', process.execPath, ...NODE_FLAGS, app], { cwd })
       : new Child(process.execPath, [...NODE_FLAGS, app], { cwd });
     try {
       await child.waitFor(/kn-marker/, 20_000);
@@ -215,7 +217,7 @@ setInterval(knWriteMarker, 100);
       }
       return { out: cli.stdout, pid };
     } finally {
-      child.kill('SIGTERM');
+      child.kill(container ? 'SIGKILL' : 'SIGTERM');
       await child.exited;
       fs.rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
     }

@@ -89,6 +89,18 @@ describeHost('stacks', { root: true, tracefs: true, tools: ['gcc', 'sync'] }, ()
     expect(lines[at + 3]).toMatch(/^ {4}main\+0x[0-9a-f]+ \(/);
   });
 
+  test('CLI --json --stack user: each event object carries its symbolized user stack', async () => {
+    const r = await runCli([`uprobe:${fixture.exe}:kn_add`, '--stack', 'user', '--json', '-c', fixture.exe]);
+    expect(r.code).toBe(0);
+    const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { comm: string; userStack?: string[]; kernelStack?: string[] });
+    const ev = events.find((e) => e.comm === 'kn_uprog');
+    expect(ev).toBeDefined();
+    expect(ev!.kernelStack).toBeUndefined();
+    expect(ev!.userStack![0]).toBe(`kn_add+0x0 (${fixture.exe})`);
+    expect(ev!.userStack![1]).toMatch(/^kn_caller\+0x[0-9a-f]+ \(/);
+    expect(ev!.userStack![2]).toMatch(/^main\+0x[0-9a-f]+ \(/);
+  });
+
   test('CLI bare --stack before a target means both; the target is kept', async () => {
     const r = await runCli(['--comm', 'kn_uprog', '--stack', 'syscalls:sys_enter_getpid', '-c', fixture.exe]);
     expect(r.code).toBe(0);
