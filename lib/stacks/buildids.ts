@@ -26,6 +26,8 @@ const byId = new Map<string, string>();
 const looked = new Set<string>();
 /** Candidates not read yet. */
 let pending: string[] = [];
+/** Files reached through another process's root (`/proc/self/fd/N/usr/bin/node`) -> the path that process names. */
+const shownAs = new Map<string, string>();
 /** Past this many build ids or looked-at paths, the oldest ids are forgotten and the paths looked at again: memory stays bounded. */
 const MAX_KNOWN = 1 << 16;
 
@@ -77,6 +79,10 @@ function offerMappedFiles(): void {
       if (looked.size >= MAX_KNOWN) looked.clear();
       looked.add(identity);
       pending.push(root + m.path);
+      if (root) {
+        if (shownAs.size >= MAX_KNOWN) shownAs.clear();
+        shownAs.set(root + m.path, m.path);
+      }
     }
   };
   eachSnapshot((_pid, maps, root) => offer(maps, root));
@@ -149,6 +155,11 @@ export function elfAt(file: string): ElfFile | null {
   elfs.set(file, elf);
   if (elfs.size > MAX_FILES) elfs.delete(elfs.keys().next().value as string);
   return elf;
+}
+
+/** How a frame names the file at `file`: as its process names it, for a file reached through another mount namespace's root. */
+export function shownName(file: string): string {
+  return shownAs.get(file) ?? file;
 }
 
 /** The ELF file with build id `id`, if one can be found. */

@@ -14,7 +14,7 @@
 import type { FileFrame } from '../core/decode';
 import { ElfFile } from '../sys/elf';
 import { Mapping, mapsOf, processView } from '../sys/procfs';
-import { elfAt, elfWithBuildId } from './buildids';
+import { elfAt, elfWithBuildId, shownName } from './buildids';
 import { demangle } from './demangle';
 import { Frame, FrameDetails } from './frame';
 import { perfMapOf } from './perfmap';
@@ -48,7 +48,7 @@ function findMapping(maps: readonly Mapping[], a: number): Mapping | undefined {
 function byBuildId(file: FileFrame): Place | undefined {
   const elf = elfWithBuildId(file.buildId);
   const vaddr = elf?.vaddr(file.offset);
-  return elf && vaddr !== undefined ? { elf, vaddr, module: elf.path } : undefined;
+  return elf && vaddr !== undefined ? { elf, vaddr, module: shownName(elf.path) } : undefined;
 }
 
 /** Rule 2: the process's mapping holding the address. */

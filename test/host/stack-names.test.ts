@@ -248,6 +248,9 @@ setInterval(knWriteMarker, 100);
     // Not in this /tmp: the names came through the container's root.
     expect(fs.existsSync('/tmp/perf-1.map')).toBe(false);
     expect(secondEvent(out).join('\n')).toMatch(/^ {4}JS:[~^+*]?knWriteMarker .*\(\/tmp\/perf-1\.map\)$/m);
+    // Files are named as the process names them, not by the way in through its root.
+    expect(secondEvent(out).join('\n')).toMatch(/^ {4}write\+0x[0-9a-f]+ \(\/usr\/lib\/.*libc\.so\.6\)$/m);
+    expect(out).not.toMatch(/\/proc\/self\/fd\//);
   });
 
   test('--no-demangle: the C++ names as the binary has them', async () => {
