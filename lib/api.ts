@@ -4,17 +4,24 @@
  * `{ pin }` hands the probe to lib/pin.ts, which attaches it in a session of
  * its own.
  */
-import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions } from './attach';
+import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions, checkSignal } from './attach';
+import { closeOnAbort } from './core/abort';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
 import { OptionError } from './errors';
 import { pinProbe } from './pin';
 
 function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined, ret = false): Probe {
+  const signal = checkSignal(opts?.signal);
+  signal?.throwIfAborted();
   const pin = opts?.pin;
-  if (pin === undefined) return attachTarget(target, opts);
+  if (pin === undefined) {
+    const probe = attachTarget(target, opts);
+    closeOnAbort(signal, probe);
+    return probe;
+  }
   const { pin: _pin, ...rest } = checkOptions(opts);
-  return pinProbe(pin, target, { ...rest, ret });
+  return pinProbe(pin, target, { ...rest, ret, signal });
 }
 
 /** Traces every call of the kernel function `fn` (or of every function a pattern like `vfs_*` matches); events carry its arguments by name. */

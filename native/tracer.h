@@ -37,6 +37,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Detach(const Napi::CallbackInfo& info);
   Napi::Value HandOff(const Napi::CallbackInfo& info);
   void SetConfig(const Napi::CallbackInfo& info);
+  void SetCgroup(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);
   void ResetHist(const Napi::CallbackInfo& info);
@@ -107,6 +108,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   size_t hists_bytes_ = 0;
   volatile uint64_t* reader_ = nullptr;  // mmap of the reader's wake-up flag
   int counts_fd_ = -1;
+  int cgroups_fd_ = -1;  // the cgroup array of KN_CFG_CGROUP probes, by probe id
   RingReader ring_;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;

@@ -56,8 +56,12 @@ export function deliverBatch(batch: Buffer, byId: ArrayLike<Entry | undefined>):
     }
     d.offsets[d.count] = rec;
     d.decoders[d.count++] = entry.decoder;
-    // Symbolizing needs the process's mappings: snapshot them while it still exists.
-    if (entry.decoder.userStacks) rememberMaps(batch.readUInt32LE(rec + R.pid));
+    // Symbolizing needs the process's mappings: snapshot them while it still exists
+    // (pid 0: a process outside our PID namespace, which our /proc does not show).
+    if (entry.decoder.userStacks) {
+      const pid = batch.readUInt32LE(rec + R.pid);
+      if (pid) rememberMaps(pid);
+    }
   }
   let failure: unknown;
   for (const d of touched) {

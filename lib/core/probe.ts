@@ -5,6 +5,7 @@
  * the kernel drops links with the file descriptors that hold them.
  */
 import { EventEmitter } from 'events';
+import { publishDetach } from './channels';
 import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
 
@@ -36,6 +37,7 @@ export interface ProbeEvents<E> {
 // Runtimes without the well-known symbol (Node before 18.18, jest's sandbox) get a
 // registered stand-in, so the method never ends up under the key "undefined".
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+const dispose: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
 
 /** Events the async iterator may hold before it drops (and counts) the oldest. */
 const ITERATOR_QUEUE_LIMIT = 65536;
@@ -85,6 +87,7 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     if (this.#closed) return;
     this.owner.close(this);
     this.#closed = true;
+    publishDetach(this);
     this.emit('close');
   }
 
@@ -110,6 +113,11 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
 
   /** `await using probe = attach…()` closes it at the end of the scope. */
   async [asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** `using probe = attach…()` closes it at the end of the scope. */
+  [dispose](): void {
     this.close();
   }
 

@@ -13,6 +13,7 @@ import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
 import { checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
+import { publishAttach, publishError, publishLost } from './channels';
 import { ArgPlan, RecordDecoder } from './decode';
 import { Delivery, Entry, deliverBatch } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
@@ -213,7 +214,11 @@ export class Session implements ProbeOwner {
     try {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
-        if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+        if (this.mode !== 'reader') {
+          const { cgroup } = parts[i].config;
+          if (cgroup !== undefined) this.tracer.setCgroup(entry.id, cgroup);
+          this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+        }
         this.probes.set(entry.id, entry);
         this.byId[entry.id] = entry;
       }
@@ -223,6 +228,7 @@ export class Session implements ProbeOwner {
       throw toTypedError(e, spec.describe, spec.notFound);
     }
     this.startPolling();
+    publishAttach(probe);
     return probe;
   }
 
@@ -265,7 +271,8 @@ export class Session implements ProbeOwner {
     // A pinned probe keeps running in the kernel: its config stays.
     if (this.mode === 'normal') {
       this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
-      // A reused id must start from zero.
+      // The kernel lets go of the probe's cgroup; a reused id must start from zero.
+      this.tracer.setCgroup(entry.id, null);
       this.tracer.resetHist(entry.id);
       this.tracer.clearCounts(entry.id);
     }
@@ -334,34 +341,49 @@ export class Session implements ProbeOwner {
     if (this.polling) this.tracer.ref(this.unrefd.size < this.openProbes().size);
   }
 
-  /** A failure of the ring buffer's reading: every open probe's `error` event. */
+  /**
+   * A failure of the ring buffer's reading: every open probe's `error` event.
+   * A probe with no `error` listener throws it, as any EventEmitter does: it
+   * surfaces as an uncaught exception once every probe has had it.
+   */
   private fail(error: unknown): void {
     const e = toTypedError(error, 'read the ring buffer');
-    for (const probe of this.openProbes()) probe.emit('error', e);
+    let thrown: unknown;
+    for (const probe of this.openProbes()) {
+      publishError(probe, e);
+      try {
+        probe.emit('error', e);
+      } catch (t) {
+        thrown ??= t;
+      }
+    }
+    if (thrown !== undefined) rethrowLater(thrown);
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
   private dispatch(batch: Buffer): void {
     const failure = deliverBatch(batch, this.byId);
     this.checkLost();
-    // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
-    if (failure !== undefined) {
-      process.nextTick(() => {
-        throw failure;
-      });
-    }
+    if (failure !== undefined) rethrowLater(failure);
   }
 
   private checkLost(): void {
+    let failure: unknown;
     for (const entry of this.probes.values()) {
       const n = this.tracer.lost(entry.id);
       if (n > entry.lostSeen) {
         const delta = n - entry.lostSeen;
         entry.lostSeen = n;
         entry.probe.lost += delta;
-        entry.probe.emit('lost', delta);
+        publishLost(entry.probe, delta);
+        try {
+          entry.probe.emit('lost', delta);
+        } catch (e) {
+          failure ??= e;
+        }
       }
     }
+    if (failure !== undefined) rethrowLater(failure);
   }
 
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
@@ -386,6 +408,17 @@ export class Session implements ProbeOwner {
   info(): ReturnType<NativeTracer['info']> {
     return this.tracer.info();
   }
+}
+
+/**
+ * A listener's exception surfaces as one from any emitter that the event loop
+ * drives would (process 'uncaughtException'), once the batch has been
+ * delivered to every other listener and probe.
+ */
+function rethrowLater(e: unknown): void {
+  process.nextTick(() => {
+    throw e;
+  });
 }
 
 function envOptions(): Partial<SessionOptions> {

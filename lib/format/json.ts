@@ -17,7 +17,11 @@ export function jsonValue(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** One JSON object: time (ISO), ns, probe, cpu, pid, tid, uid, comm, args, and ret for return probes. */
+/**
+ * One JSON object: time (ISO), ns, probe, cpu, pid, tid, uid, comm, cgroupId,
+ * args; ret for return probes; containerId where the cgroup names a
+ * container; hostPid and hostTid where they differ from pid and tid (a tracer in a container).
+ */
 export function formatJson(ev: TraceEvent): string {
   const out: Record<string, unknown> = {
     time: ev.time.toISOString(),
@@ -28,8 +32,15 @@ export function formatJson(ev: TraceEvent): string {
     tid: ev.tid,
     uid: ev.uid,
     comm: ev.comm,
-    args: ev.args,
+    cgroupId: ev.cgroupId,
   };
+  if (ev.hostPid !== ev.pid || ev.hostTid !== ev.tid) {
+    out.hostPid = ev.hostPid;
+    out.hostTid = ev.hostTid;
+  }
+  const container = ev.containerId;
+  if (container !== undefined) out.containerId = container;
+  out.args = ev.args;
   if (ev.ret !== undefined) out.ret = ev.ret;
   if (ev.faults) out.faults = ev.faults;
   return JSON.stringify(out, jsonValue);

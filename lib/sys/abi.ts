@@ -59,6 +59,8 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+export const CFG_PIDNS = 0x1000;
+export const CFG_CGROUP = 0x2000;
 export const CFG_ENABLED = 0x80000000;
 
 /** What a counting probe counts by (enum kn_count_by). */
@@ -68,6 +70,7 @@ export enum CountBy {
   Pid = 2,
   Value = 3,
   String = 4,
+  Cgroup = 5,
 }
 
 /** Byte layouts; the keys match the C member names. */
@@ -100,11 +103,15 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    pidns: 0,
+    pad2: 0,
   },
   count_key: { size: 24, probe_id: 0, data: 8 },
-  record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
+  record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
 };
-layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pad2 = layout.config.pidns + 4;
+layout.config.size = layout.config.pad2 + 4;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -145,6 +152,10 @@ export interface ProbeConfig {
   tid?: number;
   uid?: number;
   comm?: string;
+  /** The inode number of the tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
+  pidns?: number;
+  /** Only tasks in this cgroup v2 directory or below it; the session puts the cgroup in the kernel's `cgroups` map. */
+  cgroup?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
 }
@@ -172,6 +183,11 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     flags |= CFG_COMM;
     b.write(cfg.comm.slice(0, COMM_LEN - 1), L.comm, 'latin1');
   }
+  if (cfg.pidns !== undefined) {
+    flags |= CFG_PIDNS;
+    b.writeUInt32LE(cfg.pidns, L.pidns);
+  }
+  if (cfg.cgroup !== undefined) flags |= CFG_CGROUP;
   b.writeUInt32LE(flags >>> 0, L.flags);
   if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
   const filters = cfg.filters ?? [];

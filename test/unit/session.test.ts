@@ -56,6 +56,11 @@ class FakeTracer implements NativeTracer {
   setConfig(id: number, config: Buffer): void {
     this.configs.set(id, config);
   }
+  cgroups = new Map<number, string>();
+  setCgroup(id: number, dir: string | null): void {
+    if (dir === null) this.cgroups.delete(id);
+    else this.cgroups.set(id, dir);
+  }
   lost(id: number): number {
     return this.lostCounts.get(id) ?? 0;
   }
