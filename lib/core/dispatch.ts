@@ -91,3 +91,25 @@ function deliver(batch: Buffer, d: Delivery): void {
   }
   if (failure !== undefined) throw failure;
 }
+
+/**
+ * Emits `event` as the event loop's own emitters do: an exception of a
+ * listener (or an 'error' nobody listens to, which EventEmitter throws) does
+ * not stop the delivery to other probes; it is returned, for rethrowLater().
+ */
+export function emitCaught(probe: Probe, event: string, ...args: unknown[]): unknown {
+  try {
+    probe.emit(event, ...args);
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+/** A listener's exception surfaces as an uncaught exception (process 'uncaughtException') on the next tick. */
+export function rethrowLater(e: unknown): void {
+  if (e === undefined) return;
+  process.nextTick(() => {
+    throw e;
+  });
+}

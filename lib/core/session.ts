@@ -15,7 +15,7 @@ import { checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
 import { publishAttach, publishError, publishLost } from './channels';
 import { ArgPlan, RecordDecoder } from './decode';
-import { Delivery, Entry, deliverBatch } from './dispatch';
+import { Delivery, Entry, deliverBatch, emitCaught, rethrowLater } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
 export interface SessionOptions {
@@ -215,8 +215,7 @@ export class Session implements ProbeOwner {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
         if (this.mode !== 'reader') {
-          const { cgroup } = parts[i].config;
-          if (cgroup !== undefined) this.tracer.setCgroup(entry.id, cgroup);
+          if (parts[i].config.cgroup !== undefined) this.tracer.setCgroup(entry.id, parts[i].config.cgroup);
           this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
         }
         this.probes.set(entry.id, entry);
@@ -341,34 +340,27 @@ export class Session implements ProbeOwner {
     if (this.polling) this.tracer.ref(this.unrefd.size < this.openProbes().size);
   }
 
-  /**
-   * A failure of the ring buffer's reading: every open probe's `error` event.
-   * A probe with no `error` listener throws it, as any EventEmitter does: it
-   * surfaces as an uncaught exception once every probe has had it.
-   */
+  /** A failure of the ring buffer's reading: every open probe's `error` event (thrown where nobody listens, as by any emitter). */
   private fail(error: unknown): void {
     const e = toTypedError(error, 'read the ring buffer');
     let thrown: unknown;
     for (const probe of this.openProbes()) {
       publishError(probe, e);
-      try {
-        probe.emit('error', e);
-      } catch (t) {
-        thrown ??= t;
-      }
+      const t = emitCaught(probe, 'error', e); // emitted whatever came before
+      thrown ??= t;
     }
-    if (thrown !== undefined) rethrowLater(thrown);
+    rethrowLater(thrown);
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
   private dispatch(batch: Buffer): void {
     const failure = deliverBatch(batch, this.byId);
     this.checkLost();
-    if (failure !== undefined) rethrowLater(failure);
+    rethrowLater(failure);
   }
 
   private checkLost(): void {
-    let failure: unknown;
+    let thrown: unknown;
     for (const entry of this.probes.values()) {
       const n = this.tracer.lost(entry.id);
       if (n > entry.lostSeen) {
@@ -376,14 +368,11 @@ export class Session implements ProbeOwner {
         entry.lostSeen = n;
         entry.probe.lost += delta;
         publishLost(entry.probe, delta);
-        try {
-          entry.probe.emit('lost', delta);
-        } catch (e) {
-          failure ??= e;
-        }
+        const t = emitCaught(entry.probe, 'lost', delta);
+        thrown ??= t;
       }
     }
-    if (failure !== undefined) rethrowLater(failure);
+    rethrowLater(thrown);
   }
 
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
@@ -408,17 +397,6 @@ export class Session implements ProbeOwner {
   info(): ReturnType<NativeTracer['info']> {
     return this.tracer.info();
   }
-}
-
-/**
- * A listener's exception surfaces as one from any emitter that the event loop
- * drives would (process 'uncaughtException'), once the batch has been
- * delivered to every other listener and probe.
- */
-function rethrowLater(e: unknown): void {
-  process.nextTick(() => {
-    throw e;
-  });
 }
 
 function envOptions(): Partial<SessionOptions> {
