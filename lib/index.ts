@@ -13,6 +13,7 @@ export { parseTarget } from './attach';
 export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
+export type { ProbeChannels } from './core/channels';
 export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, Payload } from './core/decode';
 export { Counter, Histogram, countBy, histogram, latency } from './summary';

@@ -12,6 +12,14 @@
 import * as dc from 'diagnostics_channel';
 import type { Probe } from './probe';
 
+/** What each channel carries, for subscribers written in TypeScript: `message as ProbeChannels['kprobe-node:lost']`. */
+export interface ProbeChannels {
+  'kprobe-node:attach': { probe: Probe };
+  'kprobe-node:detach': { probe: Probe };
+  'kprobe-node:lost': { probe: Probe; count: number };
+  'kprobe-node:error': { probe: Probe; error: Error };
+}
+
 export const channels = {
   attach: dc.channel('kprobe-node:attach'),
   detach: dc.channel('kprobe-node:detach'),
