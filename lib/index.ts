@@ -25,6 +25,7 @@ export { listFunctions, listProbes, listSyscalls } from './inspect/list';
 export type { KernelFunction, ListedProbe } from './inspect/list';
 export { listPinned, openPinned, pinProbe, unpin } from './pin';
 export type { PinOptions, PinnedProbeInfo } from './pin';
+export type { CgroupSpec } from './sys/cgroups';
 export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';
 export { syscallFunction } from './sys/arch';

@@ -50,13 +50,18 @@ export function compileExample(code: string, name = 'example'): string {
   return path.join(dir, 'out', `${name}.js`);
 }
 
-/** A shown line as a pattern: every number stands for any number (pids, counts, ids and times differ from run to run). */
+/**
+ * A shown line as a pattern: every number stands for any number (pids,
+ * counts, ids and times differ from run to run), and so does the padding
+ * that lines numbers up.
+ */
 export function linePattern(line: string): RegExp {
-  return new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\d+/g, '\\d+')}$`);
+  const body = line.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\d+/g, '\\d+').replace(/ +/g, ' +');
+  return new RegExp(`^\\s*${body}$`);
 }
 
 /** The shown lines that no printed line matches (empty when the run prints what the README shows). */
 export function unmatched(shown: string, printed: string): string[] {
   const lines = printed.split('\n');
-  return shown.trim().split('\n').filter((s) => !lines.some((l) => linePattern(s).test(l)));
+  return shown.split('\n').filter((s) => s.trim() !== '' && !lines.some((l) => linePattern(s).test(l)));
 }
