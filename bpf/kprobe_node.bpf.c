@@ -261,7 +261,14 @@ static __always_inline void read_task(const struct kn_config *cfg, struct kn_rec
 	if (cfg->flags & KN_CFG_PIDNS) {
 		/* Read as numbers, not as BTF pointers: ns_pid() adds a variable offset to them. */
 		__u64 pid = 0, leader = 0;
+		struct bpf_pidns_info own;
 
+		/* A task of the tracer's own namespace, the common case, in one helper call. */
+		if (!bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns, &own, sizeof(own))) {
+			rec->pid = own.tgid;
+			rec->tid = own.pid;
+			goto done;
+		}
 		bpf_core_read(&pid, sizeof(pid), &task->thread_pid);
 		rec->tid = ns_pid(pid, cfg->pidns);
 		if (rec->host_tid == rec->host_pid) {
@@ -274,6 +281,7 @@ static __always_inline void read_task(const struct kn_config *cfg, struct kn_rec
 		rec->pid = rec->host_pid;
 		rec->tid = rec->host_tid;
 	}
+done:
 	rec->uid = task->cred->uid.val;
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->cgroup_id = bpf_get_current_cgroup_id();

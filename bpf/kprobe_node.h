@@ -145,8 +145,8 @@ struct kn_config {
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
-	__u32 pidns;   /* KN_CFG_PIDNS: the inode number of the tracer's /proc/self/ns/pid */
-	__u32 pad2;
+	__u32 pidns;     /* KN_CFG_PIDNS: the inode number of the tracer's /proc/self/ns/pid */
+	__u32 pidns_dev; /* and the device it is on (nsfs), as the kernel numbers devices */
 };
 
 /*

@@ -51,7 +51,7 @@ Napi::Object Layout(Napi::Env env) {
                  {"filters", offsetof(kn_config, filters)},
                  {"args", offsetof(kn_config, args)},
                  {"pidns", offsetof(kn_config, pidns)},
-                 {"pad2", offsetof(kn_config, pad2)}});
+                 {"pidns_dev", offsetof(kn_config, pidns_dev)}});
   put("record", {{"size", sizeof(kn_record)},
                  {"size_", offsetof(kn_record, size)},
                  {"probe_id", offsetof(kn_record, probe_id)},

@@ -3,7 +3,7 @@
  * argument plans (fetch programs and how to show each value) and the probe's
  * config (task filters, value filters, stacks, summary flags).
  */
-import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, isVariable } from '../sys/abi';
+import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, PidNamespace, isVariable } from '../sys/abi';
 import { ExpressionError, OptionError } from '../errors';
 import { CompiledArg, ProbeContext, compileArgs, defaultArgs, parseFilter } from '../fetch';
 import type { ArgPlan } from '../core/decode';
@@ -20,7 +20,7 @@ export interface Compiled {
     tid?: number;
     uid?: number;
     comm?: string;
-    pidns?: number;
+    pidns?: PidNamespace;
     cgroup?: string;
     flags?: number;
     countBy?: CountBy;

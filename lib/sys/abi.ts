@@ -104,14 +104,14 @@ export const layout = {
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
     pidns: 0,
-    pad2: 0,
+    pidns_dev: 0,
   },
   count_key: { size: 24, probe_id: 0, data: 8 },
   record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
 };
 layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
-layout.config.pad2 = layout.config.pidns + 4;
-layout.config.size = layout.config.pad2 + 4;
+layout.config.pidns_dev = layout.config.pidns + 4;
+layout.config.size = layout.config.pidns_dev + 4;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -142,6 +142,12 @@ export interface FetchFilter {
   str?: string;
 }
 
+/** A PID namespace as the kernel identifies it: the inode of /proc/self/ns/pid and its device (the kernel's numbering). */
+export interface PidNamespace {
+  ino: number;
+  dev: number;
+}
+
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
@@ -152,8 +158,8 @@ export interface ProbeConfig {
   tid?: number;
   uid?: number;
   comm?: string;
-  /** The inode number of the tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
-  pidns?: number;
+  /** The tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
+  pidns?: PidNamespace;
   /** Only tasks in this cgroup v2 directory or below it; the session puts the cgroup in the kernel's `cgroups` map. */
   cgroup?: string;
   args: FetchArg[];
@@ -185,7 +191,8 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
   }
   if (cfg.pidns !== undefined) {
     flags |= CFG_PIDNS;
-    b.writeUInt32LE(cfg.pidns, L.pidns);
+    b.writeUInt32LE(cfg.pidns.ino, L.pidns);
+    b.writeUInt32LE(cfg.pidns.dev, L.pidns_dev);
   }
   if (cfg.cgroup !== undefined) flags |= CFG_CGROUP;
   b.writeUInt32LE(flags >>> 0, L.flags);

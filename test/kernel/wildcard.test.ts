@@ -11,7 +11,7 @@ import type { Probe } from '../../lib';
 
 jest.setTimeout(90_000);
 
-const cli = path.resolve(__dirname, '../../lib/cli.js');
+const cli = path.resolve(__dirname, '../../lib/cli/main.js');
 const kallsyms = () => fs.readFileSync('/proc/kallsyms', 'utf8');
 
 /** Collects events of `probe` from process `pid` until `done` holds or time runs out. */

@@ -180,9 +180,9 @@ describe('encodeConfig writes each field where the header puts it', () => {
   });
 
   test('a PID namespace and a cgroup set their flags; the namespace inode goes in pidns', () => {
-    const e = abi.encodeConfig({ pidns: 0xeffffff0, cgroup: '/sys/fs/cgroup/unified/x', args: [] });
+    const e = abi.encodeConfig({ pidns: { ino: 0xeffffff0, dev: 4 }, cgroup: '/sys/fs/cgroup/unified/x', args: [] });
     expect(e.readUInt32LE(C.flags)).toBe((0x80000000 | abi.CFG_PIDNS | abi.CFG_CGROUP) >>> 0);
-    expect(e.readUInt32LE(C.pidns)).toBe(0xeffffff0);
+    expect([e.readUInt32LE(C.pidns), e.readUInt32LE(C.pidns_dev)]).toEqual([0xeffffff0, 4]);
     expect(abi.encodeConfig({ args: [] }).readUInt32LE(C.flags)).toBe(0x80000000);
   });
 

@@ -11,6 +11,7 @@ import { checkOptions } from '../../lib/attach/options';
 import { TraceArgs, probeOptionsOf, takeCountOption } from '../../lib/cli/options';
 import { OptionError, UnsupportedError } from '../../lib/errors';
 import { cgroup2Mount, containerId } from '../../lib/sys/cgroups';
+import { kernelDev } from '../../lib/sys/namespaces';
 
 const ID = 'f3c1a9b2d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d';
 
@@ -78,6 +79,13 @@ describe('cgroup2Mount reads /proc/self/mountinfo', () => {
     expect(() => cgroup2Mount(f)).toThrow(UnsupportedError);
     expect(() => cgroup2Mount(f)).toThrow(/no cgroup v2 hierarchy is mounted/);
   });
+});
+
+test("kernelDev: stat's device numbers as the kernel's dev_t (what bpf_get_ns_current_pid_tgid compares)", () => {
+  expect(kernelDev(4)).toBe(4); // nsfs, 0:4
+  expect(kernelDev(0x801)).toBe((8 << 20) | 1); // sda1
+  expect(kernelDev((259 << 8) | 3)).toBe((259 << 20) | 3); // nvme0n1p3
+  expect(kernelDev(0x123000ab)).toBe(0x123ab); // major 0, minor 0x123ab in glibc's split encoding
 });
 
 describe('options', () => {
