@@ -225,8 +225,9 @@ static __always_inline int str_equal(const __u8 *s, const char *want)
 /*
  * The number the struct pid at `pid` has in the pid namespace whose inode is
  * `ns`; 0 when it has none there (the task is outside that namespace), as
- * the kernel reports such tasks. The task's own namespace is looked at first,
- * then each one above it: the tracer's is usually the first or the second.
+ * the kernel reports such tasks. Its numbers go from the initial namespace
+ * (level 0) down to its own: looked at from its own up, the tracer's comes
+ * early for a task in a namespace nested in the tracer's.
  */
 __noinline __u32 ns_pid(__u64 pid, __u32 ns)
 {
@@ -255,20 +256,21 @@ __noinline __u32 ns_pid(__u64 pid, __u32 ns)
 static __always_inline void read_task(const struct kn_config *cfg, struct kn_record *rec)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct bpf_pidns_info own;
 
 	rec->host_pid = task->tgid;
 	rec->host_tid = task->pid;
-	if (cfg->flags & KN_CFG_PIDNS) {
-		/* Read as numbers, not as BTF pointers: ns_pid() adds a variable offset to them. */
+	if (!(cfg->flags & KN_CFG_PIDNS)) {
+		rec->pid = rec->host_pid;
+		rec->tid = rec->host_tid;
+	} else if (!bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns, &own, sizeof(own))) {
+		/* A task of the tracer's own namespace, the common case: one helper call. */
+		rec->pid = own.tgid;
+		rec->tid = own.pid;
+	} else {
+		/* Any other: its struct pid, read as a number (ns_pid adds a variable offset to it). */
 		__u64 pid = 0, leader = 0;
-		struct bpf_pidns_info own;
 
-		/* A task of the tracer's own namespace, the common case, in one helper call. */
-		if (!bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns, &own, sizeof(own))) {
-			rec->pid = own.tgid;
-			rec->tid = own.pid;
-			goto done;
-		}
 		bpf_core_read(&pid, sizeof(pid), &task->thread_pid);
 		rec->tid = ns_pid(pid, cfg->pidns);
 		if (rec->host_tid == rec->host_pid) {
@@ -277,11 +279,7 @@ static __always_inline void read_task(const struct kn_config *cfg, struct kn_rec
 			bpf_core_read(&leader, sizeof(leader), &task->group_leader->thread_pid);
 			rec->pid = ns_pid(leader, cfg->pidns);
 		}
-	} else {
-		rec->pid = rec->host_pid;
-		rec->tid = rec->host_tid;
 	}
-done:
 	rec->uid = task->cred->uid.val;
 	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
 	rec->cgroup_id = bpf_get_current_cgroup_id();

@@ -20,7 +20,7 @@ export interface ProbeChannels {
   'kprobe-node:error': { probe: Probe; error: Error };
 }
 
-export const channels = {
+const channels = {
   attach: dc.channel('kprobe-node:attach'),
   detach: dc.channel('kprobe-node:detach'),
   lost: dc.channel('kprobe-node:lost'),
