@@ -25,7 +25,7 @@ import { ProbeOptions, Target, attachTarget, checkSignal, formatTarget, onReturn
 import { closeOnAbort } from './core/abort';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
-import { NotFoundError, OptionError, UnsupportedError } from './errors';
+import { KprobeNodeError, NotFoundError, OptionError, SystemError, UnsupportedError } from './errors';
 import { cgroupDirectory } from './sys/cgroups';
 import { fsError } from './sys/errno';
 import { checkPrivileges } from './sys/features';
@@ -191,7 +191,17 @@ export function openPinned(name: string, opts: { signal?: AbortSignal } = {}): P
   signal?.throwIfAborted();
   const info = readInfo(name);
   checkPrivileges();
-  const probe = attachTarget(parseTarget(info.target, info.ret), info.options, { session: Session.separate('reader', pinDir(name)) });
+  let session: Session;
+  try {
+    session = Session.separate('reader', pinDir(name));
+  } catch (e) {
+    const errno = (e as KprobeNodeError).errno;
+    if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') {
+      throw new SystemError(`${name} is being read by another process, and a pinned probe has one reader at a time (readers share its ring's read position)`, { errno });
+    }
+    throw e;
+  }
+  const probe = attachTarget(parseTarget(info.target, info.ret), info.options, { session });
   closeOnAbort(signal, probe);
   return probe;
 }

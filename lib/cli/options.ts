@@ -24,6 +24,12 @@ export interface TraceArgs {
   latency: boolean;
   hist?: string;
   interval?: number;
+  /** `host:port` or a port: serve the summary at /metrics instead of printing it. */
+  serve?: string;
+  /** With --serve: the metric's name. */
+  metric?: string;
+  /** With --serve: most series per metric. */
+  maxSeries?: number;
   maxCounts?: number;
   ringSize?: number;
   arg: string[];

@@ -1,6 +1,7 @@
 /**
  * --count, --latency and --hist: summaries the kernel computes, printed every
- * --interval seconds (cumulative) and at the end, as charts or JSON lines.
+ * --interval seconds (cumulative) and at the end, as charts or JSON lines;
+ * or, with --serve, served at /metrics for Prometheus until the command ends.
  */
 import type { ProbeOptions, Target } from '../attach';
 import { Session } from '../core/session';
@@ -19,6 +20,12 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   if (opts.stack) throw new OptionError('--stack goes with --count (stacks are counted from events), not with --latency or --hist');
   if (argv.pin !== undefined) throw new OptionError('--pin goes with streamed events, not with --count, --latency or --hist');
   if (argv.interval !== undefined && !(argv.interval > 0)) throw new OptionError('--interval must be a positive number of seconds');
+  if (argv.serve === undefined && (argv.metric !== undefined || argv.maxSeries !== undefined)) throw new OptionError('--metric and --max-series go with --serve');
+  if (argv.serve !== undefined && (argv.json || argv.interval !== undefined)) throw new OptionError('--serve serves the summary instead of printing it: no --json or --interval');
+  // Checked before anything is attached: bad input costs nothing.
+  // Serving (http, zlib, the metrics) loads only for --serve: printing a summary does not pay for it.
+  const serving = argv.serve !== undefined ? await import('./serve') : undefined;
+  const metrics = serving?.metricsFor(argv);
   if (argv.maxCounts !== undefined) (await import('../api')).configure({ maxCounts: argv.maxCounts });
   const { args: _args, stack: _stack, ...base } = opts;
   const counters: Counter[] = [];
@@ -35,6 +42,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   }
   const all = [...counters, ...hists];
   for (const s of all) for (const p of s.probes) for (const w of p.warnings) say(`warning: ${w}`);
+  if (serving && metrics) return serving.serveSummaries(argv, all, metrics);
 
   let dropsReported = 0;
   const print = () => {
@@ -81,3 +89,4 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);
   }
 }
+

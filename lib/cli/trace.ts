@@ -4,12 +4,12 @@
  * --hist) go to ./summarize.ts.
  */
 import { KprobeOptions, ProbeOptions, Target, attachTarget } from '../attach';
-import type { TraceEvent } from '../core/event';
+import type { EventBatch } from '../core/event';
 import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
-import { formatJson } from '../format/json';
-import { LineWriter, formatLine } from '../format/text';
+import { jsonLine } from '../format/json';
+import { LineWriter, textLine } from '../format/text';
 import { StackCounter, stackLines, withStacksJson } from '../format/stack';
 import { isGlob } from '../sys/glob';
 import { runUntilDone } from './lifecycle';
@@ -24,6 +24,12 @@ function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
     ...opts,
     onProgress: (done, total) => process.stderr.write(`\rkprobe-node: attaching ${name}: ${done}/${total}${done === total ? '\n' : ''}`),
   };
+}
+
+/** What a loss says: how many, which ring was full, and how to make it larger. */
+export function lostMessage(n: number, session?: Session): string {
+  const size = session ? `the ${session.ringBytes >= 1 << 20 ? `${session.ringBytes / (1 << 20)} MiB` : `${session.ringBytes / 1024} KiB`} ring buffer` : 'the ring buffer';
+  return `${n} event${n === 1 ? '' : 's'} lost: ${size} was full (a larger one rides out longer bursts: --ring-size <bytes>, a power of two)`;
 }
 
 export async function trace(argv: TraceArgs): Promise<void> {
@@ -41,6 +47,9 @@ export async function trace(argv: TraceArgs): Promise<void> {
   // Counts, histograms and latency are computed in the kernel; --count --stack counts stacks from events, below.
   if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) {
     return (await import('./summarize')).summarize(argv, targets, opts, countBy);
+  }
+  if (argv.serve !== undefined || argv.metric !== undefined || argv.maxSeries !== undefined) {
+    throw new OptionError('--serve serves an in-kernel summary: --count (without --stack), --latency or --hist');
   }
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
@@ -61,19 +70,24 @@ export async function trace(argv: TraceArgs): Promise<void> {
           `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
       }
       reportAttached(t, probe, argv.explain);
-      probe.on('event', (ev: TraceEvent) => {
-        if (stackCounts) {
-          stackCounts.add(probe.name, ev);
-        } else if (stack.stack) {
-          out.write(argv.json ? withStacksJson(formatJson(ev), ev) : [formatLine(probe, ev, many), ...stackLines(ev)].join('\n'));
-        } else if (argv.count) {
-          const key = `${probe.name} ${ev.comm}`;
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        } else {
-          out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, many));
+      // A pattern's events name their own function; several targets' events name their probe.
+      const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
+      probe.on('batch', (b: EventBatch) => {
+        for (let i = 0; i < b.length; i++) {
+          if (stackCounts) {
+            stackCounts.add(probe.name, b.event(i));
+          } else if (stack.stack) {
+            const ev = b.event(i);
+            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b)), ...stackLines(ev)].join('\n'));
+          } else if (argv.count) {
+            const key = `${probe.name} ${b.comm(i)}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          } else {
+            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b)));
+          }
         }
       });
-      probe.on('lost', (n: number) => say(`${n} events lost (ring buffer full)`));
+      probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
     }
   } catch (e) {
     for (const p of probes) p.close();

@@ -8,6 +8,7 @@ import { EventEmitter } from 'events';
 import { publishDetach } from './channels';
 import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
+import { asyncDispose, dispose, iterateEvents } from './iterate';
 
 export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe';
 
@@ -33,14 +34,6 @@ export interface ProbeEvents<E> {
   error: [Error];
   close: [];
 }
-
-// Runtimes without the well-known symbol (Node before 18.18, jest's sandbox) get a
-// registered stand-in, so the method never ends up under the key "undefined".
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
-const dispose: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
-
-/** Events the async iterator may hold before it drops (and counts) the oldest. */
-const ITERATOR_QUEUE_LIMIT = 65536;
 
 export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   /** Events delivered to JavaScript so far. */
@@ -121,59 +114,14 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     this.close();
   }
 
-  /** Events until the probe closes; a `lost` count ends iteration only with close. */
+  /**
+   * Events until the probe closes. Events nobody has taken yet wait in a
+   * queue of at most 65,536; past that the oldest are dropped and counted in
+   * `lost`.
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<E> {
-    const queue: E[] = [];
-    let wake: (() => void) | undefined;
-    let failure: Error | undefined;
-    const onEvent = (ev: E) => {
-      if (queue.length >= ITERATOR_QUEUE_LIMIT) {
-        queue.shift();
-        this.lost++;
-      }
-      // A queued event keeps only its own record, not the batch it came in.
-      queue.push((ev as unknown as { detach(): E }).detach());
-      wake?.();
-    };
-    const onEnd = () => wake?.();
-    const onError = (e: Error) => {
-      failure = e;
-      wake?.();
-    };
-    this.on('event', onEvent);
-    this.on('close', onEnd);
-    this.on('error', onError);
-    const detach = () => {
-      this.off('event', onEvent);
-      this.off('close', onEnd);
-      this.off('error', onError);
-    };
-    const iterator: AsyncIterableIterator<E> = {
-      next: async (): Promise<IteratorResult<E>> => {
-        for (;;) {
-          if (queue.length) return { value: queue.shift() as E, done: false };
-          if (failure) {
-            detach();
-            throw failure;
-          }
-          if (this.#closed) {
-            detach();
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-      },
-      return: async (): Promise<IteratorResult<E>> => {
-        detach();
-        this.close();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    // A queued event keeps only its own record, not the batch it came in.
+    return iterateEvents<E>(this, () => this.lost++, (ev) => (ev as unknown as { detach(): E }).detach());
   }
 
   override on<K extends keyof ProbeEvents<E>>(event: K, listener: (...args: ProbeEvents<E>[K]) => void): this;

@@ -29,6 +29,9 @@ export interface SessionOptions {
   maxCounts: number;
 }
 
+/** Bytes of ring records handed over at once: bounds what one drain holds in memory. */
+const BATCH_BYTES = 1 << 20;
+
 const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
 /** How a session reaches the kernel: the addon, or a fake in unit tests. */
@@ -96,6 +99,8 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
+  /** Where the addon copies each batch; reused, so reading costs no allocation per batch. */
+  private scratch?: Buffer;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
   private readonly backend: Backend;
@@ -163,7 +168,6 @@ export class Session implements ProbeOwner {
         maxProbes: this.options.maxProbes,
         ringBytes: this.options.ringBytes,
         wakeupBytes: this.options.ringBytes / 4,
-        batchBytes: 1 << 20,
         maxCounts: this.options.maxCounts,
         programs,
         ...(this.mode === 'reader' ? { pinned: this.pinDir } : {}),
@@ -186,6 +190,11 @@ export class Session implements ProbeOwner {
       this.#tracer = undefined;
       throw toTypedError(e, 'load the BPF programs');
     }
+  }
+
+  /** Bytes of the ring buffer its probes share. */
+  get ringBytes(): number {
+    return this.options.ringBytes;
   }
 
   /** Pins this session's maps and links under `dir` (a 'pinned' session). */
@@ -312,9 +321,10 @@ export class Session implements ProbeOwner {
     if (this.polling) return;
     this.polling = true;
     this.tracer.start(
-      (batch) => this.dispatch(batch),
+      (batch, length) => this.dispatch(batch, length),
       (error) => this.fail(error),
       this.options.drainMs,
+      (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
     );
     this.refreshRef();
   }
@@ -353,8 +363,8 @@ export class Session implements ProbeOwner {
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
-  private dispatch(batch: Buffer): void {
-    const failure = deliverBatch(batch, this.byId);
+  private dispatch(batch: Buffer, length: number): void {
+    const failure = deliverBatch(batch, length, this.byId);
     this.checkLost();
     rethrowLater(failure);
   }
@@ -378,6 +388,11 @@ export class Session implements ProbeOwner {
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
   hist(probe: Probe): Float64Array {
     return this.tracer.hist(probe.id);
+  }
+
+  /** The kernel's sum of the values in that histogram, as a u64. */
+  histSum(probe: Probe): bigint {
+    return this.tracer.histSum(probe.id);
   }
 
   resetHist(probe: Probe): void {

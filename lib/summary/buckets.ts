@@ -16,6 +16,8 @@ export interface HistogramSnapshot {
   /** The non-empty buckets, lowest first. */
   buckets: Bucket[];
   total: number;
+  /** The sum of the values, kept by the kernel next to the buckets: exact (as a double). */
+  sum: number;
   p50: number;
   p90: number;
   p99: number;
@@ -59,7 +61,10 @@ export function percentile(buckets: readonly Bucket[], p: number): number {
 }
 
 /** A snapshot from the kernel's raw bucket counts (HIST_BUCKETS of them). */
-export function histogramSnapshot(counts: ArrayLike<number>, opts: { signed?: boolean; unit?: 'ns'; dropped?: number } = {}): HistogramSnapshot {
+export function histogramSnapshot(
+  counts: ArrayLike<number>,
+  opts: { signed?: boolean; unit?: 'ns'; dropped?: number; sum?: bigint } = {},
+): HistogramSnapshot {
   const buckets: Bucket[] = [];
   for (let i = 0; i < Math.min(counts.length, HIST_BUCKETS); i++) {
     if (counts[i] > 0) buckets.push({ ...bucketBounds(i, opts.signed), count: counts[i] });
@@ -68,6 +73,8 @@ export function histogramSnapshot(counts: ArrayLike<number>, opts: { signed?: bo
   const snap: HistogramSnapshot = {
     buckets,
     total: buckets.reduce((n, b) => n + b.count, 0),
+    // The kernel adds values as u64: signed ones sum in two's complement.
+    sum: Number(opts.signed ? BigInt.asIntN(64, opts.sum ?? 0n) : BigInt.asUintN(64, opts.sum ?? 0n)),
     p50: percentile(buckets, 0.5),
     p90: percentile(buckets, 0.9),
     p99: percentile(buckets, 0.99),

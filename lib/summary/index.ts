@@ -218,13 +218,15 @@ export class Histogram extends Summary<HistogramSnapshot> {
     readonly unit: 'ns' | undefined,
     /** What is measured: `latency` or the expression. */
     readonly what: string,
-    private readonly signed: boolean,
+    /** The value is signed: its negative values are counted together, in one bucket below zero. */
+    readonly signed: boolean,
   ) {
     super(session, probes, main);
   }
 
   protected read(): HistogramSnapshot {
-    return histogramSnapshot(this.session.hist(this.main), { signed: this.signed, unit: this.unit, dropped: this.dropped });
+    const sum = this.session.histSum(this.main);
+    return histogramSnapshot(this.session.hist(this.main), { signed: this.signed, unit: this.unit, dropped: this.dropped, sum });
   }
 
   protected clear(): void {

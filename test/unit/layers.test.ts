@@ -16,8 +16,9 @@ const LAYERS: string[][] = [
   ['fetch'],
   ['core'],
   ['stacks', 'attach'],
-  ['summary', 'inspect', 'pin.js'],
+  ['summary', 'inspect', 'pin.js', 'object', 'typegen'],
   ['api.js', 'format'],
+  ['metrics'],
   ['cli', 'index.js'],
 ];
 
