@@ -12,6 +12,7 @@
  */
 import { layout } from '../sys/abi';
 import { rememberMaps } from '../sys/procfs';
+import { publishError, publishLost } from './channels';
 import type { RecordDecoder } from './decode';
 import { EventBatch, RING_HEADER, TraceEvent } from './event';
 import type { Probe } from './probe';
@@ -104,7 +105,7 @@ function deliver(batch: Buffer, kept: Buffer | undefined, d: Delivery): void {
  * listener (or an 'error' nobody listens to, which EventEmitter throws) does
  * not stop the delivery to other probes; it is returned, for rethrowLater().
  */
-export function emitCaught(probe: Probe, event: string, ...args: unknown[]): unknown {
+function emitCaught(probe: Probe, event: string, ...args: unknown[]): unknown {
   try {
     probe.emit(event, ...args);
     return undefined;
@@ -119,4 +120,31 @@ export function rethrowLater(e: unknown): void {
   process.nextTick(() => {
     throw e;
   });
+}
+
+/** `error` to each probe (and its channel), all of them whatever a listener throws; returns the first exception. */
+export function emitError(probes: Iterable<Probe>, error: Error): unknown {
+  let thrown: unknown;
+  for (const probe of probes) {
+    publishError(probe, error);
+    const t = emitCaught(probe, 'error', error);
+    thrown ??= t;
+  }
+  return thrown;
+}
+
+/** Each probe's new losses, from the kernel's count `lostOf(id)`: added to `lost`, emitted as `lost`; returns a listener's first exception. */
+export function reportLost(entries: Iterable<Entry>, lostOf: (id: number) => number): unknown {
+  let thrown: unknown;
+  for (const entry of entries) {
+    const n = lostOf(entry.id);
+    if (n <= entry.lostSeen) continue;
+    const delta = n - entry.lostSeen;
+    entry.lostSeen = n;
+    entry.probe.lost += delta;
+    publishLost(entry.probe, delta);
+    const t = emitCaught(entry.probe, 'lost', delta);
+    thrown ??= t;
+  }
+  return thrown;
 }

@@ -13,9 +13,9 @@ import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
 import { checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
-import { publishAttach, publishError, publishLost } from './channels';
+import { publishAttach } from './channels';
 import { ArgPlan, RecordDecoder } from './decode';
-import { Delivery, Entry, deliverBatch, emitCaught, rethrowLater } from './dispatch';
+import { Delivery, Entry, deliverBatch, emitError, reportLost, rethrowLater } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
 export interface SessionOptions {
@@ -352,14 +352,7 @@ export class Session implements ProbeOwner {
 
   /** A failure of the ring buffer's reading: every open probe's `error` event (thrown where nobody listens, as by any emitter). */
   private fail(error: unknown): void {
-    const e = toTypedError(error, 'read the ring buffer');
-    let thrown: unknown;
-    for (const probe of this.openProbes()) {
-      publishError(probe, e);
-      const t = emitCaught(probe, 'error', e); // emitted whatever came before
-      thrown ??= t;
-    }
-    rethrowLater(thrown);
+    rethrowLater(emitError(this.openProbes(), toTypedError(error, 'read the ring buffer')));
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
@@ -370,19 +363,7 @@ export class Session implements ProbeOwner {
   }
 
   private checkLost(): void {
-    let thrown: unknown;
-    for (const entry of this.probes.values()) {
-      const n = this.tracer.lost(entry.id);
-      if (n > entry.lostSeen) {
-        const delta = n - entry.lostSeen;
-        entry.lostSeen = n;
-        entry.probe.lost += delta;
-        publishLost(entry.probe, delta);
-        const t = emitCaught(entry.probe, 'lost', delta);
-        thrown ??= t;
-      }
-    }
-    rethrowLater(thrown);
+    rethrowLater(reportLost(this.probes.values(), (id) => this.tracer.lost(id)));
   }
 
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
