@@ -50,7 +50,9 @@ Napi::Object Layout(Napi::Env env) {
                  {"count_by", offsetof(kn_config, count_by)},
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
-                 {"args", offsetof(kn_config, args)}});
+                 {"args", offsetof(kn_config, args)},
+                 {"pidns", offsetof(kn_config, pidns)},
+                 {"pidns_dev", offsetof(kn_config, pidns_dev)}});
   put("record", {{"size", sizeof(kn_record)},
                  {"size_", offsetof(kn_record, size)},
                  {"probe_id", offsetof(kn_record, probe_id)},
@@ -60,7 +62,10 @@ Napi::Object Layout(Napi::Env env) {
                  {"uid", offsetof(kn_record, uid)},
                  {"cpu", offsetof(kn_record, cpu)},
                  {"faults", offsetof(kn_record, faults)},
-                 {"comm", offsetof(kn_record, comm)}});
+                 {"comm", offsetof(kn_record, comm)},
+                 {"host_pid", offsetof(kn_record, host_pid)},
+                 {"host_tid", offsetof(kn_record, host_tid)},
+                 {"cgroup_id", offsetof(kn_record, cgroup_id)}});
   put("count_key", {{"size", sizeof(kn_count_key)},
                     {"probe_id", offsetof(kn_count_key, probe_id)},
                     {"data", offsetof(kn_count_key, data)}});

@@ -59,6 +59,8 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+export const CFG_PIDNS = 0x1000;
+export const CFG_CGROUP = 0x2000;
 export const CFG_ENABLED = 0x80000000;
 
 /** What a counting probe counts by (enum kn_count_by). */
@@ -68,6 +70,7 @@ export enum CountBy {
   Pid = 2,
   Value = 3,
   String = 4,
+  Cgroup = 5,
 }
 
 /** Byte layouts; the keys match the C member names. */
@@ -100,11 +103,15 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    pidns: 0,
+    pidns_dev: 0,
   },
   count_key: { size: 24, probe_id: 0, data: 8 },
-  record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
+  record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
 };
-layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns_dev = layout.config.pidns + 4;
+layout.config.size = layout.config.pidns_dev + 4;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -135,6 +142,12 @@ export interface FetchFilter {
   str?: string;
 }
 
+/** A PID namespace as the kernel identifies it: the inode of /proc/self/ns/pid and its device (the kernel's numbering). */
+export interface PidNamespace {
+  ino: number;
+  dev: number;
+}
+
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
@@ -145,6 +158,10 @@ export interface ProbeConfig {
   tid?: number;
   uid?: number;
   comm?: string;
+  /** The tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
+  pidns?: PidNamespace;
+  /** Only tasks in this cgroup v2 directory or below it; the session puts the cgroup in the kernel's `cgroups` map. */
+  cgroup?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
 }
@@ -172,6 +189,12 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     flags |= CFG_COMM;
     b.write(cfg.comm.slice(0, COMM_LEN - 1), L.comm, 'latin1');
   }
+  if (cfg.pidns !== undefined) {
+    flags |= CFG_PIDNS;
+    b.writeUInt32LE(cfg.pidns.ino, L.pidns);
+    b.writeUInt32LE(cfg.pidns.dev, L.pidns_dev);
+  }
+  if (cfg.cgroup !== undefined) flags |= CFG_CGROUP;
   b.writeUInt32LE(flags >>> 0, L.flags);
   if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
   const filters = cfg.filters ?? [];

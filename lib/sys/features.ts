@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import { PermissionError, UnsupportedError } from '../errors';
+import { inUserNamespace } from './namespaces';
 
 const CAP_SYS_ADMIN = 21;
 const CAP_PERFMON = 38;
@@ -21,14 +22,29 @@ function has(caps: bigint, cap: number): boolean {
   return ((caps >> BigInt(cap)) & 1n) === 1n;
 }
 
+/** How to give a service exactly the capabilities it needs; the README's "Containers and services" has the recipes. */
+const LEAST_PRIVILEGE =
+  'give them to the service alone, not to the node binary: a systemd unit with ' +
+  'AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_DAC_READ_SEARCH, or a container run with ' +
+  '--cap-add BPF --cap-add PERFMON (see "Containers and services" in the README)';
+
 /** Throws a PermissionError naming the missing capabilities, before any BPF call. */
 export function checkPrivileges(): void {
+  // Capabilities held in a user namespace do not reach the kernel's BPF and perf checks,
+  // which look at the initial one: however full CapEff looks there, tracing fails.
+  if (inUserNamespace()) {
+    throw new PermissionError(
+      'this process runs in a user namespace (a rootless container, or user namespace remapping): capabilities ' +
+        'there do not count for BPF, which needs CAP_BPF and CAP_PERFMON in the host\'s initial user namespace; ' +
+        'run it without a user namespace, with only those capabilities added (--cap-add BPF --cap-add PERFMON)',
+    );
+  }
   const caps = effectiveCapabilities();
   if (has(caps, CAP_SYS_ADMIN) || (has(caps, CAP_BPF) && has(caps, CAP_PERFMON))) return;
   const missing = [!has(caps, CAP_BPF) && 'CAP_BPF', !has(caps, CAP_PERFMON) && 'CAP_PERFMON'].filter(Boolean);
   throw new PermissionError(
-    `tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON (missing: ${missing.join(', ')}); ` +
-      `run with sudo, or grant them: sudo setcap cap_bpf,cap_perfmon,cap_dac_read_search+ep $(command -v node)`,
+    `tracing needs root, or the capabilities CAP_BPF and CAP_PERFMON (missing: ${missing.join(', ')}), ` +
+      `and CAP_DAC_READ_SEARCH to read tracefs as another user than root; ${LEAST_PRIVILEGE}`,
   );
 }
 

@@ -47,6 +47,11 @@ export interface NativeTracer {
    */
   handOff(links: number[]): boolean;
   setConfig(probeId: number, config: Buffer): void;
+  /**
+   * Limits a probe with CFG_CGROUP to the cgroup v2 at `directory` and below;
+   * null forgets it. The kernel keeps the cgroup, not a file descriptor.
+   */
+  setCgroup(probeId: number, directory: string | null): void;
   /** Records the kernel could not reserve for this probe so far. */
   lost(probeId: number): number;
   /** A probe's log2 histogram: HIST_BUCKETS counts. */
