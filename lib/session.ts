@@ -15,7 +15,7 @@ import {
   UnsupportedError,
   VerifierError,
 } from './errors';
-import { checkPrivileges } from './features';
+import { checkKernelFloor, checkPrivileges } from './features';
 import { BpfProgram, NativeTracer, bpfObjectPath, isNativeError, native } from './native';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 
@@ -127,6 +127,7 @@ export class Session implements ProbeOwner {
   }
 
   private load(programs: BpfProgram[], background = false): NativeTracer {
+    checkKernelFloor();
     const binding = native();
     try {
       this.#tracer = new binding.Tracer(bpfObjectPath, {
