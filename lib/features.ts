@@ -76,12 +76,15 @@ let floorMissing: { feature: string; what: string } | null | undefined;
 /**
  * Throws an UnsupportedError when the kernel lacks a feature the BPF programs
  * need, before anything is loaded (the verifier would refuse them with a raw
- * dump instead). Probed once per process; the first missing feature, newest
- * first, is named with the running release and the minimum kernel.
+ * dump instead). Probed once per process (again while bpf() itself is
+ * refused); the first missing feature, newest first, is named with the
+ * running release and the minimum kernel.
  */
 export function checkKernelFloor(): void {
   if (floorMissing === undefined) {
     const n = native();
+    // bpf() refused outright (a container's seccomp profile, say) is no missing feature: the load reports it.
+    if (!n.probeMapType(2 /* BPF_MAP_TYPE_ARRAY */)) return;
     const KPROBE = 2; // BPF_PROG_TYPE_KPROBE
     const needs: Array<[feature: string, what: string, has: () => boolean]> = [
       ['bpf-cookie', 'BPF cookies (bpf_get_attach_cookie)', () => n.probeHelper(KPROBE, 174)], // 5.15

@@ -47,6 +47,7 @@ function loadFeatures(lacks: { helpers?: number[]; maps?: number[]; globalFuncPo
 const COOKIE = 174; // BPF_FUNC_get_attach_cookie
 const TASK_BTF = 158; // BPF_FUNC_get_current_task_btf
 const RINGBUF = 27; // BPF_MAP_TYPE_RINGBUF
+const ARRAY = 2; // BPF_MAP_TYPE_ARRAY
 
 function thrown(fn: () => void): UnsupportedError | undefined {
   try {
@@ -62,9 +63,17 @@ const floor = (what: string) => `this kernel (${os.release()}) lacks ${what}, wh
 test('a kernel with every feature passes, and is probed once', () => {
   const { check, calls } = loadFeatures({});
   check();
-  expect(calls.map((c) => c.probe)).toEqual(['helper', 'global-func', 'helper', 'map']);
+  expect(calls.map((c) => c.probe)).toEqual(['map', 'helper', 'global-func', 'helper', 'map']);
   check();
-  expect(calls).toHaveLength(4);
+  expect(calls).toHaveLength(5);
+});
+
+test('where bpf() itself is refused (not even an array map), no feature is blamed, and it is asked again next time', () => {
+  const { check, calls } = loadFeatures({ maps: [ARRAY], helpers: [COOKIE] });
+  expect(thrown(check)).toBeUndefined();
+  expect(calls).toEqual([{ probe: 'map', args: [ARRAY] }]);
+  check();
+  expect(calls).toHaveLength(2);
 });
 
 test.each([
@@ -88,19 +97,20 @@ test.each([
 });
 
 describeHost('the ids checkKernelFloor probes are the kernel ABI\'s', { tools: ['cc'] }, () => {
-  test('BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, BPF_FUNC_get_current_task_btf, BPF_MAP_TYPE_RINGBUF', () => {
+  test('BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, BPF_FUNC_get_current_task_btf, BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_ARRAY', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-ids-'));
     try {
       fs.writeFileSync(
         path.join(dir, 'ids.c'),
-        '#include <linux/bpf.h>\n#include <stdio.h>\nint main(void) { printf("%d %d %d %d\\n", BPF_PROG_TYPE_KPROBE, ' +
-          'BPF_FUNC_get_attach_cookie, BPF_FUNC_get_current_task_btf, BPF_MAP_TYPE_RINGBUF); return 0; }\n',
+        '#include <linux/bpf.h>\n#include <stdio.h>\nint main(void) { printf("%d %d %d %d %d\\n", BPF_PROG_TYPE_KPROBE, ' +
+          'BPF_FUNC_get_attach_cookie, BPF_FUNC_get_current_task_btf, BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_ARRAY); return 0; }\n',
       );
       execFileSync('cc', ['-o', path.join(dir, 'ids'), path.join(dir, 'ids.c')]);
-      const [kprobe, cookie, taskBtf, ringbuf] = execFileSync(path.join(dir, 'ids'), { encoding: 'utf8' }).trim().split(' ').map(Number);
+      const [kprobe, cookie, taskBtf, ringbuf, array] = execFileSync(path.join(dir, 'ids'), { encoding: 'utf8' }).trim().split(' ').map(Number);
       const { check, calls } = loadFeatures({});
       check();
       expect(calls).toEqual([
+        { probe: 'map', args: [array] },
         { probe: 'helper', args: [kprobe, cookie] },
         { probe: 'global-func', args: [] },
         { probe: 'helper', args: [kprobe, taskBtf] },
