@@ -68,7 +68,8 @@ test('CLI --latency vfs_fsync_range: the chart holds every fsync', async () => {
   fs.writeFileSync(file, 'x');
   // `sync FILE` fsyncs the file: one vfs_fsync_range per run.
   const cmd = Array(5).fill(`sync ${file}`).join('; ');
-  const r = await runCli(['vfs_fsync_range', '--latency', '--comm', 'sync', '-c', cmd]);
+  // The VM is software-emulated: on a busy host the CLI needs more than run()'s default 20 s.
+  const r = await runCli(['vfs_fsync_range', '--latency', '--comm', 'sync', '-c', cmd], { timeoutMs: 55_000 });
   expect(r.code).toBe(0);
   const lines = r.stdout.trim().split('\n');
   expect(lines[0]).toBe('kprobe:vfs_fsync_range latency:');
