@@ -12,14 +12,9 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "kprobe_node.h"
+#include "arch.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* x86-64 register file as the kernel lays it out (relocated by CO-RE). */
-struct pt_regs {
-	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
-	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
-} __attribute__((preserve_access_index));
 
 /* The task fields a record carries, read directly (CO-RE) instead of through three helpers. */
 struct kuid_t_ {
@@ -61,6 +56,19 @@ struct {
 	__type(value, __u64);
 } lost SEC(".maps");
 
+/*
+ * The reader's wake-up flag, shared with user space (mmap): 1 while it sleeps,
+ * so that the next record wakes it; records are written without waking it
+ * while it drains on a timer (native/ring.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} reader SEC(".maps");
+
 /* Counts of KN_CFG_COUNT probes; a full map is counted in `lost`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -77,6 +85,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } hists SEC(".maps");
+
+/* The sum of the values added to each probe's histogram (for an exact mean or
+ * Prometheus _sum), by probe id; user space maps this array. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} hist_sums SEC(".maps");
 
 /* Entry times of latency probes, by (pair << 32 | thread id). */
 struct {
@@ -100,7 +118,7 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
-/* Argument and return registers, read once per hit (x86-64 calling convention),
+/* Argument and return registers, read once per hit (as arch.h says where),
  * and what fetch_arg() needs besides. */
 struct regs {
 	__u64 arg[8];
@@ -112,15 +130,12 @@ struct regs {
 	__u64 value;
 };
 
-static __always_inline void read_regs(struct pt_regs *ctx, struct regs *r)
+static __always_inline void read_regs(const kn_pt_regs *ctx, struct regs *r)
 {
-	r->arg[0] = ctx->di;
-	r->arg[1] = ctx->si;
-	r->arg[2] = ctx->dx;
-	r->arg[3] = ctx->cx;
-	r->arg[4] = ctx->r8;
-	r->arg[5] = ctx->r9;
-	r->ret = ctx->ax;
+#define KN_READ_ARG(i, reg) r->arg[i] = ctx->reg;
+	KN_ARG_REGS(KN_READ_ARG)
+#undef KN_READ_ARG
+	r->ret = ctx->KN_RC;
 }
 
 static __always_inline int read_mem(void *dst, __u32 size, __u64 addr, int user)
@@ -310,6 +325,26 @@ __noinline int fetch_arg(struct scratch *s, const struct kn_arg *a, struct regs 
 	return o + 8;
 }
 
+/*
+ * After a record is committed: a reader that went to sleep (it raises the
+ * flag, then looks at the ring once more) is woken. Committing a record is a
+ * full barrier, so either the reader's last look saw this record or this
+ * sees its flag. The wake-up rides on an empty record that is discarded.
+ */
+static __always_inline void wake_if_asleep(void)
+{
+	__u32 zero = 0;
+	__u64 *asleep = bpf_map_lookup_elem(&reader, &zero);
+	void *wake;
+
+	if (!asleep || !*asleep)
+		return;
+	*asleep = 0;
+	wake = bpf_ringbuf_reserve(&events, 8, 0);
+	if (wake)
+		bpf_ringbuf_discard(wake, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline void count_lost(__u32 id)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &id);
@@ -342,11 +377,14 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 	if (cfg->flags & KN_CFG_HIST) {
 		__u32 idx = id * KN_HIST_BUCKETS + log2_bucket(value);
 		__u64 *n = bpf_map_lookup_elem(&hists, &idx);
+		__u64 *sum = bpf_map_lookup_elem(&hist_sums, &id);
 
-		if (n)
+		if (n && sum) {
 			__sync_fetch_and_add(n, 1);
-		else
+			__sync_fetch_and_add(sum, value);
+		} else {
 			count_lost(id);
+		}
 		return;
 	}
 	if (cfg->flags & KN_CFG_COUNT) {
@@ -363,11 +401,20 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 		case KN_BY_VALUE:
 			*(__u64 *)key.data = value;
 			break;
-		case KN_BY_STRING:
-			/* Up to the NUL only: the scratch bytes after it are left from earlier records. */
-			bpf_probe_read_kernel_str(key.data, sizeof(key.data),
-						  &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+		case KN_BY_STRING: {
+			/*
+			 * The entry's first 16 bytes, and zeros past its length: the
+			 * scratch bytes after it are left from earlier records.
+			 */
+			__u32 len = *(__u32 *)&s->data[first_arg_at & (KN_DATA_SIZE - 1)];
+
+			bpf_probe_read_kernel(key.data, sizeof(key.data), &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+			for (__u32 i = 0; i < sizeof(key.data); i++) {
+				if (i >= len)
+					key.data[i] = 0;
+			}
 			break;
+		}
 		default:
 			break;
 		}
@@ -498,8 +545,9 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	s->rec.cpu = bpf_get_smp_processor_id();
 
 	/*
-	 * Wake the reader only when the ring is filling up: it drains on a timer.
-	 * The fill level is looked at every 64th record of a CPU, which is often
+	 * Wake the reader when the ring is filling up; otherwise it drains on a
+	 * timer (and wake_if_asleep() below covers a reader that sleeps). The
+	 * fill level is looked at every 64th record of a CPU, which is often
 	 * enough at any rate that could fill the ring between two drains.
 	 */
 	if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
@@ -515,6 +563,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		}
 		__builtin_memcpy(rec, &s->rec, sizeof(*rec));
 		bpf_ringbuf_submit(rec, flags);
+		wake_if_asleep();
 		return 0;
 	}
 	size = s->rec.size;
@@ -522,11 +571,13 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		size = sizeof(*s) - sizeof(s->hits);
 	if (bpf_ringbuf_output(&events, &s->rec, size, flags))
 		count_lost(id);
+	else
+		wake_if_asleep();
 	return 0;
 }
 
 SEC("kprobe")
-int kn_kprobe(struct pt_regs *ctx)
+int kn_kprobe(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }
@@ -536,7 +587,7 @@ int kn_kprobe(struct pt_regs *ctx)
  * with its own cookie. Loaded on first use only (native/tracer.cc).
  */
 SEC("kprobe.multi")
-int kn_kprobe_multi(struct pt_regs *ctx)
+int kn_kprobe_multi(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }

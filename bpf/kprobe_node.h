@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The one contract between the BPF programs (bpf/), the native addon (native/)
- * and the TypeScript decoder (lib/abi.ts mirrors it; test/abi.test.ts checks
+ * and the TypeScript decoder (lib/sys/abi.ts mirrors it; test/unit/abi.test.ts checks
  * that the two agree).
  *
  * A probe is described by a struct kn_config stored in the `configs` array at
@@ -105,7 +105,7 @@ struct kn_filter {
 #define KN_CFG_KSTACK 0x10 /* append the kernel stack to the record */
 #define KN_CFG_USTACK 0x20 /* append the user stack to the record */
 #define KN_CFG_COUNT 0x100 /* count in `counts` by `count_by` instead of emitting */
-#define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists` */
+#define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists`, and to its sum in `hist_sums` */
 #define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
 #define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
 #define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'EKN_VERIFIER'
   | 'EKN_BAD_EXPRESSION'
   | 'EKN_BAD_OPTION'
+  | 'EKN_BAD_CONFIG'
   | 'EKN_SYSTEM';
 
 export class KprobeNodeError extends Error {
@@ -87,38 +88,26 @@ export class OptionError extends KprobeNodeError {
   }
 }
 
+/** A configuration file that cannot be used: where (`file`, `line`, the `key` path) and why. */
+export class ConfigError extends KprobeNodeError {
+  readonly file: string;
+  /** The key at fault, as a path: `metrics[1].kind`. */
+  readonly key?: string;
+  /** One-based line of the problem, when the parser knows it. */
+  readonly line?: number;
+
+  constructor(file: string, reason: string, where: { key?: string; line?: number } = {}) {
+    const at = [file, where.line].filter((p) => p !== undefined).join(':');
+    super('EKN_BAD_CONFIG', `${at}: ${where.key ? `${where.key}: ` : ''}${reason}`);
+    this.file = file;
+    if (where.key !== undefined) this.key = where.key;
+    if (where.line !== undefined) this.line = where.line;
+  }
+}
+
 /** Any other failing system call, with its errno. */
 export class SystemError extends KprobeNodeError {
   constructor(message: string, extra: { errno?: string; log?: string; cause?: unknown } = {}) {
     super('EKN_SYSTEM', message, extra);
   }
-}
-
-/** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length];
-}
-
-/** The names closest to `name`, best first; substring matches count as close. */
-export function closest(name: string, candidates: Iterable<string>, max = 5): string[] {
-  const limit = Math.max(2, Math.floor(name.length / 3));
-  const scored: Array<[number, string]> = [];
-  for (const c of candidates) {
-    if (Math.abs(c.length - name.length) > limit && !c.includes(name)) continue;
-    const d = c.includes(name) ? 1 : editDistance(name, c);
-    if (d <= limit) scored.push([d, c]);
-  }
-  scored.sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1]));
-  return scored.slice(0, max).map((s) => s[1]);
 }

@@ -21,14 +21,12 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ProbeOptions, attachKprobe, attachKretprobe, attachSyscall, attachTracepoint } from './attach';
-import { NotFoundError, OptionError, PermissionError, SystemError, UnsupportedError } from './errors';
-import { checkPrivileges } from './features';
-import type { Probe } from './probe';
-import { Session } from './session';
-import { parseTarget } from './target';
-import { parseUprobeTarget } from './target';
-import { UprobeOptions, attachUprobeTarget } from './uprobe';
+import { ProbeOptions, Target, attachTarget, formatTarget, onReturn, parseTarget } from './attach';
+import type { Probe } from './core/probe';
+import { Session } from './core/session';
+import { KprobeNodeError, NotFoundError, OptionError, SystemError, UnsupportedError } from './errors';
+import { fsError } from './sys/errno';
+import { checkPrivileges } from './sys/features';
 
 export const BPFFS = '/sys/fs/bpf';
 export const PIN_ROOT = path.join(BPFFS, 'kprobe-node');
@@ -56,7 +54,7 @@ export interface PinnedProbeInfo {
 }
 
 /** The options a pinned probe keeps: those of ProbeOptions that can be written as JSON. */
-export type PinOptions = Pick<ProbeOptions & UprobeOptions, 'pid' | 'tid' | 'uid' | 'comm' | 'args' | 'filter' | 'stringSize' | 'stack'>;
+export type PinOptions = Pick<ProbeOptions, 'pid' | 'tid' | 'uid' | 'comm' | 'args' | 'filter' | 'stringSize' | 'stack'>;
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
@@ -74,23 +72,6 @@ export function pinDir(name: string): string {
 
 function infoPath(name: string): string {
   return path.join(INFO_ROOT, `${checkName(name)}.json`);
-}
-
-/** Attaches a target the way the CLI names it. */
-function attachTarget(target: string, ret: boolean, opts: PinOptions): Probe {
-  const u = parseUprobeTarget(target, ret);
-  if (u) return attachUprobeTarget(u, opts);
-  const t = parseTarget(target, ret);
-  switch (t.kind) {
-    case 'kprobe':
-      return attachKprobe(t.name, opts);
-    case 'kretprobe':
-      return attachKretprobe(t.name, opts);
-    case 'tracepoint':
-      return attachTracepoint(t.name, opts);
-    case 'syscall':
-      return attachSyscall(t.name, { ...opts, ret: t.ret });
-  }
 }
 
 function isBpffs(dir: string): boolean {
@@ -113,34 +94,29 @@ function ensureBpffs(): void {
   if (!isBpffs(BPFFS)) throw new UnsupportedError('bpffs', `pinning needs bpffs at ${BPFFS}, and ${BPFFS} is not one`);
 }
 
-function fsError(e: unknown, what: string): Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return new PermissionError(`${what}: not permitted (${code})`, { errno: code });
-  return new SystemError(`${what}: ${(e as Error).message}`, { errno: code });
-}
-
 /**
  * Attaches `target` (as the CLI names it: `syscall:openat`, `tracepoint:cat:name`,
  * `uprobe:/bin/bash:readline`, a kernel function) and pins it as `name`: it
  * keeps tracing after this process exits, until `unpin(name)`. The returned
  * Probe delivers events here too; closing it stops reading, not tracing.
  */
-export function pinProbe(name: string, target: string, options: PinOptions & { ret?: boolean } = {}): Probe {
+export function pinProbe(name: string, target: string | Target, options: PinOptions & { ret?: boolean } = {}): Probe {
   const dir = pinDir(name);
-  if (typeof target !== 'string' || target === '') throw new OptionError('pinProbe needs a target, e.g. syscall:openat');
   const { ret = false, ...opts } = options;
+  if (typeof target === 'string' && target === '') throw new OptionError('pinProbe needs a target, e.g. syscall:openat');
+  const t = typeof target === 'string' ? parseTarget(target, ret) : target;
   checkPrivileges();
   ensureBpffs();
   if (fs.existsSync(dir)) throw new OptionError(`a probe is already pinned as ${name} (${dir}); unpin it first: kprobe-node unpin ${name}`);
   const session = Session.separate('pinned');
-  const probe = Session.using(session, () => attachTarget(target, ret, opts));
+  const probe = attachTarget(t, opts, { session });
   try {
     fs.mkdirSync(dir, { recursive: true });
     session.pin(dir);
     const info: PinnedProbeInfo = {
       name,
-      target,
-      ret,
+      target: formatTarget(t),
+      ret: onReturn(t),
       options: JSON.parse(JSON.stringify(opts)) as PinOptions,
       probe: probe.name,
       strategy: probe.strategy,
@@ -148,14 +124,13 @@ export function pinProbe(name: string, target: string, options: PinOptions & { r
       pid: process.pid,
       links: fs.readdirSync(dir).filter((f) => f.startsWith('link-')).length,
     };
-    fs.mkdirSync(INFO_ROOT, { recursive: true });
-    fs.writeFileSync(infoPath(name), JSON.stringify(info, null, 2) + '\n');
+    // What a probe traces (its filters, its arguments) is for root only, like the pinned maps.
+    fs.mkdirSync(INFO_ROOT, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(infoPath(name), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   } catch (e) {
     probe.close();
     removePins(dir);
-    throw e instanceof Error && 'code' in e && typeof (e as { code: unknown }).code === 'string' && (e as { code: string }).code.startsWith('EKN_')
-      ? e
-      : fsError(e, `pin ${name} under ${dir}`);
+    throw fsError(e, `pin ${name} under ${dir}`);
   }
   return probe;
 }
@@ -206,8 +181,17 @@ export function listPinned(): PinnedProbeInfo[] {
 export function openPinned(name: string): Probe {
   const info = readInfo(name);
   checkPrivileges();
-  const session = Session.separate('reader', pinDir(name));
-  return Session.using(session, () => attachTarget(info.target, info.ret, info.options));
+  let session: Session;
+  try {
+    session = Session.separate('reader', pinDir(name));
+  } catch (e) {
+    const errno = (e as KprobeNodeError).errno;
+    if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') {
+      throw new SystemError(`${name} is being read by another process, and a pinned probe has one reader at a time (readers share its ring's read position)`, { errno });
+    }
+    throw e;
+  }
+  return attachTarget(parseTarget(info.target, info.ret), info.options, { session });
 }
 
 /** Removes the probe pinned as `name`: its links go, so it stops tracing. */

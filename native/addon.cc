@@ -11,11 +11,12 @@
 
 #include "kprobe_node.h"
 #include "libbpf_log.h"
+#include "object.h"
 #include "tracer.h"
 
 namespace {
 
-// Sizes and offsets of the contract as this compiler lays it out; lib/abi.ts
+// Sizes and offsets of the contract as this compiler lays it out; lib/sys/abi.ts
 // is tested against them.
 Napi::Object Layout(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
@@ -143,6 +144,7 @@ Napi::Value ProbeGlobalFuncPointerArgs(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kn::InstallLibbpfPrinter();
   exports.Set("Tracer", kn::Tracer::Define(env));
+  exports.Set("BpfObject", kn::BpfObject::Define(env));
   exports.Set("layout", Layout(env));
   exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));

@@ -4,6 +4,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/io_uring.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,11 +65,13 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
                          InstanceMethod<&Tracer::Lost>("lost"),
                          InstanceMethod<&Tracer::Hist>("hist"),
+                         InstanceMethod<&Tracer::HistSum>("histSum"),
                          InstanceMethod<&Tracer::ResetHist>("resetHist"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceMethod<&Tracer::ClearCounts>("clearCounts"),
                          InstanceMethod<&Tracer::Start>("start"),
                          InstanceMethod<&Tracer::Stop>("stop"),
+                         InstanceMethod<&Tracer::SetRef>("ref"),
                          InstanceMethod<&Tracer::Drain>("drain"),
                          InstanceMethod<&Tracer::Info>("info"),
                          InstanceMethod<&Tracer::WaitReady>("ready"),
@@ -87,14 +91,13 @@ static size_t PageRound(size_t n) {
   return (n + page - 1) & ~(page - 1);
 }
 
-// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts, programs, background? })
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, maxCounts, programs, background? })
 // `programs`: the programs to load with the object (the first probe's); others load on first use.
 // `background`: load on a thread of its own; the first method call waits for it.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[1].As<Napi::Object>();
   max_probes_ = ToU32(opts.Get("maxProbes"));
-  batch_limit_ = ToU32(opts.Get("batchBytes"));
   if (opts.Has("pinned") && opts.Get("pinned").IsString()) {
     OpenPinned(env, opts.Get("pinned").As<Napi::String>());
     return;
@@ -123,10 +126,12 @@ void Tracer::Load(const LoadRequest& req) {
   bpf_map* configs = bpf_object__find_map_by_name(obj_, "configs");
   bpf_map* lost = bpf_object__find_map_by_name(obj_, "lost");
   bpf_map* hists = bpf_object__find_map_by_name(obj_, "hists");
+  bpf_map* sums = bpf_object__find_map_by_name(obj_, "hist_sums");
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
+  bpf_map* reader = bpf_object__find_map_by_name(obj_, "reader");
   auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
   if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
-      !ring || !configs || !lost || !hists || !counts || !wakeup) {
+      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !wakeup) {
     return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
   *wakeup = req.wakeup_bytes;
@@ -144,6 +149,7 @@ void Tracer::Load(const LoadRequest& req) {
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
   if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
+  if (!err) err = bpf_map__set_max_entries(sums, max_probes_);
   if (!err) err = bpf_map__set_max_entries(counts, req.max_counts);
   if (!err) err = bpf_object__load(obj_);
   if (err) return fail("load BPF programs", err, log.text());
@@ -154,10 +160,21 @@ void Tracer::Load(const LoadRequest& req) {
   lost_ = static_cast<const volatile uint64_t*>(MapArray(lost, lost_bytes_, PROT_READ));
   hists_bytes_ = PageRound(static_cast<size_t>(max_probes_) * KN_HIST_BUCKETS * sizeof(uint64_t));
   hists_ = static_cast<volatile uint64_t*>(MapArray(hists, hists_bytes_, PROT_READ | PROT_WRITE));
-  if (lost_ == nullptr || hists_ == nullptr) return fail("map the kernel's counters", -errno, "");
+  sums_ = static_cast<volatile uint64_t*>(MapArray(sums, lost_bytes_, PROT_READ | PROT_WRITE));
+  if (lost_ == nullptr || hists_ == nullptr || sums_ == nullptr) return fail("map the kernel's counters", -errno, "");
 
-  ring_ = ring_buffer__new(bpf_map__fd(ring), OnRecord, this, nullptr);
-  if (ring_ == nullptr) return fail("create the ring buffer reader", -errno, log.text());
+  err = OpenRing(bpf_map__fd(ring), bpf_map__fd(reader));
+  if (err) return fail("map the ring buffer", err, "");
+}
+
+int Tracer::OpenRing(int ring_fd, int reader_fd) {
+  int err = ring_.Open(ring_fd);
+  if (err || reader_fd < 0) return err;
+  void* m = mmap(nullptr, static_cast<size_t>(getpagesize()), PROT_READ | PROT_WRITE, MAP_SHARED, reader_fd, 0);
+  if (m == MAP_FAILED) return -errno;
+  reader_ = static_cast<volatile uint64_t*>(m);
+  ring_.SetAsleepFlag(reader_);
+  return 0;
 }
 
 void Tracer::Ready(Napi::Env env) {
@@ -186,26 +203,25 @@ void Tracer::CleanupHook(void* arg) { static_cast<Tracer*>(arg)->Release(); }
 void Tracer::Release() {
   if (loader_.joinable()) loader_.join();
   closed_ = true;
-  StopPolling();
+  ring_.Close();
   for (auto& [id, link] : links_) bpf_link__destroy(link);
   links_.clear();
   for (bpf_object* copy : copies_) bpf_object__close(copy);
   copies_.clear();
   for (auto& [name, copy] : lazy_) bpf_object__close(copy);
   lazy_.clear();
-  if (ring_) ring_buffer__free(ring_);
-  ring_ = nullptr;
+  if (reader_) munmap(const_cast<uint64_t*>(reader_), static_cast<size_t>(getpagesize()));
+  reader_ = nullptr;
   if (lost_) munmap(const_cast<uint64_t*>(lost_), lost_bytes_);
   lost_ = nullptr;
   if (hists_) munmap(const_cast<uint64_t*>(hists_), hists_bytes_);
   hists_ = nullptr;
+  if (sums_) munmap(const_cast<uint64_t*>(sums_), lost_bytes_);
+  sums_ = nullptr;
   if (obj_) bpf_object__close(obj_);
   for (int fd : pinned_fds_) close(fd);
   pinned_fds_.clear();
   obj_ = nullptr;
-  if (!on_batch_.IsEmpty()) on_batch_.Reset();
-  delete batch_;
-  batch_ = nullptr;
 }
 
 Napi::Value Tracer::AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log) {
@@ -412,30 +428,54 @@ Napi::Value Tracer::Hist(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// histSum(probeId) -> BigInt: the sum of the values in the probe's histogram, as the kernel's u64.
+Napi::Value Tracer::HistSum(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
+  uint32_t id = ToU32(info[0]);
+  uint64_t sum = (sums_ != nullptr && id < max_probes_) ? sums_[id] : 0;
+  return Napi::BigInt::New(info.Env(), sum);
+}
+
 void Tracer::ResetHist(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   uint32_t id = ToU32(info[0]);
-  if (hists_ == nullptr || id >= max_probes_) return;
+  if (hists_ == nullptr || sums_ == nullptr || id >= max_probes_) return;
   for (int b = 0; b < KN_HIST_BUCKETS; b++) __atomic_store_n(&hists_[id * KN_HIST_BUCKETS + b], 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&sums_[id], 0, __ATOMIC_RELAXED);
 }
 
 // counts(probeId) -> { keys: Buffer (16 bytes per entry), values: Float64Array }
+// The map is read in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6, below the ring
+// buffer's 5.8): a few syscalls for the whole map instead of two per key.
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   uint32_t id = ToU32(info[0]);
   std::vector<uint8_t> keys;
   std::vector<double> values;
-  kn_count_key key = {}, next = {};
-  void* prev = nullptr;
-  while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
-    uint64_t value = 0;
-    if (next.probe_id == id && bpf_map_lookup_elem(counts_fd_, &next, &value) == 0) {
-      keys.insert(keys.end(), next.data, next.data + sizeof(next.data));
-      values.push_back(static_cast<double>(value));
+  uint32_t room = 1024;
+  std::vector<kn_count_key> batch_keys(room);
+  std::vector<uint64_t> batch_values(room);
+  kn_count_key token = {};  // where the next batch starts (hash maps use its first 4 bytes)
+  bool first = true;
+  for (;;) {
+    uint32_t n = room;
+    int err = bpf_map_lookup_batch(counts_fd_, first ? nullptr : &token, &token, batch_keys.data(), batch_values.data(), &n, nullptr);
+    if (err && errno == ENOSPC && n == 0) {
+      // One hash bucket holds more keys than `room`: retry it with more.
+      room *= 2;
+      batch_keys.resize(room);
+      batch_values.resize(room);
+      continue;
     }
-    key = next;
-    prev = &key;
+    if (err && errno != ENOENT) throw SyscallError(env, "read the count map", -errno, "");
+    for (uint32_t i = 0; i < n; i++) {
+      if (batch_keys[i].probe_id != id) continue;
+      keys.insert(keys.end(), batch_keys[i].data, batch_keys[i].data + sizeof(batch_keys[i].data));
+      values.push_back(static_cast<double>(batch_values[i]));
+    }
+    if (err) break;  // ENOENT: that was the last batch
+    first = false;
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
@@ -461,95 +501,23 @@ void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
   for (auto& k : mine) bpf_map_delete_elem(counts_fd_, &k);
 }
 
-int Tracer::OnRecord(void* ctx, void* data, size_t size) {
-  auto* self = static_cast<Tracer*>(ctx);
-  auto* bytes = static_cast<uint8_t*>(data);
-  self->batch_->insert(self->batch_->end(), bytes, bytes + size);
-  if (self->batch_->size() >= self->batch_limit_) {
-    // The record is already ours; stop here so one batch stays bounded.
-    self->batch_full_ = true;
-    return -E2BIG;
-  }
-  return 0;
-}
-
-size_t Tracer::DrainRing(Napi::Env env) {
-  size_t delivered = 0;
-  // A few bounded batches per wake-up: memory stays bounded and the event
-  // loop gets its turn; the next tick goes on where this one stopped.
-  for (int round = 0; round < 16 && ring_ != nullptr; round++) {
-    batch_full_ = false;
-    int n = ring_buffer__consume(ring_);
-    if (n < 0 && !batch_full_) throw SyscallError(env, "read the ring buffer", n, "");
-    if (batch_->empty()) break;
-    delivered += batch_->size();
-    // The Buffer takes the batch's memory as it is: records are copied once, from the ring.
-    std::vector<uint8_t>* full = batch_;
-    batch_ = new std::vector<uint8_t>();
-    batch_->reserve(full->capacity());
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(
-        env, full->data(), full->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, full);
-    if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(Value(), {buf});
-    if (!batch_full_) break;
-  }
-  return delivered;
-}
-
-// A wake-up or a timer tick, from the event loop: drain, and let an error
-// surface as an uncaught exception (there is no JS caller to throw to).
-void Tracer::OnWake(void* data) {
-  auto* self = static_cast<Tracer*>(data);
-  if (self == nullptr || self->closed_) return;
-  Napi::Env env = self->env_;
-  Napi::HandleScope scope(env);
-  try {
-    self->DrainRing(env);
-  } catch (const Napi::Error& e) {
-    napi_fatal_exception(env, e.Value());
-  }
-}
-
-void Tracer::OnReadable(uv_poll_t* handle, int, int) { OnWake(handle->data); }
-
-void Tracer::OnTimer(uv_timer_t* handle) { OnWake(handle->data); }
-
-// start(onBatch, drainMs): deliver batches until stop() or close().
+// start(onBatch, onError, drainMs, scratch): deliver batches, copied into
+// scratch, until stop() or close(); reading failures go to onError.
 void Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  on_batch_ = Napi::Persistent(info[0].As<Napi::Function>());
-  uint32_t drain_ms = ToU32(info[1]);
-  if (poll_ != nullptr) return;
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poll_ = new uv_poll_t;
-  uv_poll_init(loop, poll_, ring_buffer__epoll_fd(ring_));
-  poll_->data = this;
-  uv_poll_start(poll_, UV_READABLE, OnReadable);
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop, timer_);
-  timer_->data = this;
-  uv_timer_start(timer_, OnTimer, drain_ms, drain_ms);
-}
-
-void Tracer::StopPolling() {
-  if (poll_ != nullptr) {
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (timer_ != nullptr) {
-    uv_timer_stop(timer_);
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
-  }
+  ring_.Start(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(), ToU32(info[2]), info[3].As<Napi::Buffer<uint8_t>>());
 }
 
 void Tracer::Stop(const Napi::CallbackInfo& info) {
   Ready(info.Env());
-  StopPolling();
+  ring_.Stop();
+}
+
+// ref(bool): whether an attached probe keeps the process alive.
+void Tracer::SetRef(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
+  ring_.Ref(info[0].ToBoolean());
 }
 
 // ready(): waits for a background load; throws what made it fail.
@@ -560,7 +528,7 @@ Napi::Value Tracer::Drain(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   Napi::Env env = info.Env();
   if (closed_) return Napi::Number::New(env, 0);
-  return Napi::Number::New(env, static_cast<double>(DrainRing(env)));
+  return Napi::Number::New(env, static_cast<double>(ring_.Drain(env)));
 }
 
 // info() -> ids of the loaded programs and maps, for inspection and tests.
@@ -607,7 +575,7 @@ void Tracer::Pin(const Napi::CallbackInfo& info) {
   CheckPrograms(env, obj_);
   std::string dir = info[0].As<Napi::String>();
   LogCapture log;
-  for (const char* name : {"events", "configs", "lost"}) {
+  for (const char* name : {"events", "configs", "lost", "reader"}) {
     std::string path = dir + "/" + name;
     int err = bpf_map__pin(bpf_object__find_map_by_name(obj_, name), path.c_str());
     if (err) throw SyscallError(env, "pin map " + path, err, log.text());
@@ -623,6 +591,17 @@ void Tracer::Pin(const Napi::CallbackInfo& info) {
 // object: this tracer drains the pinned probe's ring and reads its lost
 // counters; it attaches nothing.
 void Tracer::OpenPinned(Napi::Env env, const std::string& dir) {
+  // One reader at a time: readers share the ring's read position, so a second
+  // would take half the events. The lock goes with this tracer's fds, and with
+  // the process if it dies.
+  int lock = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (lock >= 0) close(lock);
+    Release();
+    throw SyscallError(env, e == EWOULDBLOCK ? "read the pinned probe " + dir + ": another process reads it" : "open " + dir, -e, "");
+  }
+  pinned_fds_.push_back(lock);
   auto open = [&](const char* name) {
     std::string path = dir + "/" + name;
     int fd = bpf_obj_get(path.c_str());
@@ -653,11 +632,13 @@ void Tracer::OpenPinned(Napi::Env env, const std::string& dir) {
     throw SyscallError(env, "map the pinned lost counters", -e, "");
   }
   lost_ = static_cast<const volatile uint64_t*>(m);
-  ring_ = ring_buffer__new(events, OnRecord, this, nullptr);
-  if (ring_ == nullptr) {
-    int e = errno;
+  // Probes pinned by older versions have no reader flag: their reader drains on a timer.
+  int reader = bpf_obj_get((dir + "/reader").c_str());
+  if (reader >= 0) pinned_fds_.push_back(reader);
+  int err = OpenRing(events, reader);
+  if (err) {
     Release();
-    throw SyscallError(env, "read the pinned ring buffer", -e, "");
+    throw SyscallError(env, "read the pinned ring buffer", err, "");
   }
   napi_add_env_cleanup_hook(env, CleanupHook, this);
 }

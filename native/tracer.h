@@ -5,7 +5,7 @@
 #pragma once
 
 #include <napi.h>
-#include <uv.h>
+
 
 #include <cstdint>
 #include <map>
@@ -14,10 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include "ring.h"
+
 struct bpf_object;
 struct bpf_program;
 struct bpf_link;
-struct ring_buffer;
 
 namespace kn {
 
@@ -38,11 +39,13 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);
+  Napi::Value HistSum(const Napi::CallbackInfo& info);
   void ResetHist(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   void ClearCounts(const Napi::CallbackInfo& info);
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
+  void SetRef(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   void WaitReady(const Napi::CallbackInfo& info);
@@ -76,13 +79,9 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Loaded(name), loading its copy first when needed.
   bpf_program* Program(Napi::Env env, const char* name);
   Napi::Value AddLink(Napi::Env env, bpf_link* link, const char* what, const std::string& log);
-  // Consumes ready records into batches and hands each batch to JS.
-  size_t DrainRing(Napi::Env env);
-  static int OnRecord(void* ctx, void* data, size_t size);
-  static void OnWake(void* data);
-  static void OnReadable(uv_poll_t* handle, int status, int events);
-  static void OnTimer(uv_timer_t* handle);
-  void StopPolling();
+  // Maps the ring and the reader's wake-up flag (map `reader`, absent from
+  // probes pinned by older versions); returns 0 or a negative errno.
+  int OpenRing(int ring_fd, int reader_fd);
   void Release();
   static void CleanupHook(void* arg);
 
@@ -107,19 +106,12 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   size_t lost_bytes_ = 0;
   volatile uint64_t* hists_ = nullptr;  // mmap of the kernel's log2 histograms
   size_t hists_bytes_ = 0;
+  volatile uint64_t* reader_ = nullptr;  // mmap of the reader's wake-up flag
+  volatile uint64_t* sums_ = nullptr;  // mmap of the histograms' sums, one per probe id (lost_bytes_ long)
   int counts_fd_ = -1;
-  ring_buffer* ring_ = nullptr;
+  RingReader ring_;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;
-
-  // Polling state: a uv_poll_t on the ring's epoll fd for forced wake-ups and
-  // a timer that drains what arrived without one.
-  uv_poll_t* poll_ = nullptr;
-  uv_timer_t* timer_ = nullptr;
-  Napi::FunctionReference on_batch_;
-  std::vector<uint8_t>* batch_ = new std::vector<uint8_t>();  // handed to JS whole, then replaced
-  size_t batch_limit_ = 1 << 20;
-  bool batch_full_ = false;
   bool closed_ = false;
   // Map fds opened from bpffs by a tracer that reads a pinned probe.
   std::vector<int> pinned_fds_;

@@ -10,7 +10,7 @@ const { spawnSync } = require('child_process');
 
 const root = path.resolve(__dirname, '..');
 
-if (fs.existsSync(path.join(root, 'Makefile')) && fs.existsSync(path.join(root, 'lib', 'native.ts'))) {
+if (fs.existsSync(path.join(root, 'Makefile')) && fs.existsSync(path.join(root, 'lib', 'sys', 'native.ts'))) {
   console.log('kprobe-node: source checkout; `make` builds the addon');
   process.exit(0);
 }
@@ -18,6 +18,14 @@ if (fs.existsSync(path.join(root, 'Makefile')) && fs.existsSync(path.join(root, 
 if (process.platform !== 'linux') {
   // Installs (e.g. as a dependency of a cross-platform project) but cannot run.
   console.warn(`kprobe-node: traces the Linux kernel; nothing to build on ${process.platform}`);
+  process.exit(0);
+}
+
+// The BPF programs know the registers of the architectures in lib/arch.ts
+// only. Elsewhere the package installs, and its first use says why it cannot run.
+const { ARCHES } = require('../dist/lib/sys/arch.js');
+if (!Object.prototype.hasOwnProperty.call(ARCHES, process.arch)) {
+  console.warn(`kprobe-node: supports ${Object.keys(ARCHES).join(' and ')} only; nothing to build on ${process.arch}`);
   process.exit(0);
 }
 

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "open failed: %s\n", strerror(errno));
 		return 1;
 	}
-	skel->rodata->wakeup_bytes = ring_bytes / 4; /* as lib/session.ts: ringBytes / 4 */
+	skel->rodata->wakeup_bytes = ring_bytes / 4; /* as lib/core/session.ts: ringBytes / 4 */
 	skel->rodata->field_path = !no_path;
 	bpf_map__set_max_entries(skel->maps.events, ring_bytes);
 	if (handwritten__load(skel)) {

@@ -23,4 +23,3 @@ export {
   type BtfVoid,
   type LoadOptions,
 } from './reader';
-export { findMember, memberNames, members, prototype, resolve, sizeOf, skipModifiers, typeToString } from './types';

@@ -11,7 +11,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NotFoundError, SystemError, UnsupportedError, closest } from '../errors';
+import { NotFoundError, SystemError, UnsupportedError } from '../errors';
+import { closest } from '../sys/names';
 import { Kind, INT_BOOL, INT_CHAR, INT_SIGNED, extraWords, parseHeader } from './format';
 import * as T from './types';
 
@@ -605,6 +606,11 @@ export class Btf {
   /** C spelling of a type, with an optional declarator name: `const char *name`. */
   typeToString(id: number, name = ''): string {
     return T.typeToString(this, id, name);
+  }
+
+  /** Whether a one-byte type reads as text ('char') or as bytes ('byte'); see types.ts. */
+  charKind(id: number): 'char' | 'byte' | false {
+    return T.charKind(this, id);
   }
 
   /** A member by name, looking through anonymous struct/union members. */

@@ -3,9 +3,13 @@
  * their types, and where each value starts (argument register, return
  * register, or a field of the tracepoint record).
  */
-import { Source } from '../abi';
+import { Source } from '../sys/abi';
+import { currentArch } from '../sys/arch';
+import type { TracepointField } from '../sys/tracefs';
 import { Btf, BtfFunction, Kind } from '../btf';
 import { RAW, TypeRef, Types } from './ctype';
+
+export type { TracepointField };
 
 /** Where a parameter's value is at the probe. */
 export type ParamLocation =
@@ -28,10 +32,10 @@ export interface ContextParam {
   ctype?: string;
 }
 
-export type ProbeKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall';
+export type ContextKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall';
 
 export interface ProbeContext {
-  kind: ProbeKind;
+  kind: ContextKind;
   /** The function or tracepoint (`vfs_fsync_range`, `syscalls:sys_enter_openat`), for messages and flag tables. */
   name: string;
   /** Types for parameters and casts; absent when there is no BTF (raw registers). */
@@ -47,27 +51,36 @@ export interface ProbeContext {
   kernel: boolean;
 }
 
-/** x86-64 passes the first 6 integer arguments in registers. */
-export const ARG_REGS = 6;
+/** Integer arguments passed in registers on this architecture (x86-64: 6, arm64: 8). */
+export function argRegs(): number {
+  return currentArch().args.length;
+}
 
 /**
- * Parameters of a BTF function assigned to registers the way the x86-64
- * SysV ABI does: scalars take one register, structs of up to 16 bytes two,
- * larger structs and whatever does not fit go on the stack.
+ * Parameters of a BTF function assigned to registers as the calling
+ * convention does (lib/sys/arch.ts): scalars take one register, structs of up to
+ * 16 bytes two; larger structs go on the stack (x86-64) or by reference
+ * (arm64: a pointer in one register), and what does not fit on the stack.
  */
 function functionParams(btf: Btf, fn: BtfFunction): ContextParam[] {
   const types = new Types(btf);
+  const arch = currentArch();
   let reg = 0;
   return fn.params.map((p, i) => {
     const name = p.name || `arg${i}`;
     const v = types.view(p.type);
     const size = types.size(p.type);
-    const regs = v.k === 'struct' || v.k === 'union' ? (size > 16 ? 0 : Math.ceil(size / 8)) : 1;
+    const composite = v.k === 'struct' || v.k === 'union';
+    const byReference = composite && size > 16 && arch.bigStructs === 'reference';
+    const regs = composite ? (size > 16 ? (byReference ? 1 : 0) : Math.ceil(size / 8)) : 1;
     const param: ContextParam = { name, type: p.type, at: { source: Source.Reg, reg } };
     if (regs === 0) {
       param.unavailable = `it is a ${size}-byte ${v.k} passed on the stack`;
-    } else if (reg + regs > ARG_REGS) {
-      param.unavailable = `it is passed on the stack (x86-64 passes only ${ARG_REGS} arguments in registers)`;
+    } else if (reg + regs > arch.args.length) {
+      param.unavailable = `it is passed on the stack (${arch.title} passes only ${arch.args.length} arguments in registers)`;
+    } else if (byReference) {
+      param.unavailable = `it is a ${size}-byte ${v.k} that ${arch.title} passes as a pointer to a copy`;
+      reg += regs;
     } else {
       if (regs > 1) param.unavailable = `it is a ${v.k} passed by value in two registers`;
       reg += regs;
@@ -105,12 +118,12 @@ export function kretprobeContext(fn: BtfFunction, kind: 'kretprobe' | 'uretprobe
  * A function without BTF (or a user-space function): arg0..arg{count-1} are
  * untyped 64-bit registers, `retval` for return probes.
  */
-export function rawContext(kind: ProbeKind, name: string, opts: { count?: number; btf?: Btf } = {}): ProbeContext {
+export function rawContext(kind: ContextKind, name: string, opts: { count?: number; btf?: Btf } = {}): ProbeContext {
   const user = kind === 'uprobe' || kind === 'uretprobe';
   const ret = kind === 'kretprobe' || kind === 'uretprobe';
   const params: ContextParam[] = ret
     ? []
-    : Array.from({ length: Math.min(opts.count ?? ARG_REGS, ARG_REGS) }, (_, i) => ({
+    : Array.from({ length: Math.min(opts.count ?? argRegs(), argRegs()) }, (_, i) => ({
         name: `arg${i}`, type: RAW, at: { source: Source.Reg, reg: i } as ParamLocation, user,
       }));
   const retval: ContextParam | undefined = ret ? { name: 'retval', type: RAW, at: { source: Source.Ret }, user } : undefined;
@@ -128,16 +141,6 @@ function tryKernelBtf(): Btf | undefined {
   }
 }
 
-/** One field of a tracepoint's format file (lib/tracefs.ts's TracepointField has this shape). */
-export interface TracepointField {
-  name: string;
-  /** The C type: `const char *`, `__data_loc char[]`, `char[16]`, `unsigned int`. */
-  type: string;
-  offset: number;
-  size: number;
-  signed: boolean;
-  common?: boolean;
-}
 
 /**
  * A tracepoint's record. `syscall`: a syscalls:sys_enter_* or sys_exit_* event,

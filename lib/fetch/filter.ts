@@ -1,12 +1,13 @@
 /**
  * Filters: `flags & 0x40 && count > 4096 && comm == "bash"`. Each condition
- * compares one fetched value with a constant in the kernel (lib/abi.ts
+ * compares one fetched value with a constant in the kernel (lib/sys/abi.ts
  * FetchFilter); values that are not shown are fetched as hidden arguments.
  * `comm`, `pid`, `tid` and `uid` (or `$comm`, … when a parameter has that
  * name) become the probe's cheaper task filters instead.
  */
-import { COMM_LEN, FetchFilter, FilterOp, MAX_ARGS, MAX_FILTERS } from '../abi';
-import { ExpressionError, closest } from '../errors';
+import { COMM_LEN, FetchFilter, FilterOp, MAX_ARGS, MAX_FILTERS } from '../sys/abi';
+import { ExpressionError } from '../errors';
+import { closest } from '../sys/names';
 import type { ProbeContext } from './context';
 import type { ArgDecoder } from './format';
 import { CompileOptions, CompiledArg, compileSpec } from './resolve';

@@ -101,29 +101,3 @@ export function formatValue(d: ArgDecoder, raw: RawValue): string {
       return formatFlags(d.flags ?? [], v, bits(d));
   }
 }
-
-/**
- * The JavaScript value an event carries: numbers for scalars up to 32 bits,
- * bigints for 64-bit ones and pointers, booleans, strings (enum names when
- * known), Buffers for bytes.
- */
-export function decodeValue(d: ArgDecoder, raw: RawValue): number | bigint | boolean | string | Buffer {
-  switch (d.kind) {
-    case 'string':
-      return Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw);
-    case 'bytes':
-      return Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
-    case 'bool':
-      return scalar(d, raw) !== 0n;
-    case 'enum': {
-      const v = scalar(d, raw);
-      return d.names?.get(v) ?? (bits(d) <= 32 ? Number(v) : v);
-    }
-    case 'pointer':
-      return scalar(d, raw);
-    default: {
-      const v = scalar(d, raw);
-      return bits(d) <= 32 ? Number(v) : v;
-    }
-  }
-}

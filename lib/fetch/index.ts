@@ -1,10 +1,10 @@
 /**
  * The fetch compiler: argument and filter expressions, resolved against a
- * probe's BTF types into fetch programs (lib/abi.ts) and value formatters.
+ * probe's BTF types into fetch programs (lib/sys/abi.ts) and value formatters.
  */
 export { RAW, Types, knownWithoutBtf, type TypeRef, type View } from './ctype';
 export {
-  ARG_REGS,
+  argRegs,
   fieldType,
   kprobeContext,
   kretprobeContext,
@@ -13,11 +13,11 @@ export {
   type ContextParam,
   type ParamLocation,
   type ProbeContext,
-  type ProbeKind,
+  type ContextKind,
   type TracepointField,
 } from './context';
 export { FLAG_TABLES, flagsFromEnum, knownFlags, type FlagName } from './flags';
-export { decodeValue, formatFlags, formatValue, type ArgDecoder, type DecodeKind, type RawValue } from './format';
+export { formatFlags, formatValue, type ArgDecoder, type DecodeKind, type RawValue } from './format';
 export { parseFilter, type FilterOptions, type FilterResult } from './filter';
 export { SUFFIXES, parseArg, parseConditions, tokenize, type ArgSpec, type Condition, type Expr, type Suffix, type TypeName } from './parse';
 export {
@@ -26,7 +26,6 @@ export {
   compileArgs,
   compileSpec,
   defaultArgs,
-  rawArgs,
   render,
   type CompileOptions,
   type CompiledArg,

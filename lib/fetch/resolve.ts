@@ -1,6 +1,6 @@
 /**
  * Compiles a parsed argument expression against a probe context into a
- * fetch program (lib/abi.ts FetchArg) and the way to show its value.
+ * fetch program (lib/sys/abi.ts FetchArg) and the way to show its value.
  *
  * A location is tracked while walking the expression: either the current
  * value itself (a register), or memory at `value + offset`. `->` on a
@@ -8,8 +8,9 @@
  * structs and arrays only move the pending offset, which the final store
  * then uses, so `a->b.c->d.e` costs two steps plus the store.
  */
-import { FetchArg, FetchStep, MAX_ARGS, MAX_STEPS, MAX_STR, Source, Store } from '../abi';
-import { ExpressionError, closest } from '../errors';
+import { FetchArg, FetchStep, MAX_ARGS, MAX_STEPS, MAX_STR, Source, Store } from '../sys/abi';
+import { ExpressionError } from '../errors';
+import { closest } from '../sys/names';
 import { RAW, TypeRef, Types, View } from './ctype';
 import type { ContextParam, ProbeContext } from './context';
 import { FLAG_TABLES, FlagName, flagsFromEnum, knownFlags } from './flags';
@@ -522,16 +523,4 @@ export function defaultArgs(ctx: ProbeContext, opts: CompileOptions = {}): Compi
     // A string-less char pointer would show garbage; an unreadable one shows a fault, which is honest.
     return compileArg(p.name, ctx, opts);
   });
-}
-
-/** arg0..arg{count-1} as 64-bit hex values, for functions without BTF. */
-export function rawArgs(count = 6, opts: { ret?: boolean } = {}): CompiledArg[] {
-  const args: CompiledArg[] = [];
-  const at = (source: Source, reg?: number): FetchArg => ({ source, ...(reg === undefined ? {} : { reg }), steps: [], store: Store.Value, size: 8 });
-  const decode: ArgDecoder = { kind: 'hex', size: 8, signed: false, type: 'u64' };
-  if (opts.ret) return [{ label: 'retval', expression: 'retval', fetch: at(Source.Ret), decode: { ...decode } }];
-  for (let i = 0; i < Math.min(count, 6); i++) {
-    args.push({ label: `arg${i}`, expression: `arg${i}`, fetch: at(Source.Reg, i), decode: { ...decode } });
-  }
-  return args;
 }

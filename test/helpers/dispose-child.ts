@@ -4,7 +4,7 @@
  * report what the kernel and the probe say inside and after the block.
  */
 import { attachTracepoint } from '../../lib';
-import { Session } from '../../lib/session';
+import { Session } from '../../lib/core/session';
 import { linksOfProgram } from './bpf';
 
 async function main(): Promise<void> {

@@ -18,6 +18,8 @@ export interface HostNeeds {
   root?: boolean;
   /** tracefs (mounted, or mountable at /sys/kernel/tracing). */
   tracefs?: boolean;
+  /** The kernel's BTF (/sys/kernel/btf/vmlinux). */
+  btf?: boolean;
   /** Programs that must be on PATH (gcc, bpftool, setpriv, ...). */
   tools?: string[];
 }
@@ -62,6 +64,7 @@ export function missingNeeds(needs: HostNeeds): string[] {
   if (needs.tracefs && !fs.existsSync('/sys/kernel/tracing') && !fs.existsSync('/sys/kernel/debug/tracing/events')) {
     why.push('no tracefs (CONFIG_TRACING off?)');
   }
+  if (needs.btf && !fs.existsSync('/sys/kernel/btf/vmlinux')) why.push('no kernel BTF (CONFIG_DEBUG_INFO_BTF off?)');
   for (const tool of needs.tools ?? []) if (!onPath(tool)) why.push(`needs ${tool} on PATH`);
   return why;
 }

@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import { TraceEvent, attachTracepoint, attachUprobe } from '../../lib';
-import { Session } from '../../lib/session';
+import { Session } from '../../lib/core/session';
 import { Uprog } from './uprog';
 import { Workload } from './workload';
 

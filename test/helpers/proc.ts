@@ -23,7 +23,7 @@ export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEn
 }
 
 /** The CLI as users run it, from dist/. */
-export const cliPath = path.join(distLib, 'cli.js');
+export const cliPath = path.join(distLib, 'cli', 'main.js');
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return run(process.execPath, [cliPath, ...args], opts);

@@ -5,8 +5,8 @@
  * kernel through. Below the floor: test/floor, in the VM on 5.10.
  */
 import { execFileSync } from 'child_process';
-import { checkKernelFloor } from '../../lib/features';
-import { native } from '../../lib/native';
+import { checkKernelFloor } from '../../lib/sys/features';
+import { native } from '../../lib/sys/native';
 import { describeHost } from '../helpers/host';
 
 describeHost('kernel floor', { root: true, tools: ['bpftool'] }, () => {

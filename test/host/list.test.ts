@@ -42,11 +42,17 @@ describeHost('listing what can be traced', { root: true, tracefs: true }, () => 
     }
   });
 
-  test('functions of loaded modules carry the module', () => {
-    const line = /^\S+ [tT] (\w+)\t\[(\w+)\]$/m.exec(kallsyms.split('\n').filter((l) => !/\[(bpf|__builtin)/.test(l)).join('\n'));
-    if (!line) return; // no modules loaded here; the VM test covers fuse
-    const f = listFunctions(line[1]).find((x) => x.name === line[1]);
-    if (f) expect(f.module).toBe(line[2]);
+  test('functions carry the module kallsyms names for them, and [bpf] or [__builtin__*] is no module', () => {
+    // Modules are often absent here (test/kernel/list.test.ts loads fuse in the VM); the listing must agree either way.
+    const moduleOf = new Map<string, string>();
+    for (const m of kallsyms.matchAll(/^\S+ [tTwW] (\S+)\t\[(\w+)\]$/gm)) if (m[2] !== 'bpf' && !m[2].startsWith('__builtin')) moduleOf.set(m[1], m[2]);
+    const listed = listFunctions();
+    const withModule = listed.filter((f) => f.module !== undefined);
+    expect(withModule.filter((f) => moduleOf.get(f.name) !== f.module)).toEqual([]);
+    // The non-modules are real here: BPF programs sit in kallsyms as [bpf] while tests run.
+    expect(listed.filter((f) => f.module === 'bpf' || f.module?.startsWith('__builtin'))).toEqual([]);
+    if (moduleOf.size) expect(withModule.length).toBeGreaterThan(0);
+    else expect(withModule).toEqual([]);
   });
 
   test("tracepoint:sched:* lists the sched tracepoints; sched:* reads the same", () => {
@@ -82,17 +88,13 @@ describeHost('listing what can be traced', { root: true, tracefs: true }, () => 
     expect(none.stderr).toMatch(/nothing matches kn_no_such_fn_\*/);
   });
 
-  test('kprobe-node list (everything) finishes in a few seconds', async () => {
-    const t = Date.now();
+  // How fast is a benchmark's question (bench/: listing all functions); this checks what it prints.
+  test('kprobe-node list (everything) lists functions, tracepoints and syscalls', async () => {
     const r = await runCli(['list']);
-    const ms = Date.now() - t;
-    // eslint-disable-next-line no-console
-    console.log(`kprobe-node list: ${r.stdout.split('\n').length - 1} lines in ${ms} ms (node start-up included)`);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^vfs_read$/m);
     expect(r.stdout).toMatch(/^tracepoint:sched:sched_switch$/m);
     expect(r.stdout).toMatch(/^syscall:openat$/m);
-    expect(ms).toBeLessThan(5000);
   });
 
   test('an unknown function: NotFoundError with the closest names, on any kernel', () => {
@@ -105,6 +107,7 @@ describeHost('listing what can be traced', { root: true, tracefs: true }, () => 
     expect(w.message).toMatch(/no kernel function that can be probed matches kn_no_such_fn_\*/);
   });
 
+  // Where kprobes exist, test/kernel/list.test.ts checks that these names attach and fire.
   (kernelHasKprobes ? test.skip : test)('no kprobes here: the error names tracepoints that may stand in', () => {
     const tcp = errorOf(() => attachKprobe('tcp_sendmsg'));
     expect(tcp).toBeInstanceOf(UnsupportedError);

@@ -1,7 +1,11 @@
 /**
  * The npm package as users get it: `npm pack` (what make built), installed
- * offline into an empty project where no compiler, no libbpf/libelf headers or
- * shared libraries and no build tools can be found. Those are hidden in a
+ * offline, with an empty npm cache, into an empty project where no compiler,
+ * no libbpf/libelf headers or shared libraries and no build tools can be found.
+ * The dependencies come from this checkout's node_modules, packed into
+ * tarballs that the test project pins with npm "overrides": nothing is asked
+ * of the registry, and nothing is taken from a cache that earlier commands
+ * may have warmed. Those are hidden in a
  * private mount namespace (unshare), so the system is never changed: clang,
  * gcc, make and python3 become empty files there, as do libbpf.so and libelf.so.
  * Then: the addon must be the prebuilt one, linking no libbpf; the installed
@@ -17,6 +21,8 @@ import { describeHost, repoRoot } from '../helpers/host';
 jest.setTimeout(240000);
 
 const COMM = 'kn_pkg_sync'; // a copy of sync under this name: only its events count
+/** The architectures the package ships a BPF object and a prebuilt addon for. */
+const ARCHES = ['x64', 'arm64'] as const;
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
@@ -53,16 +59,19 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
   let installed: string;
   let syncCopy: string;
 
+  let cache: string; // the npm cache of every install here: empty at the start
+  let overrides: Record<string, string>; // each runtime dependency -> its tarball
+
   const restricted = (args: string[], cwd: string, env: Record<string, string> = {}) =>
     spawnSync(
       'unshare',
       ['--mount', '--propagation', 'private', 'sh', '-c', `${HIDE}\nexec env -i "$@"`, 'sh',
-        `HOME=${os.homedir()}`, `PATH=${bin}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...args],
+        `HOME=${os.homedir()}`, `PATH=${bin}`, `npm_config_cache=${cache}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...args],
       { cwd, encoding: 'utf8', timeout: 120000 },
     );
 
-  const npmInstall = (cwd: string, from = tarball) =>
-    restricted(['npm', 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', from], cwd);
+  const INSTALL = ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'];
+  const npmInstall = (cwd: string, from = tarball, env: Record<string, string> = {}) => restricted(['npm', ...INSTALL, from], cwd, env);
 
   // The same package without its prebuilds, as on a machine none of them fits.
   let bare: string | undefined;
@@ -79,16 +88,41 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
     return bare;
   };
 
-  const newApp = (name: string) => {
+  /** A project; `allowScripts` approves kprobe-node's install script, as `npm install-scripts approve` does. */
+  const newApp = (name: string, allowScripts = false) => {
     const d = path.join(dir, name);
     fs.mkdirSync(d);
-    fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }));
+    const json = { name, version: '1.0.0', private: true, overrides, ...(allowScripts ? { allowScripts: { [pkg.name]: true } } : {}) };
+    fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify(json, null, 2));
     return d;
+  };
+
+  /**
+   * Packs every runtime dependency (the lock file's non-dev packages) from
+   * node_modules into `deps/`, and returns the overrides that point npm at them.
+   */
+  const packDependencies = (): Record<string, string> => {
+    const deps = path.join(dir, 'deps');
+    fs.mkdirSync(deps);
+    const lock = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean; devOptional?: boolean }>;
+    };
+    const out: Record<string, string> = {};
+    for (const [where, p] of Object.entries(lock.packages)) {
+      if (!where || p.dev || p.devOptional) continue;
+      const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', deps, `./${where}`], { cwd: repoRoot, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`npm pack ${where} failed: ${r.stderr}`);
+      out[where.replace(/^.*node_modules\//, '')] = `file:${path.join(deps, JSON.parse(r.stdout)[0].filename as string)}`;
+    }
+    return out;
   };
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kn-pkg-'));
     fs.chmodSync(dir, 0o755);
+    cache = path.join(dir, 'npm-cache');
+    fs.mkdirSync(cache);
+    overrides = packDependencies();
     const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repoRoot, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`npm pack failed: ${r.stderr}`);
     packed = JSON.parse(r.stdout)[0];
@@ -116,12 +150,14 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
     const files = packed.files.map((f) => f.path).sort();
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^scripts\/install\.js$/, /^scripts\/kprobe-node$/,
-      /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
+      /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
       // for the from-source fallback where no prebuild fits
       /^native\/[^/]+\.(cc|h)$/, /^bpf\/kprobe_node\.h$/,
+      // the exporter daemon's example config and systemd unit
+      /^contrib\/exporter\/[^/]+$/,
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
-    for (const f of ['README.md', 'LICENSE', 'dist/bpf/kprobe_node.bpf.o', `prebuilds/linux-${process.arch}/${pkg.name}.glibc.node`]) {
+    for (const f of ['README.md', 'LICENSE', ...ARCHES.map((a) => `dist/bpf/${a}/kprobe_node.bpf.o`), ...ARCHES.map((a) => `prebuilds/linux-${a}/${pkg.name}.glibc.node`)]) {
       expect(files).toContain(f);
     }
     // bin, main, types and exports point into the tarball
@@ -134,6 +170,29 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
       expect(fs.existsSync(path.join(repoRoot, f.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
     }
     console.log(`${path.basename(tarball)}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked, ${files.length} files`);
+  });
+
+  test('every dependency comes from this checkout: none is asked of the registry, none taken from a warm cache', () => {
+    expect(Object.keys(overrides).sort()).toEqual(expect.arrayContaining(Object.keys(JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).dependencies)));
+    expect(install.stderr).not.toMatch(/ENOTCACHED|registry\.npmjs/);
+    // The cache started empty and holds only what this test's installs put there: no registry metadata.
+    const cached = spawnSync('grep', ['-rl', 'registry.npmjs.org/', path.join(cache, '_cacache', 'index-v5')], { encoding: 'utf8' });
+    expect(cached.stdout).toBe('');
+  });
+
+  test.each(ARCHES)('the %s prebuild is for that machine, stripped, and needs no libbpf, libelf or zlib', (arch) => {
+    const file = path.join(repoRoot, 'prebuilds', `linux-${arch}`, `${pkg.name}.glibc.node`);
+    expect(fs.readFileSync(file).readUInt16LE(18)).toBe({ x64: 62, arm64: 183 }[arch]); // e_machine
+    const sections = spawnSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
+    expect(sections.status).toBe(0);
+    expect(sections.stdout).toContain('.dynsym');
+    expect(sections.stdout).not.toMatch(/\.symtab|\.debug_/);
+    const needed = spawnSync('readelf', ['-d', '-W', file], { encoding: 'utf8' }).stdout;
+    const libs = [...needed.matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1]).sort();
+    expect(libs).toContain('libc.so.6');
+    // the C and C++ runtimes only: libbpf, libelf and zlib are linked in
+    expect(libs.filter((l) => !/^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libstdc\+\+\.so\.6|ld-linux-[\w-]+\.so\.\d)$/.test(l))).toEqual([]);
+    console.log(`prebuilds/linux-${arch}: ${fs.statSync(file).size} bytes`);
   });
 
   test('installs offline with no compiler or libbpf; the addon is the prebuilt one and links no libbpf', () => {
@@ -250,8 +309,8 @@ void main();
     fs.writeFileSync(path.join(app, 'consumer.ts'), src);
     const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
     const common = ['--strict', '--target', 'ES2022', '--types', 'node', '--typeRoots', path.join(repoRoot, 'node_modules', '@types')];
-    // Node16 resolution reads "exports"; the older "node" resolution reads "types".
-    const old = restricted(['node', tsc, ...common, '--module', 'commonjs', '--moduleResolution', 'node', '--noEmit', 'consumer.ts'], app);
+    // Both resolutions a CommonJS project may use today read "exports".
+    const old = restricted(['node', tsc, ...common, '--module', 'commonjs', '--moduleResolution', 'bundler', '--noEmit', 'consumer.ts'], app);
     expect(old.stdout + old.stderr).toBe('');
     const c = restricted(['node', tsc, ...common, '--module', 'node16', '--moduleResolution', 'node16', '--outDir', 'out', 'consumer.ts'], app);
     expect(c.stdout + c.stderr).toBe('');
@@ -267,8 +326,43 @@ void main();
     expect(ev.pid).toBeGreaterThan(1);
   });
 
+  test('with no prebuild that fits and its install script not approved, the first use says how to approve and rebuild', () => {
+    const d = newApp('from-source-unapproved');
+    // As npm does for a package whose scripts are not approved (or with --ignore-scripts): nothing is built.
+    const r = restricted(['npm', ...INSTALL, '--ignore-scripts', withoutPrebuilds()], d);
+    expect(r.status).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/gyp info/);
+    const use = restricted(['node', '-e', `
+      try { require('${pkg.name}').attachSyscall('syncfs'); console.log('attached'); process.exit(0); }
+      catch (e) { console.log(e.name, e.feature); console.log(e.message); }`], d);
+    const [kind, message] = use.stdout.split('\n');
+    expect(kind).toBe('UnsupportedError addon');
+    expect(message).toContain(`npm install-scripts approve ${pkg.name}`);
+    expect(message).toContain(`npm rebuild ${pkg.name}`);
+    expect(message).toContain('libbpf-dev');
+  });
+
+  test('on an architecture it does not support, it installs, and the first use fails naming the architecture', () => {
+    const d = newApp('riscv64');
+    const preload = path.join(d, 'riscv64.js');
+    fs.writeFileSync(preload, "Object.defineProperty(process, 'arch', { value: 'riscv64' });");
+    const env = { NODE_OPTIONS: `--require ${preload}` };
+    const r = npmInstall(d, tarball, env);
+    expect(r.stdout + r.stderr).toContain('kprobe-node: supports x64 and arm64 only; nothing to build on riscv64');
+    expect(r.status).toBe(0);
+    const use = restricted(
+      ['node', '-e', `try { require('${pkg.name}').attachSyscall('openat') } catch (e) { console.log(e.name, e.code, e.feature, e.message) }`],
+      d,
+      env,
+    );
+    expect(use.stderr).toBe('');
+    expect(use.stdout.trim()).toBe(
+      'UnsupportedError EKN_UNSUPPORTED arch kprobe-node does not support the riscv64 architecture: it knows the registers of x64 and arm64 only',
+    );
+  });
+
   test('with no prebuild that fits and no compiler, install fails saying what to install', () => {
-    const d = newApp('from-source-restricted');
+    const d = newApp('from-source-restricted', true);
     const r = npmInstall(d, withoutPrebuilds());
     expect(r.status).not.toBe(0);
     const out = r.stdout + r.stderr;
@@ -277,10 +371,10 @@ void main();
   });
 
   test('with the toolchain and libbpf-dev, the fallback builds from source against the shared libbpf', () => {
-    const d = newApp('from-source');
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const d = newApp('from-source', true);
+    const env: NodeJS.ProcessEnv = { ...process.env, npm_config_cache: cache };
     delete env.KPROBE_NODE_LIBBPF_DIR;
-    const r = spawnSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', withoutPrebuilds()], { cwd: d, env, encoding: 'utf8', timeout: 200000 });
+    const r = spawnSync('npm', [...INSTALL, withoutPrebuilds()], { cwd: d, env, encoding: 'utf8', timeout: 200000 });
     expect(r.stdout + r.stderr).not.toContain('building it failed');
     expect(r.status).toBe(0);
     const pkgDir = path.join(d, 'node_modules', pkg.name);

@@ -69,7 +69,7 @@ describeHost('pinned probes', { root: true, tracefs: true, tools: ['bpftool', 'g
 
     // The CLI is gone; its link is still in the kernel, pinned.
     const dir = `${PIN_ROOT}/${n}`;
-    expect(fs.readdirSync(dir).sort()).toEqual(['configs', 'events', 'link-1', 'lost']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['configs', 'events', 'link-1', 'lost', 'reader']);
     const link = pinnedLinkId(`${dir}/link-1`);
     expect(link).toBeDefined();
     expect(linkExists(link!)).toBe(true);
@@ -142,7 +142,7 @@ describeHost('pinned probes', { root: true, tracefs: true, tools: ['bpftool', 'g
     const probe = attachSyscall('syncfs', { pin: n });
     open.push(probe);
     const dir = `${PIN_ROOT}/${n}`;
-    expect(fs.readdirSync(dir).sort()).toEqual(expect.arrayContaining(['configs', 'events', 'link-1', 'lost']));
+    expect(fs.readdirSync(dir).sort()).toEqual(expect.arrayContaining(['configs', 'events', 'link-1', 'lost', 'reader']));
     expect(listPinned().find((p) => p.name === n)?.target).toBe('syscall:syncfs');
     const events = collect(probe);
     const w = await syncfsWorkload();

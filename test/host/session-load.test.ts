@@ -29,7 +29,7 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
     const out = await runScript(`
       const { execFileSync } = require('child_process');
       const { attachTracepoint, attachUprobe } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       const got = { tracepoint: 0, uprobe: 0 };
       const tp = attachTracepoint('syscalls:sys_enter_syncfs');
       tp.on('event', (e) => { if (e.comm === 'sync') got.tracepoint++; });
@@ -56,7 +56,7 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
   test('a preloaded session is used by the first attach', async () => {
     const out = await runScript(`
       const { attachTracepoint } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       Session.preload('kn_tracepoint');
       const preloaded = Session.get();
       const tp = attachTracepoint('syscalls:sys_enter_syncfs');
@@ -71,7 +71,7 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
     const out = await runScript(
       `
       const { attachTracepoint } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       Session.preload('kn_tracepoint');
       const errors = [];
       for (let i = 0; i < 2; i++) {
@@ -94,7 +94,7 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
       '-e',
       `
       const { attachTracepoint } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       const probe = attachTracepoint('syscalls:sys_enter_syncfs');
       let after = 0;
       console.log('attached');
@@ -130,8 +130,8 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
 
   test('handOff: true here (io_uring is available), the links leave the tracer at once; unknown ids are nothing to do', async () => {
     const out = await runScript(`
-      const { native, bpfObjectPath } = require(${JSON.stringify(path.join(distLib, 'native.js'))});
-      const t = new (native().Tracer)(bpfObjectPath, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, batchBytes: 65536, maxCounts: 4, programs: ['kn_tracepoint'] });
+      const { native, bpfObjectPath } = require(${JSON.stringify(path.join(distLib, 'sys', 'native.js'))});
+      const t = new (native().Tracer)(bpfObjectPath, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, maxCounts: 4, programs: ['kn_tracepoint'] });
       const link = t.attachTracepoint('syscalls', 'sys_enter_syncfs', 1);
       const before = t.info().links;
       const handed = t.handOff([link]);

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Frame, attachTracepoint, attachUprobe, kernelFrames, symbolize } from '../../lib';
-import { hasSnapshot } from '../../lib/symbols';
+import { hasSnapshot } from '../../lib/sys/procfs';
 import { collect, syncfs, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { runCli } from '../helpers/proc';

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { NotFoundError, Probe, attachSyscall } from '../../lib';
-import { Session } from '../../lib/session';
+import { Session } from '../../lib/core/session';
 import { collect, errorOf, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { Workload } from '../helpers/workload';

@@ -6,7 +6,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { Probe, TraceEvent, attachTracepoint } from '../../lib';
-import { Session } from '../../lib/session';
+import { Session } from '../../lib/core/session';
 import { linksOfProgram } from '../helpers/bpf';
 import { collect, syncfs, waitForEvent } from '../helpers/events';
 import { describeHost, distLib } from '../helpers/host';
@@ -165,7 +165,7 @@ describeHost('attachTracepoint', { root: true, tracefs: true, tools: ['sync', 'b
   test('a process that is killed leaves no links behind', async () => {
     const script = `
       const { attachTracepoint } = require(${JSON.stringify(distLib)});
-      const { Session } = require(${JSON.stringify(path.join(distLib, 'session.js'))});
+      const { Session } = require(${JSON.stringify(path.join(distLib, 'core', 'session.js'))});
       attachTracepoint('${TP}');
       attachTracepoint('syscalls:sys_exit_syncfs');
       console.log('prog ' + Session.get().info().tracepointProgram);
@@ -204,10 +204,12 @@ describeHost('attachTracepoint', { root: true, tracefs: true, tools: ['sync', 'b
     const aEvents = collect(a);
     const bEvents = collect(b);
     const pid = await syncfs();
-    await waitForEvent(aEvents, (e) => e.pid === pid, 'on the first probe');
-    await waitForEvent(bEvents, (e) => e.pid === pid, 'on the second probe');
+    expect((await waitForEvent(aEvents, (e) => e.pid === pid, 'on the first probe')).comm).toBe('sync');
+    expect((await waitForEvent(bEvents, (e) => e.pid === pid, 'on the second probe')).comm).toBe('sync');
     b.close();
     const pid2 = await syncfs();
-    await waitForEvent(aEvents, (e) => e.pid === pid2, 'on the first probe after the second closed');
+    expect((await waitForEvent(aEvents, (e) => e.pid === pid2, 'on the first probe after the second closed')).comm).toBe('sync');
+    // The first probe's comm filter held throughout.
+    expect(aEvents.filter((e) => e.comm !== 'sync')).toEqual([]);
   });
 });

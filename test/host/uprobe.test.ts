@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { NotFoundError, OptionError, attachUprobe, attachUretprobe, countBy, histogram, latency } from '../../lib';
-import { ElfFile } from '../../lib/elf';
-import { resolveBinary } from '../../lib/uprobe';
+import { ElfFile } from '../../lib/sys/elf';
+import { resolveBinary } from '../../lib/sys/libraries';
 import { collect, errorOf, waitForEvent } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { runCli } from '../helpers/proc';

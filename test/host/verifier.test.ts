@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { VerifierError } from '../../lib';
-import { native } from '../../lib/native';
-import { toTypedError, verifierSummary } from '../../lib/session';
+import { native } from '../../lib/sys/native';
+import { toTypedError, verifierSummary } from '../../lib/sys/errno';
 import { describeHost, repoRoot } from '../helpers/host';
 
 function build(): string {
@@ -26,7 +26,7 @@ describeHost('verifier errors', { root: true, tools: ['clang'] }, () => {
     const object = build();
     let thrown: unknown;
     try {
-      const t = new (native().Tracer)(object, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, batchBytes: 65536, maxCounts: 4, programs: ['kn_tracepoint'] });
+      const t = new (native().Tracer)(object, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, maxCounts: 4, programs: ['kn_tracepoint'] });
       t.close();
     } catch (e) {
       thrown = e;

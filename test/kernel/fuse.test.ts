@@ -11,7 +11,7 @@ import { fuseOpenFunction } from '../helpers/kernel-text';
 
 jest.setTimeout(60_000);
 
-const cli = path.resolve(__dirname, '../../lib/cli.js');
+const cli = path.resolve(__dirname, '../../lib/cli/main.js');
 let source: string;
 let mountpoint: string;
 let openFn: string;

@@ -6,9 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import * as abi from '../../lib/abi';
-import { RecordDecoder } from '../../lib/decode';
-import { native } from '../../lib/native';
+import * as abi from '../../lib/sys/abi';
+import { RecordDecoder } from '../../lib/core/decode';
+import { TraceEvent } from '../../lib/core/event';
+import { native } from '../../lib/sys/native';
 import { repoRoot } from '../helpers/host';
 
 const N = native().layout;
@@ -217,7 +218,10 @@ describe('RecordDecoder reads a struct kn_record where the header puts it', () =
       { name: 'ptr', type: 'void *', fetch: mem(8), kind: 'u64' },
       { name: 'name', type: 'char *', fetch: { source: abi.Source.Ctx, steps: [], store: abi.Store.Str, size: 64 }, kind: 'string' },
     ]);
-    const ev = dec.decode(buf, 0, buf.length);
+    // As the ring delivers it: an 8-byte ring header (the record's length), then the record.
+    const ring = Buffer.concat([Buffer.alloc(8), buf]);
+    ring.writeUInt32LE(buf.length, 0);
+    const ev = new TraceEvent(ring, 8, dec);
     expect(ev).toMatchObject({ probe: 'test:probe', ns: 123456789012345n, pid: 4242, tid: 4243, uid: 1000, cpu: 3, comm: 'kn_workload' });
     expect(ev.ret).toBe(-2n);
     expect(ev.args).toEqual({ ptr: null, name: 'hello' });

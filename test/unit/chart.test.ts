@@ -1,15 +1,13 @@
-/** Histogram buckets, percentiles and the text charts and tables (lib/chart.ts); no kernel. */
-import { HIST_BUCKETS } from '../../lib/abi';
+/** Histogram buckets, percentiles and the text charts and tables (lib/summary/buckets.ts, lib/format/chart.ts); no kernel. */
+import { HIST_BUCKETS } from '../../lib/sys/abi';
+import { bucketBounds, histogramSnapshot, percentile } from '../../lib/summary/buckets';
 import {
-  bucketBounds,
   bucketLabel,
   formatDuration,
   formatSize,
-  histogramSnapshot,
-  percentile,
   renderCounts,
   renderHistogram,
-} from '../../lib/chart';
+} from '../../lib/format/chart';
 
 /** Raw kernel counts with `n` in bucket `i` for each [i, n]. */
 function raw(...set: Array<[number, number]>): Float64Array {

@@ -1,32 +1,33 @@
 /** parseTarget: how a positional CLI target names what to attach. */
-import { parseTarget, programToPreload } from '../../lib/cli';
-import { kernelFeatures } from '../../lib/features';
+import { parseTarget } from '../../lib/attach/target';
+import { programToPreload } from '../../lib/cli/main';
+import { kernelFeatures } from '../../lib/sys/features';
 import { OptionError } from '../../lib/errors';
 
 describe('parseTarget', () => {
   test.each([
     // text, --ret, expected
-    ['vfs_read', false, { kind: 'kprobe', name: 'vfs_read', ret: false }],
-    ['vfs_read', true, { kind: 'kretprobe', name: 'vfs_read', ret: true }],
-    ['fuse_open_common.isra.0', false, { kind: 'kprobe', name: 'fuse_open_common.isra.0', ret: false }],
-    ['kprobe:vfs_read', false, { kind: 'kprobe', name: 'vfs_read', ret: false }],
-    ['k:vfs_read', false, { kind: 'kprobe', name: 'vfs_read', ret: false }],
-    ['kprobe:vfs_read', true, { kind: 'kretprobe', name: 'vfs_read', ret: true }],
-    ['kretprobe:vfs_read', false, { kind: 'kretprobe', name: 'vfs_read', ret: true }],
-    ['kr:vfs_read', false, { kind: 'kretprobe', name: 'vfs_read', ret: true }],
-    ['tracepoint:sched:sched_switch', false, { kind: 'tracepoint', name: 'sched:sched_switch', ret: false }],
-    ['t:syscalls:sys_enter_openat', false, { kind: 'tracepoint', name: 'syscalls:sys_enter_openat', ret: false }],
-    ['tracepoint:sched:sched_switch', true, { kind: 'tracepoint', name: 'sched:sched_switch', ret: false }],
+    ['vfs_read', false, { kind: 'kprobe', name: 'vfs_read' }],
+    ['vfs_read', true, { kind: 'kretprobe', name: 'vfs_read' }],
+    ['fuse_open_common.isra.0', false, { kind: 'kprobe', name: 'fuse_open_common.isra.0' }],
+    ['kprobe:vfs_read', false, { kind: 'kprobe', name: 'vfs_read' }],
+    ['k:vfs_read', false, { kind: 'kprobe', name: 'vfs_read' }],
+    ['kprobe:vfs_read', true, { kind: 'kretprobe', name: 'vfs_read' }],
+    ['kretprobe:vfs_read', false, { kind: 'kretprobe', name: 'vfs_read' }],
+    ['kr:vfs_read', false, { kind: 'kretprobe', name: 'vfs_read' }],
+    ['tracepoint:sched:sched_switch', false, { kind: 'tracepoint', name: 'sched:sched_switch' }],
+    ['t:syscalls:sys_enter_openat', false, { kind: 'tracepoint', name: 'syscalls:sys_enter_openat' }],
+    ['tracepoint:sched:sched_switch', true, { kind: 'tracepoint', name: 'sched:sched_switch' }],
     ['syscall:openat', false, { kind: 'syscall', name: 'openat', ret: false }],
     ['s:openat', true, { kind: 'syscall', name: 'openat', ret: true }],
     // A bare category:name reads as a tracepoint.
-    ['sched:sched_switch', false, { kind: 'tracepoint', name: 'sched:sched_switch', ret: false }],
-    ['syscalls:sys_enter_syncfs', false, { kind: 'tracepoint', name: 'syscalls:sys_enter_syncfs', ret: false }],
+    ['sched:sched_switch', false, { kind: 'tracepoint', name: 'sched:sched_switch' }],
+    ['syscalls:sys_enter_syncfs', false, { kind: 'tracepoint', name: 'syscalls:sys_enter_syncfs' }],
   ] as const)('%s (ret=%s)', (text, ret, expected) => {
     expect(parseTarget(text, ret)).toEqual(expected);
   });
 
-  test.each(['uprobe:/bin/sh:main', 'foo:bar:baz', 'x y:z', 'tracepoints:sched:sched_switch'])('%s is an OptionError naming the prefix', (text) => {
+  test.each(['foo:bar:baz', 'x y:z', 'tracepoints:sched:sched_switch'])('%s is an OptionError naming the prefix', (text) => {
     let err: unknown;
     try {
       parseTarget(text, false);
@@ -36,7 +37,7 @@ describe('parseTarget', () => {
     expect(err).toBeInstanceOf(OptionError);
     expect((err as OptionError).code).toBe('EKN_BAD_OPTION');
     expect((err as OptionError).message).toContain(`"${text.slice(0, text.indexOf(':'))}"`);
-    expect((err as OptionError).message).toMatch(/kprobe:.*tracepoint:.*syscall:/);
+    expect((err as OptionError).message).toMatch(/kprobe:.*tracepoint:.*syscall:.*uprobe:/);
   });
 });
 

@@ -7,11 +7,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ElfFile } from '../../lib/elf';
+import { ElfFile } from '../../lib/sys/elf';
 import { NotFoundError, OptionError } from '../../lib/errors';
-import { parseStackOption } from '../../lib/stack';
-import { parseUprobeTarget } from '../../lib/target';
-import { libraryMatches, parseLocation, readLdCache, resolveBinary, resolveLocation } from '../../lib/uprobe';
+import { parseStackOption } from '../../lib/cli/options';
+import { parseTarget } from '../../lib/attach/target';
+import { parseLocation, resolveLocation } from '../../lib/attach/uprobe';
+import { libraryMatches, readLdCache, resolveBinary } from '../../lib/sys/libraries';
 import { errorOf } from '../helpers/events';
 import { describeHost } from '../helpers/host';
 import { buildUprog, instructionAddresses } from '../helpers/uprog';
@@ -193,14 +194,12 @@ describe('uprobe and --stack parsing', () => {
     ['uprobe:libc:malloc', true, { kind: 'uretprobe', binary: 'libc', location: 'malloc' }],
     ['uretprobe:/a:b/c:kn_add+0x4', false, { kind: 'uretprobe', binary: '/a:b/c', location: 'kn_add+0x4' }],
     ['ur:./prog:0x1139', false, { kind: 'uretprobe', binary: './prog', location: '0x1139' }],
-    ['vfs_read', false, undefined],
-    ['tracepoint:sched:sched_switch', false, undefined],
   ] as const)('%s (ret=%s)', (text, ret, expected) => {
-    expect(parseUprobeTarget(text, ret)).toEqual(expected);
+    expect(parseTarget(text, ret)).toEqual(expected);
   });
 
   test.each(['uprobe:/bin/sh', 'uprobe:main', 'uretprobe:/bin/sh:'])('%s is an OptionError', (text) => {
-    expect(errorOf(() => parseUprobeTarget(text))).toBeInstanceOf(OptionError);
+    expect(errorOf(() => parseTarget(text))).toBeInstanceOf(OptionError);
   });
 
   test('parseLocation', () => {

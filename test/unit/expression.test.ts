@@ -1,11 +1,10 @@
 /**
  * Argument expressions: the parser (good and bad input, error positions) and
- * the compiler against the running kernel's BTF, with every offset checked
- * against bpftool's independent reading of the same BTF.
+ * the compiler against the fixture's BTF (test/fixtures/kernel.c), with every
+ * offset checked against bpftool's independent reading of the same BTF.
  */
-import { Btf } from '../../lib/btf';
 import { ExpressionError } from '../../lib/errors';
-import { MAX_STEPS, Source, Store, encodeConfig } from '../../lib/abi';
+import { MAX_STEPS, Source, Store, encodeConfig } from '../../lib/sys/abi';
 import {
   CompiledArg,
   ProbeContext,
@@ -16,12 +15,15 @@ import {
   kprobeContext,
   kretprobeContext,
   parseArg,
-  rawArgs,
   rawContext,
   tracepointContext,
 } from '../../lib/fetch';
-import { memberPath, offsetOf, rawDump } from './bpftool-dump';
 import { expectError } from '../helpers/expression';
+import { fixtureBtf, fixtureDump } from '../helpers/kernel-fixture';
+
+const btf = fixtureBtf();
+const dump = fixtureDump();
+const offsetOf = (struct: string, ...path: string[]) => dump.offsetOf(struct, ...path);
 
 describe('parser', () => {
   test('member chains keep positions', () => {
@@ -81,14 +83,8 @@ describe('parser', () => {
   });
 });
 
-describe('compiling against vmlinux BTF', () => {
-  let btf: Btf;
-  let fsync: ProbeContext;
-  beforeAll(() => {
-    btf = Btf.kernel();
-    fsync = kprobeContext(btf.findFunction('vfs_fsync_range')!);
-    rawDump();
-  }, 60_000);
+describe('compiling against kernel BTF', () => {
+  const fsync: ProbeContext = kprobeContext(btf.findFunction('vfs_fsync_range')!);
 
   test('the probe context of vfs_fsync_range', () => {
     expect(fsync.prototype).toBe('int vfs_fsync_range(struct file *file, loff_t start, loff_t end, int datasync)');
@@ -169,7 +165,7 @@ describe('compiling against vmlinux BTF', () => {
   test('bitfields read the smallest word that covers them', () => {
     const wake = kprobeContext(btf.findFunction('wake_up_process')!);
     for (const name of ['sched_reset_on_fork', 'sched_contributes_to_load', 'sched_remote_wakeup']) {
-      const { bits, bitfieldSize } = memberPath('task_struct', [name]);
+      const { bits, bitfieldSize } = dump.memberPath('task_struct', [name]);
       const a = compileArg(`p->${name}`, wake);
       expect(a.fetch).toEqual({
         source: Source.Reg, reg: 0, steps: [], store: Store.Mem,
@@ -178,7 +174,7 @@ describe('compiling against vmlinux BTF', () => {
       expect(a.decode).toMatchObject({ kind: 'uint', bitSize: bitfieldSize });
     }
     // ring_buffer_event: type_len:5 then time_delta:27 in one u32.
-    const raw = rawContext('kprobe', 'x');
+    const raw = rawContext('kprobe', 'x', { btf });
     const td = compileArg('((struct ring_buffer_event *)arg0)->time_delta', raw);
     expect(td.fetch).toMatchObject({ store: Store.Mem, size: 4, offset: 0, bitOffset: 5, bitSize: 27 });
     expect(compileArg('((struct ring_buffer_event *)arg0)->type_len', raw).fetch).toMatchObject({ size: 1, bitOffset: 0, bitSize: 5 });
@@ -190,18 +186,23 @@ describe('compiling against vmlinux BTF', () => {
     const a = compileArg('state', ctx);
     expect(a.fetch).toEqual({ source: Source.Reg, reg: 1, steps: [], store: Store.Value, size: 4, signed: true });
     expect(a.decode).toMatchObject({ kind: 'enum', enumName: 'cpuhp_state', type: 'enum cpuhp_state', signed: true });
-    const raw = [...rawDump().values()].find((t) => t.kind === 'ENUM' && t.name === 'cpuhp_state')!;
-    for (const item of raw.items) {
-      const v = BigInt(item.attrs.val);
-      // Aliases share a value; the first name is kept.
-      expect(raw.items.find((i) => BigInt(i.attrs.val) === v)!.name).toBe(a.decode.names!.get(v));
-    }
+    const raw = dump.types.get(dump.idsNamed('ENUM', 'cpuhp_state')[0])!;
+    expect([...a.decode.names!.entries()]).toEqual(raw.items.map((i) => [BigInt(i.attrs.val), i.name]));
     expect(a.decode.names!.get(-1n)).toBe('CPUHP_INVALID');
     // An integer decoded with a named enum.
     const tcp = kprobeContext(btf.findFunction('tcp_set_state')!);
     const s = compileArg('state:enum tcp_ca_state', tcp);
     expect(s.decode).toMatchObject({ kind: 'enum', enumName: 'tcp_ca_state', type: 'enum tcp_ca_state' });
     expect(s.fetch).toMatchObject({ store: Store.Value, size: 4 });
+    // Aliases share a value; the first name is kept.
+    const pages = compileArg('state:enum pageflags', tcp).decode.names!;
+    const pageflags = dump.types.get(dump.idsNamed('ENUM', 'pageflags')[0])!;
+    for (const item of pageflags.items) {
+      const v = BigInt(item.attrs.val);
+      expect(pages.get(v)).toBe(pageflags.items.find((i) => BigInt(i.attrs.val) === v)!.name);
+    }
+    expect(pages.size).toBeLessThan(pageflags.items.length);
+    expect(pages.get(10n)).toBe('PG_owner_priv_1');
     expectError(() => compileArg('state:enum', tcp), /':enum' needs an enum type or an enum's name/, 'enum');
     expectError(() => compileArg('state:enum no_such_enum_kn', tcp), /unknown enum 'no_such_enum_kn'/, 'enum');
   });
@@ -253,7 +254,7 @@ describe('compiling against vmlinux BTF', () => {
   });
 
   test('casts re-type a value', () => {
-    const raw = rawContext('kprobe', 'some_function');
+    const raw = rawContext('kprobe', 'some_function', { btf });
     expect(compileArg('arg0', raw)).toMatchObject({ fetch: { store: Store.Value, size: 8, reg: 0 }, decode: { kind: 'hex', type: 'u64' } });
     const a = compileArg('((struct file *)arg0)->f_path.dentry->d_name.name', raw);
     expect(a.fetch).toEqual(compileArg('file->f_path.dentry->d_name.name', fsync).fetch);
@@ -319,12 +320,6 @@ describe('compiling against vmlinux BTF', () => {
   });
 
   test('raw arguments for functions without BTF', () => {
-    const r = rawArgs(3);
-    expect(r.map((a) => [a.label, a.fetch, a.decode.kind])).toEqual([0, 1, 2].map((i) => [`arg${i}`, { source: Source.Reg, reg: i, steps: [], store: Store.Value, size: 8 }, 'hex']));
-    expect(rawArgs(10)).toHaveLength(6);
-    expect(rawArgs(6, { ret: true })).toEqual([
-      { label: 'retval', expression: 'retval', fetch: { source: Source.Ret, steps: [], store: Store.Value, size: 8 }, decode: { kind: 'hex', size: 8, signed: false, type: 'u64' } },
-    ]);
     const uprobe = rawContext('uprobe', 'main', { count: 2 });
     expect(compileArg('arg1:string', uprobe).fetch.store).toBe(Store.StrUser);
     expectError(() => compileArg('arg2', uprobe), /unknown parameter 'arg2' \(did you mean arg0\?\); main has: arg0, arg1/, 0);
@@ -340,7 +335,6 @@ describe('compiling against vmlinux BTF', () => {
 });
 
 describe('compile errors', () => {
-  const btf = Btf.kernel();
   const fsync = kprobeContext(btf.findFunction('vfs_fsync_range')!);
 
   test('unknown parameter lists the parameters', () => {
@@ -359,10 +353,10 @@ describe('compile errors', () => {
 
   test('-> and . say which to use', () => {
     expectError(() => compileArg('file.f_path', fsync), /'file' is struct file \*, a pointer: use '->' instead of '\.'/, '.');
-    expectError(() => compileArg('file->f_path->dentry', fsync), /'file->f_path' is (const )?struct path, not a pointer: use '\.' instead of '->'/, '->dentry');
+    expectError(() => compileArg('file->f_path->dentry', fsync), /'file->f_path' is const struct path, not a pointer: use '\.' instead of '->'/, '->dentry');
     expectError(() => compileArg('start->x', fsync), /'->' needs a pointer to a struct; 'start' is loff_t/, '->');
     expectError(() => compileArg('start.x', fsync), /'\.' needs a struct or union; 'start' is loff_t/, '.');
-    expectError(() => compileArg('arg0->f_flags', rawContext('kprobe', 'f')), /'arg0' has no type \(no BTF\): cast it first, e\.g\. \(\(struct file \*\)arg0\)->f_flags/, '->');
+    expectError(() => compileArg('arg0->f_flags', rawContext('kprobe', 'f', { btf })), /'arg0' has no type \(no BTF\): cast it first, e\.g\. \(\(struct file \*\)arg0\)->f_flags/, '->');
     expectError(() => compileArg('file->f_op->open->x', fsync), /points to int \(struct inode \*, struct file \*\), not to a struct/, '->x');
   });
 
@@ -389,13 +383,12 @@ describe('compile errors', () => {
   });
 
   test('a struct is not a value', () => {
-    const e = expectError(() => compileArg('file->f_path', fsync), /'file->f_path' is (const )?struct path; read one of its members \(mnt, dentry\) or ':bytes\[N\]'/, 'file->f_path'.length);
+    const e = expectError(() => compileArg('file->f_path', fsync), /'file->f_path' is const struct path; read one of its members \(mnt, dentry\) or ':bytes\[N\]'/, 'file->f_path'.length);
     expect(e.members).toEqual(['mnt', 'dentry']);
   });
 });
 
 describe('tracepoints', () => {
-  const btf = Btf.kernel();
   // syscalls/sys_enter_openat/format on x86-64: every argument sits in an 8-byte slot.
   const openat: TracepointField[] = [
     { name: 'common_type', type: 'unsigned short', offset: 0, size: 2, signed: false, common: true },
@@ -410,7 +403,7 @@ describe('tracepoints', () => {
   ];
 
   test('syscall arguments: user strings, slots read at the type width', () => {
-    const ctx = tracepointContext('syscalls:sys_enter_openat', openat, { syscall: true });
+    const ctx = tracepointContext('syscalls:sys_enter_openat', openat, { btf, syscall: true });
     expect(ctx.prototype).toBe('syscalls:sys_enter_openat(int dfd, const char *filename, int flags, umode_t mode)');
     const d = defaultArgs(ctx);
     expect(d.map((a) => [a.label, a.fetch, a.decode.kind, a.decode.type])).toEqual([
@@ -429,10 +422,10 @@ describe('tracepoints', () => {
       { name: '__syscall_nr', type: 'int', offset: 8, size: 4, signed: true },
       { name: 'ret', type: 'long', offset: 16, size: 8, signed: true },
     ];
-    const ctx = tracepointContext('syscalls:sys_exit_openat', exit, { syscall: true });
+    const ctx = tracepointContext('syscalls:sys_exit_openat', exit, { btf, syscall: true });
     expect(compileArg('retval', ctx).fetch).toEqual({ source: Source.Ctx, steps: [], store: Store.Mem, size: 8, signed: true, offset: 16 });
     expect(defaultArgs(ctx).map((a) => a.label)).toEqual(['ret']);
-    const enter = tracepointContext('syscalls:sys_enter_openat', openat, { syscall: true });
+    const enter = tracepointContext('syscalls:sys_enter_openat', openat, { btf, syscall: true });
     expectError(() => compileArg('retval', enter), /'retval' is only available in return probes/, 0);
   });
 
@@ -441,7 +434,7 @@ describe('tracepoints', () => {
       { name: 'fd', type: 'unsigned int', offset: 16, size: 8, signed: false },
       { name: 'statbuf', type: 'struct stat *', offset: 24, size: 8, signed: false },
     ];
-    const ctx = tracepointContext('syscalls:sys_enter_newfstat', stat, { syscall: true });
+    const ctx = tracepointContext('syscalls:sys_enter_newfstat', stat, { btf, syscall: true });
     expect(compileArg('statbuf->st_size', ctx).fetch).toEqual({
       source: Source.Ctx, steps: [{ offset: 24, user: false }], store: Store.MemUser, size: 8, signed: true, offset: offsetOf('stat', 'st_size'),
     });
@@ -457,7 +450,7 @@ describe('tracepoints', () => {
       { name: 'addr', type: 'u8[4]', offset: 40, size: 4, signed: false },
       { name: 'unknown', type: 'some_unknown_t', offset: 44, size: 2, signed: true },
     ];
-    const ctx = tracepointContext('test:kn_event', fields);
+    const ctx = tracepointContext('test:kn_event', fields, { btf });
     expect(ctx.prototype).toBe('test:kn_event(char comm[16], pid_t pid, __data_loc char name[], struct task_struct *task, u8 addr[4], some_unknown_t unknown)');
     expect(defaultArgs(ctx).map((a) => [a.label, a.fetch, a.decode.kind])).toEqual([
       ['comm', { source: Source.Ctx, steps: [], store: Store.Str, size: 16, offset: 8 }, 'string'],
@@ -478,8 +471,8 @@ describe('tracepoints', () => {
   });
 
   test('no BTF for a tracepoint: sizes from the format file', () => {
-    const ctx = tracepointContext('test:kn_event', [{ name: 'x', type: 'unsigned long', offset: 8, size: 8, signed: false }], { btf: undefined });
+    const ctx = tracepointContext('test:kn_event', [{ name: 'x', type: 'unsigned long', offset: 8, size: 8, signed: false }], { btf: null });
+    expect(ctx.btf).toBeUndefined();
     expect(compileArg('x', ctx).fetch).toMatchObject({ store: Store.Mem, size: 8, offset: 8 });
-    expect(btf).toBeDefined();
   });
 });

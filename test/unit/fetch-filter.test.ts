@@ -1,12 +1,12 @@
-/** Filter expressions compiled against real kernel functions' BTF. */
-import { Btf } from '../../lib/btf';
-import { FilterOp, Source, Store, encodeConfig } from '../../lib/abi';
+/** Filter expressions compiled against kernel functions' BTF (the fixture, test/fixtures/kernel.c). */
+import { FilterOp, Source, Store, encodeConfig } from '../../lib/sys/abi';
 import { TracepointField, compileArgs, kprobeContext, parseConditions, parseFilter, rawContext, tracepointContext } from '../../lib/fetch';
-import { offsetOf } from './bpftool-dump';
 import { expectError } from '../helpers/expression';
+import { fixtureBtf, fixtureDump } from '../helpers/kernel-fixture';
 
 describe('filters', () => {
-  const btf = Btf.kernel();
+  const btf = fixtureBtf();
+  const offsetOf = (struct: string, ...path: string[]) => fixtureDump().offsetOf(struct, ...path);
   const open = kprobeContext(btf.findFunction('do_sys_openat2')!);
   const fsync = kprobeContext(btf.findFunction('vfs_fsync_range')!);
 
@@ -79,7 +79,7 @@ describe('filters', () => {
       { name: 'pid', type: 'pid_t', offset: 8, size: 4, signed: true },
       { name: 'comm', type: 'char[16]', offset: 12, size: 16, signed: false },
     ];
-    const tp = tracepointContext('sched:kn_test', fields);
+    const tp = tracepointContext('sched:kn_test', fields, { btf });
     const f = parseFilter('pid == 5 && $pid == 6 && comm == "kworker" && $comm == "bash"', tp);
     expect(f.pid).toBe(6);
     expect(f.comm).toBe('bash');
@@ -90,7 +90,7 @@ describe('filters', () => {
   });
 
   test('type suffixes on the compared value', () => {
-    const raw = rawContext('kprobe', 'no_btf_function');
+    const raw = rawContext('kprobe', 'no_btf_function', { btf });
     const f = parseFilter('arg1:u32 == 5 && arg0:string == "x" && arg2:s8 < -1', raw);
     expect(f.args.map((a) => [a.fetch.store, a.fetch.size, a.fetch.signed ?? false])).toEqual([
       [Store.Value, 4, false],
@@ -110,7 +110,7 @@ describe('filters', () => {
       { name: 'filename', type: 'const char *', offset: 24, size: 8, signed: false },
       { name: 'flags', type: 'int', offset: 32, size: 8, signed: false },
     ];
-    const ctx = tracepointContext('syscalls:sys_enter_openat', fields, { syscall: true });
+    const ctx = tracepointContext('syscalls:sys_enter_openat', fields, { btf, syscall: true });
     const f = parseFilter('filename == "/tmp/x" && flags & O_CREAT', ctx);
     expect(f.args[0].fetch).toMatchObject({ store: Store.StrUser, steps: [{ offset: 24, user: false }] });
     expect(f.filters).toEqual([

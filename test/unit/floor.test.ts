@@ -34,11 +34,11 @@ function loadFeatures(lacks: { helpers?: number[]; maps?: number[]; globalFuncPo
       return !lacks.globalFuncPointerArgs;
     },
   };
-  let features: typeof import('../../lib/features') | undefined;
+  let features: typeof import('../../lib/sys/features') | undefined;
   let errors: typeof import('../../lib/errors') | undefined;
   jest.isolateModules(() => {
-    jest.doMock('../../lib/native', () => ({ native: () => fake }));
-    features = require('../../lib/features');
+    jest.doMock('../../lib/sys/native', () => ({ native: () => fake }));
+    features = require('../../lib/sys/features');
     errors = require('../../lib/errors');
   });
   return { check: features!.checkKernelFloor, UnsupportedError: errors!.UnsupportedError, calls };

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { OptionError } from '../../lib/errors';
-import { globMatcher, globToRegExp, isGlob } from '../../lib/glob';
-import { moduleHolding, parseKallsyms } from '../../lib/kallsyms';
+import { globMatcher, globToRegExp, isGlob } from '../../lib/sys/glob';
+import { moduleHolding, parseKallsyms } from '../../lib/sys/kallsyms';
 
 describe('glob', () => {
   test('isGlob sees *, ? and [', () => {

@@ -16,7 +16,7 @@ test.each(['darwin', 'win32', 'freebsd'])('on %s: import works, the addon is nev
   fs.writeFileSync(preload, `Object.defineProperty(process, 'platform', { value: ${JSON.stringify(platform)} });`);
   const script = `
     const kn = require(${JSON.stringify(distLib)});
-    const { native } = require(${JSON.stringify(path.join(distLib, 'native.js'))});
+    const { native } = require(${JSON.stringify(path.join(distLib, 'sys', 'native.js'))});
     try {
       native();
       console.log(JSON.stringify({ loaded: true }));

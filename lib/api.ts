@@ -1,0 +1,110 @@
+/**
+ * The public ways to attach: kernel functions, syscalls, tracepoints and
+ * user-space functions, each a thin door to lib/attach's one dispatcher.
+ * `{ pin }` hands the probe to lib/pin.ts, which attaches it in a session of
+ * its own.
+ */
+import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions } from './attach';
+import type { ArgsOf, RetOf } from './attach/typed-args';
+import type { TraceEvent } from './core/event';
+import type { Probe } from './core/probe';
+import { Session } from './core/session';
+import { OptionError } from './errors';
+import { pinProbe } from './pin';
+
+function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined, ret = false): Probe {
+  const pin = opts?.pin;
+  if (pin === undefined) return attachTarget(target, opts);
+  const { pin: _pin, ...rest } = checkOptions(opts);
+  return pinProbe(pin, target, { ...rest, ret });
+}
+
+/** A probe whose events' `args` are typed from the function `F` and the expressions `A` (see KernelFunctions). */
+export type TypedProbe<F extends string, A extends readonly string[] | undefined, R = unknown> = Probe<TraceEvent<ArgsOf<F, A>, R>>;
+
+/**
+ * Traces every call of the kernel function `fn` (or of every function a
+ * pattern like `vfs_*` matches); events carry its arguments by name. With
+ * `kprobe-node types --kernel <fn>` declarations, `args` is typed; with
+ * `args` written in the call, its keys are the labels.
+ */
+export function attachKprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, undefined>;
+export function attachKprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A>;
+export function attachKprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
+export function attachKprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kprobe', name: fn }, opts);
+}
+
+/** Traces every return from the kernel function `fn`; events carry `ret`, typed with `kprobe-node types --kernel <fn>` declarations. */
+export function attachKretprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, readonly [], RetOf<F>>;
+export function attachKretprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A, RetOf<F>>;
+export function attachKretprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
+export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
+  return attach({ kind: 'kretprobe', name: fn }, opts, true);
+}
+
+/**
+ * Traces a system call by name (`openat`), with its arguments by name. Uses a
+ * kprobe on the syscall's function where the kernel has kprobes, and the
+ * `syscalls:sys_enter_<name>` / `sys_exit_<name>` tracepoints otherwise.
+ */
+export function attachSyscall<const A extends readonly string[] | undefined = undefined>(name: string, opts?: SyscallOptions & { args?: A }): TypedProbe<string, A> {
+  const ret = opts?.ret === true;
+  return attach({ kind: 'syscall', name, ret }, opts, ret) as TypedProbe<string, A>;
+}
+
+/** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
+export function attachTracepoint<const A extends readonly string[] | undefined = undefined>(tracepoint: string, opts?: ProbeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'tracepoint', name: tracepoint }, opts) as TypedProbe<string, A>;
+}
+
+/**
+ * Traces calls of a user-space function: `attachUprobe('/usr/bin/bash', 'readline')`,
+ * `attachUprobe('libc', 'malloc', { pid })`. Events carry `arg0`..`arg5`
+ * (or what `args` asks for, e.g. `arg0:ustring`).
+ */
+export function attachUprobe<const A extends readonly string[] | undefined = undefined>(target: string, location: string, opts?: UprobeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'uprobe', binary: target, location }, opts) as TypedProbe<string, A>;
+}
+
+/** Traces returns from a user-space function; events carry the return value as `ret`. */
+export function attachUretprobe<const A extends readonly string[] | undefined = undefined>(target: string, location: string, opts?: UprobeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'uretprobe', binary: target, location }, opts, true) as TypedProbe<string, A>;
+}
+
+/** Sizes of the in-kernel maps; set before the first probe is attached. */
+export interface AggregateConfig {
+  /** Entries of the count map shared by every counting probe (default 10240, env KPROBE_NODE_MAX_COUNTS). */
+  maxCounts?: number;
+  /**
+   * Bytes of the ring buffer all probes share: a power of two, 4 KiB..1 GiB
+   * (default 8 MiB, env KPROBE_NODE_RING_BYTES). It is mapped into the
+   * process twice, so it costs twice its size in memory; larger rides out
+   * longer bursts without loss.
+   */
+  ringBytes?: number;
+  /**
+   * How often, in ms, the ring buffer is drained while events flow (default
+   * 10; 1..1000). Longer batches more events per wake-up; an idle probe
+   * costs nothing either way: the first event after a quiet spell wakes the
+   * reader at once.
+   */
+  drainMs?: number;
+}
+
+/** Sets map sizes and the drain interval for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  const n = config.maxCounts;
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
+    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+  }
+  const r = config.ringBytes;
+  if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
+    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+  }
+  const d = config.drainMs;
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`drainMs must be an integer from 1 to 1000, got ${String(d)}`);
+  if (n !== undefined) Session.configure({ maxCounts: n });
+  if (r !== undefined) Session.configure({ ringBytes: r });
+  if (d !== undefined) Session.configure({ drainMs: d });
+}

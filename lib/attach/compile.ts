@@ -1,0 +1,84 @@
+/**
+ * From a probe's options to what the kernel runs and the decoder reads: the
+ * argument plans (fetch programs and how to show each value) and the probe's
+ * config (task filters, value filters, stacks, summary flags).
+ */
+import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, isVariable } from '../sys/abi';
+import { ExpressionError, OptionError } from '../errors';
+import { CompiledArg, ProbeContext, compileArgs, defaultArgs, parseFilter } from '../fetch';
+import type { ArgPlan } from '../core/decode';
+import { toPlan } from '../core/plans';
+import type { ProbeOptions } from './options';
+
+/** What compiling a probe's options gives: the plans and the kernel-side filters. */
+export interface Compiled {
+  plans: ArgPlan[];
+  config: {
+    pid?: number;
+    tid?: number;
+    uid?: number;
+    comm?: string;
+    flags?: number;
+    countBy?: CountBy;
+    pair?: number;
+    filters: ReturnType<typeof parseFilter>['filters'];
+  };
+}
+
+/**
+ * A summary the kernel computes instead of emitting events (lib/summary/):
+ * the CFG_COUNT / CFG_HIST / CFG_LAT_* flags, what to count by, and the id an
+ * entry and a return probe share. Internal: the public attach functions never take it.
+ */
+export interface SummaryConfig {
+  flags: number;
+  countBy?: CountBy;
+  pair?: number;
+}
+
+/**
+ * Compiles argument expressions (or the defaults) and the filter against a
+ * probe context. `remap` rewrites each fetch program (syscalls read through
+ * pt_regs); a summary fetches only the value it aggregates, or nothing.
+ */
+export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => FetchArg = (f) => f, summary?: SummaryConfig): Compiled {
+  const copts = { maxString: o.stringSize };
+  const custom = o.args !== undefined && o.args.length > 0;
+  const visible: CompiledArg[] = custom ? compileArgs(o.args as readonly string[], ctx, copts) : summary ? [] : defaultArgs(ctx, copts);
+  let hidden: CompiledArg[] = [];
+  const task: Compiled['config'] = { filters: [] };
+  if (o.filter !== undefined && o.filter.trim() !== '') {
+    const f = parseFilter(o.filter, ctx, { ...copts, args: visible });
+    hidden = f.args;
+    task.filters = f.filters;
+    for (const key of ['pid', 'tid', 'uid', 'comm'] as const) if (f[key] !== undefined) (task as Record<string, unknown>)[key] = f[key];
+  }
+  if (visible.length + hidden.length > MAX_ARGS) {
+    throw new ExpressionError(o.filter ?? '', 0, `arguments and filter together fetch ${visible.length + hidden.length} values; at most ${MAX_ARGS}`);
+  }
+  for (const key of ['pid', 'tid', 'uid', 'comm'] as const) {
+    const v = o[key];
+    if (v === undefined) continue;
+    if (task[key] !== undefined && task[key] !== v) throw new OptionError(`${key} is given twice, as ${String(v)} and in the filter as ${String(task[key])}`);
+    (task as Record<string, unknown>)[key] = v;
+  }
+  if (o.stack === 'kernel' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_KSTACK;
+  if (o.stack === 'user' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_USTACK;
+  if (summary) {
+    task.flags = (task.flags ?? 0) | summary.flags;
+    if (summary.countBy !== undefined) task.countBy = summary.countBy;
+    // Counting by a string or byte argument keys on its bytes, not on where they are.
+    if (summary.countBy === CountBy.Value && visible.length && isVariable(visible[0].fetch.store)) task.countBy = CountBy.String;
+    if (summary.pair !== undefined) task.pair = summary.pair;
+  }
+  const plans = [...visible, ...hidden].map((a) => {
+    const plan = toPlan(a, !custom && !!ctx.retval && a.expression === 'retval');
+    return { ...plan, fetch: remap(plan.fetch) };
+  });
+  return { plans, config: task };
+}
+
+/** Whether options ask for more than a tracepoint's fields as they are (and so need kernel BTF). */
+export function needsTypes(o: ProbeOptions, summary?: unknown): boolean {
+  return !!(o.args?.length || (o.filter && o.filter.trim()) || summary);
+}

@@ -1,0 +1,95 @@
+/**
+ * What a probe records and which events it keeps, checked before anything
+ * touches the kernel.
+ */
+import { MAX_ARGS, MAX_STR } from '../sys/abi';
+import { OptionError } from '../errors';
+
+/** What a probe records, and which events it keeps (filters run in the kernel). */
+export interface ProbeOptions {
+  /** Only this process (tgid). */
+  pid?: number;
+  /** Only this thread. */
+  tid?: number;
+  /** Only this user id. */
+  uid?: number;
+  /** Only tasks with this command name (first 15 characters). */
+  comm?: string;
+  /**
+   * Argument expressions, at most 8: `file->f_path.dentry->d_name.name`,
+   * `size=count:u32`, `(struct sock *)arg0`. Default: every parameter by its type.
+   */
+  args?: readonly string[];
+  /** Kept only when this holds, tested in the kernel: `flags & 0x40 && count > 4096 && comm == "bash"`. */
+  filter?: string;
+  /** Longest string fetched for one argument: 1..4096, default 256. */
+  stringSize?: number;
+  /** Record the stack with each event: `event.kernelStack`, `event.userStack`. */
+  stack?: 'kernel' | 'user' | 'both';
+  /**
+   * Pin the probe under this name (/sys/fs/bpf/kprobe-node/<name>): it keeps
+   * tracing after this process exits, until `unpin(name)` (see pinProbe).
+   */
+  pin?: string;
+}
+
+export interface SyscallOptions extends ProbeOptions {
+  /** Trace the return (`sys_exit`) instead of the entry. */
+  ret?: boolean;
+}
+
+/** Options of kprobes that may name many functions (`vfs_*`). */
+export interface KprobeOptions extends ProbeOptions {
+  /** Called as functions are attached, `done` of `total` (wildcards attach one by one where kprobe_multi is missing). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Options of a uprobe. `pid` also limits the attachment to that process, and
+ * a library named without a path is then looked up in its /proc/<pid>/maps.
+ */
+export type UprobeOptions = ProbeOptions;
+
+/** Checks options before anything touches the kernel. */
+export function checkOptions<O extends ProbeOptions>(opts: O | undefined): O {
+  const o = opts ?? ({} as O);
+  if (typeof o !== 'object') throw new OptionError('options must be an object');
+  for (const key of ['pid', 'tid', 'uid'] as const) {
+    const v = o[key];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+      throw new OptionError(`${key} must be a non-negative integer, got ${String(v)}`);
+    }
+  }
+  if (o.comm !== undefined) {
+    if (typeof o.comm !== 'string' || o.comm.length === 0) throw new OptionError('comm must be a non-empty string');
+    if (o.comm.length > 15) throw new OptionError(`comm is at most 15 characters (the kernel's TASK_COMM_LEN), got "${o.comm}"`);
+  }
+  if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) {
+    throw new OptionError('args must be an array of expression strings');
+  }
+  if (o.args && o.args.length > MAX_ARGS) throw new OptionError(`at most ${MAX_ARGS} argument expressions per probe, got ${o.args.length}`);
+  if (o.filter !== undefined && typeof o.filter !== 'string') throw new OptionError('filter must be a string');
+  if (o.stack !== undefined && !['kernel', 'user', 'both'].includes(o.stack)) {
+    throw new OptionError(`stack must be 'kernel', 'user' or 'both', got ${JSON.stringify(o.stack)}`);
+  }
+  if (o.stringSize !== undefined && (!Number.isInteger(o.stringSize) || o.stringSize < 1 || o.stringSize > MAX_STR)) {
+    throw new OptionError(`stringSize must be an integer from 1 to ${MAX_STR}, got ${String(o.stringSize)}`);
+  }
+  const onProgress = (o as KprobeOptions).onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new OptionError('onProgress must be a function');
+  return o;
+}
+
+/** Checks a name against what its kind allows, before it reaches a file path or the kernel. */
+export function checkName(what: string, name: unknown, pattern: RegExp, example: string): string {
+  if (typeof name !== 'string' || !pattern.test(name)) {
+    throw new OptionError(`${what} must be a name like ${example}, got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+export const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+/** A function name pattern: the symbol characters and the wildcards `*`, `?`, `[...]`. */
+export const GLOB_SYMBOL = /^[A-Za-z0-9_.*?[\]!-]+$/;
+export const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
+export const SYSCALL = /^[a-z_][a-z0-9_]*$/;

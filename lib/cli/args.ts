@@ -1,0 +1,105 @@
+/**
+ * The command line: its commands and options (yargs). The tracing command is
+ * loaded with this file; listing, info, pinning and summaries are imported
+ * when they run, so start-up pays only for what tracing needs.
+ */
+import yargs from 'yargs';
+import { OptionError } from '../errors';
+import type { TraceArgs } from './options';
+import { fail } from './report';
+import { trace } from './trace';
+
+/** Runs a command from a module imported on demand; its failure is reported as any other. */
+function lazy<M>(load: () => Promise<M>, run: (m: M) => void | Promise<void>): void {
+  load().then(run).catch(fail);
+}
+
+/** Parses `args` and runs the command they name. */
+export function main(args: string[]): void {
+  const parser = yargs(args)
+    .scriptName('kprobe-node')
+    .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live.\n' +
+      'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name, tracepoint:cat:name,\n' +
+      'uprobe:/path/to/bin:symbol, uretprobe:libc:malloc.')
+    .command('$0 [targets..]', 'trace (the default command)', (y) =>
+      y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }),
+      (argv) => trace(argv as unknown as TraceArgs).catch(fail))
+    .command('list [pattern]', "list what can be traced: kernel functions, tracepoint:cat:name, syscall:name; a glob pattern ('fuse_*', 'tracepoint:sched:*') narrows it", (y) =>
+      y.positional('pattern', { type: 'string' }),
+      (argv) => lazy(() => import('./inspect'), (m) => m.list(argv as unknown as { pattern?: string; json: boolean })))
+    .command('pinned', 'list the probes pinned with --pin, and what they trace', () => undefined, (argv) =>
+      lazy(() => import('./pinned'), (m) => m.showPinned(argv as unknown as { json: boolean })))
+    .command('attach-pinned <name>', 'read the events of a pinned probe', (y) => y.positional('name', { type: 'string', demandOption: true }), (argv) =>
+      lazy(() => import('./pinned'), (m) => m.attachPinned(argv as unknown as { name: string; json: boolean; duration?: number })))
+    .command('unpin <name>', 'remove a pinned probe: it stops tracing', (y) => y.positional('name', { type: 'string', demandOption: true }), (argv) =>
+      lazy(() => import('./pinned'), (m) => m.removePinned(argv as unknown as { name: string })))
+    .command('serve <config>', 'run as a metrics exporter: attach the summaries a YAML or JSON file names, serve them at /metrics; SIGHUP reloads it', (y) =>
+      y.positional('config', { type: 'string', demandOption: true }).option('listen', { type: 'string', describe: 'host:port (or a port on 127.0.0.1) instead of the file\'s listen' }),
+      (argv) => lazy(() => import('./serve'), (m) => m.serveConfig(argv as unknown as { config: string; listen?: string })))
+    .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
+      y.positional('target', { type: 'string', demandOption: true }),
+      (argv) => lazy(() => import('./inspect'), (m) => m.info(argv as unknown as { target: string; json: boolean })))
+    .command('types [names..]', "TypeScript declarations of a BPF object's maps, programs and types; with --kernel, of kernel functions' arguments", (y) =>
+      y.positional('names', { type: 'string', array: true, default: [] as string[], describe: 'a .bpf.o file, or kernel functions with --kernel' })
+        .option('kernel', { type: 'boolean', default: false, describe: 'type kprobe events of these kernel functions (from kernel BTF)' })
+        .option('out', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+        .option('name', { type: 'string', describe: "the object spec's name (default: from the file name, counts.bpf.o -> CountsSpec)" })
+        .option('module', { type: 'string', describe: 'with --kernel: the module to augment (default kprobe-node)' }),
+      (argv) => lazy(() => import('./types'), (m) => m.types(argv as unknown as import('./types').TypesArgs)))
+    .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
+    .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
+    .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
+    .option('pid', { type: 'number', describe: 'only this process id' })
+    .option('tid', { type: 'number', describe: 'only this thread id' })
+    .option('uid', { type: 'number', describe: 'only this user id' })
+    .option('comm', { type: 'string', describe: 'only tasks with this command name' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+    .option('explain', { type: 'boolean', default: false, describe: 'say how each probe was attached and why (strategy, fallbacks, clones)' })
+    .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
+    .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+    .option('count', {
+      type: 'string',
+      coerce: (v: string) => (v === '' ? true : v),
+      describe: 'count hits in the kernel, by comm (default), by=pid, by=probe or by=<expr>; printed largest first',
+    })
+    .option('latency', { type: 'boolean', default: false, describe: 'histogram of the time from entry to return of a function or syscall (in the kernel)' })
+    .option('hist', { type: 'string', describe: 'log2 histogram of a numeric argument or return value, e.g. count or ret (in the kernel)' })
+    .option('interval', { type: 'number', describe: 'with --count, --latency, --hist: print every this many seconds too' })
+    .option('serve', { type: 'string', describe: 'with --count, --latency, --hist: serve it at http://<host:port>/metrics for Prometheus instead of printing it (a bare port: on 127.0.0.1)' })
+    .option('metric', { type: 'string', describe: 'with --serve: the metric\'s name (default kprobe_node_events, kprobe_node_latency_seconds, kprobe_node_value)' })
+    .option('max-series', { type: 'number', describe: 'with --serve: most series a metric exposes; the rest are added up in one "other" series (default 1000)' })
+    .option('max-counts', { type: 'number', describe: 'entries of the in-kernel count map (default 10240)' })
+    .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 2 MiB)' })
+    .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
+    .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
+    .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, the most common stacks' })
+    .option('pin', { type: 'string', describe: 'keep the probe attached after this command ends, pinned in bpffs under this name' })
+    .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
+    .example('$0 fuse_open_common', 'every call of a kernel function')
+    .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')
+    .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
+    .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
+    .example('$0 info vfs_read', "a function's arguments")
+    .example('$0 types counts.bpf.o -o counts.d.ts', 'typings for openObject<CountsSpec>()')
+    .example("$0 list 'fuse_*'", 'functions (and tracepoints, syscalls) whose names match')
+    .example("$0 'vfs_fsync*' --explain", 'every function that matches, and how each was attached')
+    .example('$0 --syscall openat --count by=comm --interval 1', 'who opens files, every second')
+    .example('$0 --syscall nanosleep --latency', 'how long sleeps take')
+    .example('$0 --syscall read --hist ret', 'sizes that read returns')
+    .example('$0 --syscall openat --count --serve 9464', 'file opens by command, for Prometheus at http://127.0.0.1:9464/metrics')
+    .example('$0 serve /etc/kprobe-node/exporter.yaml', 'a metrics exporter of the summaries that file names')
+    .example('$0 --syscall openat --comm bash', 'files bash opens')
+    .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
+    .strict()
+    .fail((msg, err) => fail(err ?? new OptionError(msg)))
+    .help()
+    .version();
+  parser.check((argv) => {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'max-series', 'ring-size']) {
+      if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
+    }
+    return true;
+  });
+  parser.parse();
+}
+

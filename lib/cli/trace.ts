@@ -1,0 +1,120 @@
+/**
+ * `kprobe-node <target>...`: attach, print every event (a line, or JSON),
+ * and at the end how many were seen and lost. Summaries (--count, --latency,
+ * --hist) go to ./summarize.ts.
+ */
+import { KprobeOptions, ProbeOptions, Target, attachTarget } from '../attach';
+import type { EventBatch } from '../core/event';
+import type { Probe } from '../core/probe';
+import { Session } from '../core/session';
+import { OptionError } from '../errors';
+import { jsonLine } from '../format/json';
+import { LineWriter, textLine } from '../format/text';
+import { StackCounter, stackLines, withStacksJson } from '../format/stack';
+import { isGlob } from '../sys/glob';
+import { runUntilDone } from './lifecycle';
+import { TraceArgs, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
+import { reportAttached, say } from './report';
+
+/** Attaching many functions one by one takes a while: show how far it got on a terminal. */
+function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
+  if ((t.kind !== 'kprobe' && t.kind !== 'kretprobe') || !isGlob(t.name) || !process.stderr.isTTY) return opts;
+  const name = t.name;
+  return {
+    ...opts,
+    onProgress: (done, total) => process.stderr.write(`\rkprobe-node: attaching ${name}: ${done}/${total}${done === total ? '\n' : ''}`),
+  };
+}
+
+/** What a loss says: how many, which ring was full, and how to make it larger. */
+export function lostMessage(n: number, session?: Session): string {
+  const size = session ? `the ${session.ringBytes >= 1 << 20 ? `${session.ringBytes / (1 << 20)} MiB` : `${session.ringBytes / 1024} KiB`} ring buffer` : 'the ring buffer';
+  return `${n} event${n === 1 ? '' : 's'} lost: ${size} was full (a larger one rides out longer bursts: --ring-size <bytes>, a power of two)`;
+}
+
+export async function trace(argv: TraceArgs): Promise<void> {
+  // The command line's own ring size is set before the session loads (lib/cli/main.ts); --ring-size
+  // keeps the session from loading early, so it can still be set here.
+  if (argv.ringSize !== undefined) (await import('../api')).configure({ ringBytes: argv.ringSize });
+  const countBy = takeCountOption(argv);
+  const stack = parseStackOption(argv.stack);
+  if (stack.target) argv.targets.unshift(stack.target);
+  const targets = targetsOf(argv);
+  if (!targets.length) throw new OptionError('nothing to trace: name a kernel function, --syscall <name> or --tracepoint <cat:name>');
+  if (argv.duration !== undefined && !(argv.duration > 0)) throw new OptionError('--duration must be a positive number of seconds');
+  const opts = probeOptionsOf(argv, stack.stack);
+
+  // Counts, histograms and latency are computed in the kernel; --count --stack counts stacks from events, below.
+  if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) {
+    return (await import('./summarize')).summarize(argv, targets, opts, countBy);
+  }
+  if (argv.serve !== undefined || argv.metric !== undefined || argv.maxSeries !== undefined) {
+    throw new OptionError('--serve serves an in-kernel summary: --count (without --stack), --latency or --hist');
+  }
+  if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
+  const pin = argv.pin !== undefined ? await import('../pin') : undefined;
+
+  const out = new LineWriter(process.stdout);
+  // --count --stack: the most common stacks, counted here from the streamed events.
+  const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
+  const counts = new Map<string, number>();
+  const probes: Probe[] = [];
+  const many = targets.length > 1;
+
+  try {
+    for (const t of targets) {
+      const probe = pin ? pin.pinProbe(argv.pin as string, t, opts) : attachTarget(t, withProgress(t, opts));
+      probes.push(probe);
+      if (pin) {
+        say(`pinned as ${argv.pin}: it keeps tracing after this command ends; ` +
+          `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
+      }
+      reportAttached(t, probe, argv.explain);
+      // A pattern's events name their own function; several targets' events name their probe.
+      const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
+      probe.on('batch', (b: EventBatch) => {
+        for (let i = 0; i < b.length; i++) {
+          if (stackCounts) {
+            stackCounts.add(probe.name, b.event(i));
+          } else if (stack.stack) {
+            const ev = b.event(i);
+            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b)), ...stackLines(ev)].join('\n'));
+          } else if (argv.count) {
+            const key = `${probe.name} ${b.comm(i)}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          } else {
+            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b)));
+          }
+        }
+      });
+      probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
+    }
+  } catch (e) {
+    for (const p of probes) p.close();
+    throw e;
+  }
+
+  runUntilDone({
+    duration: argv.duration,
+    command: argv.c,
+    // The child's last events may still sit in the ring: deliver them first.
+    onCommandExit: () => probes.forEach((p) => p.flush()),
+    finish: () => {
+      // The process ends here: the kernel may finish detaching after it (a pinned probe stays).
+      if (!pin) Session.get().detachInBackground();
+      for (const p of probes) p.close();
+      out.flush();
+      if (stackCounts) {
+        process.stdout.write(stackCounts.report());
+      } else if (argv.count) {
+        const rows = [...counts].sort((a, b) => b[1] - a[1]);
+        const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
+        process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
+      }
+      say(`${probes.reduce((n, p) => n + p.seen, 0)} events, ${probes.reduce((n, p) => n + p.lost, 0)} lost`);
+    },
+  });
+  if (argv.c === undefined && !argv.json && !argv.count && process.stderr.isTTY) {
+    process.stderr.write(`Tracing ${probes.map((p) => p.name).join(', ')}... Ctrl-C to end.\n`);
+  }
+}

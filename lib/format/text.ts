@@ -1,0 +1,87 @@
+/**
+ * How the CLI prints events as text: one line each (time, comm, pid, the
+ * probe when it helps, arguments), formatted straight from a batch, and
+ * written in large pieces.
+ */
+import type { ArgPlan } from '../core/decode';
+import { EventBatch, wallMs } from '../core/event';
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+// Records of one second share their clock text: formatting a Date costs more than the rest of a line.
+let clockSecond = NaN;
+let clockText = '';
+
+/** `13:20:42`, local time, of a CLOCK_MONOTONIC ns value. */
+function clock(monotonicNs: number): string {
+  const ms = wallMs(monotonicNs);
+  const second = Math.floor(ms / 1000);
+  if (second !== clockSecond) {
+    const d = new Date(ms);
+    clockSecond = second;
+    clockText = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  }
+  return clockText;
+}
+
+/** A value as the text output shows it: its plan's format, `<fault>` for one the kernel could not read. */
+export function showValue(plan: ArgPlan | undefined, value: unknown): string {
+  if (value === null || value === undefined) return '<fault>';
+  if (plan?.format) return plan.format(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Buffer.isBuffer(value)) return value.toString('hex');
+  return String(value);
+}
+
+/**
+ * Record `i` of a batch as `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`;
+ * `probe` (the probe's or the function's name) goes after the pid when given.
+ */
+export function textLine(batch: EventBatch, i: number, probe?: string): string {
+  let line = `${clock(batch.nsNumber(i))} ${batch.comm(i)} ${batch.pid(i)}`;
+  if (probe !== undefined) line += ` ${probe}`;
+  const plans = batch.plans(i);
+  if (!plans.length) return line;
+  const { args, ret } = batch.payload(i);
+  for (const plan of plans) {
+    if (plan.fetch.hidden) continue;
+    line += ` ${plan.name}=${showValue(plan, plan.isReturn ? ret : args[plan.name])}`;
+  }
+  return line;
+}
+
+/** Pieces of output at least this large are written at once, without waiting for the turn of the event loop. */
+const FLUSH_CHARS = 1 << 18;
+
+/**
+ * Collects output and writes it in one piece per turn of the event loop (or
+ * sooner, past FLUSH_CHARS). On Linux, writes to a file or a pipe block: a
+ * slow reader holds up the drain, and the kernel counts what it cannot
+ * keep, instead of this process queuing it.
+ */
+export class LineWriter {
+  private text = '';
+  private scheduled = false;
+
+  constructor(private readonly out: NodeJS.WritableStream) {}
+
+  /** Adds one line (or several, joined by newlines), without its final newline. */
+  write(line: string): void {
+    this.text += line + '\n';
+    if (this.text.length >= FLUSH_CHARS) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (!this.text) return;
+    const text = this.text;
+    this.text = '';
+    this.out.write(text);
+  }
+}
