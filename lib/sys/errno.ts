@@ -83,12 +83,13 @@ export function verifierSummary(log: string): string {
 /**
  * A failed fs call as a typed error. `needs` says what would permit it
  * (`tracefs needs root or CAP_DAC_READ_SEARCH`); `notFound` is the error for
- * a file that is not there (ENOENT, and ENOTDIR for a path through a file).
+ * a file that is not there (ENOENT; ENOTDIR for a path through a file;
+ * ENAMETOOLONG for a name no file can have).
  */
 export function fsError(e: unknown, what: string, how: { needs?: string; notFound?: () => KprobeNodeError } = {}): Error {
   if (e instanceof KprobeNodeError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return new PermissionError(`${what}: ${how.needs ?? `not permitted (${code})`}`, { errno: code });
-  if ((code === 'ENOENT' || code === 'ENOTDIR') && how.notFound) return how.notFound();
+  if ((code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') && how.notFound) return how.notFound();
   return new SystemError(`${what}: ${(e as Error).message}`, { errno: code });
 }

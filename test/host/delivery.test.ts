@@ -93,14 +93,16 @@ describeHost('delivery', { root: true, tracefs: true, tools: ['gcc', 'bpftool'] 
   });
 
   test('the reader sleeps when nothing comes, and the next event wakes it at once', async () => {
-    const probe = attachTracepoint('syscalls:sys_enter_syncfs', { comm: 'kn_workload' });
+    // Filtered on one waiting process's pid: other tests' workloads running
+    // alongside would keep a comm filter's reader awake.
+    const w = new Workload(['syncfs', path.join(distLib, 'index.js')]);
+    const pid = await w.ready();
+    const probe = attachTracepoint('syscalls:sys_enter_syncfs', { pid });
     open.push(probe);
     // A drain that finds nothing puts the reader to sleep: the flag the BPF program reads is up.
     expect(await until(() => readerFlag() === 1, 5000, 100)).toBe(true);
     const got: number[] = [];
     probe.on('event', (ev: TraceEvent) => got.push(ev.pid));
-    const w = new Workload(['syncfs', path.join(distLib, 'index.js')]);
-    const pid = await w.ready();
     await w.go();
     // The record cleared the flag as it woke the reader: without that wake-up it would wait for the next record, forever.
     expect(await until(() => got.includes(pid), 5000, 50)).toBe(true);

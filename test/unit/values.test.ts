@@ -10,7 +10,6 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Btf } from '../../lib/btf';
 import { codecFor, valueShape } from '../../lib/btf/values';
 import { objectType, tsType } from '../../lib/btf/typescript';
 import { ObjectFile } from '../../lib/object/parse';
@@ -182,16 +181,4 @@ test('the TypeScript type says what the codec returns', () => {
     ].join('\n'),
   );
   expect(tsType(valueShape(file.btf, file.findType('enum color')!))).toBe('"RED" | "GREEN" | "BLUE" | number');
-});
-
-test("the same codec reads the kernel's own types", () => {
-  const kernel = Btf.kernel();
-  const codec = codecFor(kernel, kernel.findStruct('timespec64')!);
-  const buf = Buffer.alloc(codec.size);
-  codec.encode({ tv_sec: 1700000000n, tv_nsec: 5n }, buf, 0, 'ts');
-  expect(buf.readBigInt64LE(0)).toBe(1700000000n);
-  expect(codec.decode(buf, 0)).toEqual({ tv_sec: 1700000000n, tv_nsec: 5n });
-  // A task's comm is a char array: a string.
-  const task = valueShape(kernel, kernel.findStruct('task_struct')!);
-  expect(task.k === 'struct' && task.members.find((m) => m.name === 'comm')?.shape.k).toBe('string');
 });
