@@ -11,7 +11,7 @@
 import { CFG_KSTACK, CFG_USTACK, ProbeConfig, encodeConfig, layout } from '../sys/abi';
 import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
-import { checkPrivileges } from '../sys/features';
+import { checkKernelFloor, checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
 import { publishAttach } from './channels';
 import { ArgPlan, RecordDecoder } from './decode';
@@ -44,7 +44,10 @@ export interface Backend {
 
 export const nativeBackend: Backend = {
   checkPrivileges,
-  openTracer: (options) => new (native().Tracer)(bpfObjectPath, options),
+  openTracer: (options) => {
+    checkKernelFloor();
+    return new (native().Tracer)(bpfObjectPath, options);
+  },
 };
 
 /**

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { PermissionError, UnsupportedError } from '../errors';
 import { inUserNamespace } from './namespaces';
+import { native } from './native';
 
 const CAP_SYS_ADMIN = 21;
 const CAP_PERFMON = 38;
@@ -84,4 +85,36 @@ export function requireKprobes(what: string): void {
       'Tracepoints (attachTracepoint, --tracepoint), syscalls (attachSyscall, --syscall: they fall back to the ' +
       'syscall tracepoints) and uprobes work here.',
   );
+}
+
+let floorMissing: { feature: string; what: string } | null | undefined;
+
+/**
+ * Throws an UnsupportedError when the kernel lacks a feature the BPF programs
+ * need, before anything is loaded (the verifier would refuse them with a raw
+ * dump instead). Probed once per process (again while bpf() itself is
+ * refused); the first missing feature, newest first, is named with the
+ * running release and the minimum kernel.
+ */
+export function checkKernelFloor(): void {
+  if (floorMissing === undefined) {
+    const n = native();
+    // bpf() refused outright (a container's seccomp profile, say) is no missing feature: the load reports it.
+    if (!n.probeMapType(2 /* BPF_MAP_TYPE_ARRAY */)) return;
+    const KPROBE = 2; // BPF_PROG_TYPE_KPROBE
+    const needs: Array<[feature: string, what: string, has: () => boolean]> = [
+      ['bpf-cookie', 'BPF cookies (bpf_get_attach_cookie)', () => n.probeHelper(KPROBE, 174)], // 5.15
+      ['global-func-pointer-args', 'global BPF functions with pointer arguments', () => n.probeGlobalFuncPointerArgs()], // 5.12
+      ['current-task-btf', 'the BPF helper bpf_get_current_task_btf', () => n.probeHelper(KPROBE, 158)], // 5.11
+      ['ringbuf', 'the BPF ring buffer (BPF_MAP_TYPE_RINGBUF)', () => n.probeMapType(27)], // 5.8
+    ];
+    const missing = needs.find(([, , has]) => !has());
+    floorMissing = missing ? { feature: missing[0], what: missing[1] } : null;
+  }
+  if (floorMissing) {
+    throw new UnsupportedError(
+      floorMissing.feature,
+      `this kernel (${os.release()}) lacks ${floorMissing.what}, which kprobe-node needs: Linux 5.15 or newer is required`,
+    );
+  }
 }

@@ -97,7 +97,12 @@ export interface NativeBinding {
   layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record' | 'count_key', StructLayout> & {
     constants: Record<string, number>;
   };
+  /** Whether programs of `progType` may call helper `helperId` (libbpf_probe_bpf_helper). */
   probeHelper(progType: number, helperId: number): boolean;
+  /** Whether the kernel can create a map of `mapType` (libbpf_probe_bpf_map_type). */
+  probeMapType(mapType: number): boolean;
+  /** Whether the verifier accepts a global BPF function with a pointer-to-struct argument. */
+  probeGlobalFuncPointerArgs(): boolean;
   libbpfVersion: string;
 }
 
