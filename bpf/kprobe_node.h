@@ -108,6 +108,8 @@ struct kn_filter {
 #define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists`, and to its sum in `hist_sums` */
 #define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
 #define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
+#define KN_CFG_PIDNS 0x1000    /* pids in records and filters are those of the pid namespace `pidns` */
+#define KN_CFG_CGROUP 0x2000   /* only tasks in the cgroup v2 at `cgroups[probe id]`, or below it */
 #define KN_CFG_KCALLER 0x10000 /* kernel stack taken at a function's first instruction: recover its caller (caller_reg) */
 #define KN_CFG_UCALLER 0x20000 /* the same for the user stack */
 #define KN_CFG_STACKS 0x40000  /* count hits in `stack_counts` by (probe, task, stacks) instead of emitting */
@@ -121,6 +123,7 @@ enum kn_count_by {
 	KN_BY_PID = 2,
 	KN_BY_VALUE = 3,  /* the first argument's scalar value */
 	KN_BY_STRING = 4, /* the first argument's string (first 16 bytes) */
+	KN_BY_CGROUP = 5, /* the cgroup v2 id (u64) */
 };
 
 #define KN_HIST_BUCKETS 64 /* bucket 0: value 0; bucket k: [2^(k-1), 2^k) */
@@ -136,7 +139,7 @@ enum kn_count_by {
 struct kn_count_key {
 	__u32 probe_id;
 	__u32 pad;
-	__u8 data[16]; /* comm, pid (u32), value (u64) or string, by count_by */
+	__u8 data[16]; /* comm, pid (u32), value (u64), string or cgroup id (u64), by count_by */
 };
 
 /*
@@ -175,6 +178,8 @@ struct kn_config {
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
+	__u32 pidns;     /* KN_CFG_PIDNS: the inode number of the tracer's /proc/self/ns/pid */
+	__u32 pidns_dev; /* and the device it is on (nsfs), as the kernel numbers devices */
 	/* KN_CFG_KCALLER/UCALLER: where the return address is at a function's entry */
 	__u16 caller_reg;  /* byte offset in struct pt_regs of the register holding it */
 	__u8 caller_deref; /* 1: the register points at it (x86-64's sp); 0: holds it (arm64's x30) */
@@ -183,6 +188,8 @@ struct kn_config {
 
 /*
  * One event. `size` counts the header and the payload and is a multiple of 8.
+ * `pid` and `tid` are as the tracer sees them: with KN_CFG_PIDNS, in its pid
+ * namespace (0 for a task outside it); `host_pid`, `host_tid` in the initial one.
  * The payload holds, for each argument in order:
  *   scalar stores: 8 bytes (little-endian u64, already normalised);
  *   string/bytes stores: a u32 length (string bytes without the NUL), then the
@@ -208,6 +215,9 @@ struct kn_record {
 	__u16 cpu;
 	__u16 faults;
 	char comm[KN_COMM_LEN];
+	__u32 host_pid; /* pid and tid in the initial pid namespace (`pid`, `tid` are the tracer's view) */
+	__u32 host_tid;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the cgroup v2 directory's inode number */
 };
 
 #endif /* KPROBE_NODE_H */

@@ -17,6 +17,7 @@ export interface TraceArgs {
   tid?: number;
   uid?: number;
   comm?: string;
+  cgroup?: string;
   json: boolean;
   c?: string;
   duration?: number;
@@ -65,9 +66,12 @@ export function parseStackOption(value: unknown): { stack?: StackKind; target?: 
   throw new OptionError(`--stack takes kernel, user or both, got "${value}"`);
 }
 
+/** What --count counts by without an expression. */
+const COUNT_KEYS = ['comm', 'pid', 'probe', 'cgroup', 'container'];
+
 /**
  * `--count` (by comm), `--count by=pid`, `--count 'by=flags'`. A word after
- * --count that is not a `by=` (nor a bare comm, pid or probe) was a target.
+ * --count that is not a `by=` (nor a bare key of COUNT_KEYS) was a target.
  */
 export function takeCountOption(argv: TraceArgs): string | undefined {
   const v = argv.count;
@@ -75,10 +79,10 @@ export function takeCountOption(argv: TraceArgs): string | undefined {
   if (v === true || v === '') return 'comm';
   const m = /^by=([^]*)$/.exec(v);
   if (m) {
-    if (m[1].trim() === '') throw new OptionError('--count by= needs comm, pid, probe or an argument expression');
+    if (m[1].trim() === '') throw new OptionError('--count by= needs comm, pid, probe, cgroup, container or an argument expression');
     return m[1].trim();
   }
-  if (['comm', 'pid', 'probe'].includes(v)) return v;
+  if (COUNT_KEYS.includes(v)) return v;
   argv.targets.push(v);
   return 'comm';
 }
@@ -92,6 +96,13 @@ export function targetsOf(argv: TraceArgs): Target[] {
   ];
 }
 
+/** `--cgroup`: digits are a cgroup id, anything else a path or 'self'. */
+function cgroupOption(value: string | undefined): string | number | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new OptionError("--cgroup needs a cgroup path, 'self' or a cgroup id");
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
 /** The probe options the filters and fetch flags ask for. */
 export function probeOptionsOf(argv: TraceArgs, stack?: StackKind): ProbeOptions {
   return {
@@ -99,6 +110,7 @@ export function probeOptionsOf(argv: TraceArgs, stack?: StackKind): ProbeOptions
     tid: argv.tid,
     uid: argv.uid,
     comm: argv.comm,
+    cgroup: cgroupOption(argv.cgroup),
     args: argv.arg.length ? argv.arg : undefined,
     filter: argv.filter,
     stringSize: argv.stringSize,

@@ -4,6 +4,7 @@
  * (reading at any time, reading after close, reset, close).
  */
 import { AttachHow, ProbeOptions, SummaryConfig, Target, attachTarget, checkOptions, isUprobe, parseTarget, withReturn } from '../attach';
+import { closeOnAbort } from '../core/abort';
 import type { Probe } from '../core/probe';
 import type { Session } from '../core/session';
 import { OptionError } from '../errors';
@@ -28,6 +29,7 @@ export function toTarget(spec: TargetSpec, ret: boolean): Target {
 
 export function checkSummaryOptions<O extends SummaryOptions>(opts: O | undefined): O {
   const o = checkOptions(opts as ProbeOptions) as O & ProbeOptions;
+  o.signal?.throwIfAborted();
   if (o.args !== undefined) throw new OptionError('a summary fetches only what it summarises: give the value as `by` or the histogram expression, not args');
   if (o.stack !== undefined) throw new OptionError('counts, histograms and latency do not record stacks: countStacks() counts stacks in the kernel');
   if (o.pin !== undefined) throw new OptionError('in-kernel summaries cannot be pinned: pin a probe that streams events');
@@ -40,8 +42,15 @@ export function attachTo(t: Target, opts: ProbeOptions, summary: SummaryConfig, 
   return attachTarget(t, opts, how);
 }
 
+/** `{ signal }`: an abort closes the summary (its main probe closes last, with it). */
+export function abortable<S extends Summary<unknown>>(summary: S, signal: AbortSignal | undefined): S {
+  closeOnAbort(signal, summary.probes[summary.probes.length - 1], () => summary.close());
+  return summary;
+}
+
 /** Where the runtime lacks Symbol.asyncDispose, the well-known registry symbol TypeScript's `await using` falls back to. */
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
+const dispose: typeof Symbol.dispose = Symbol.dispose ?? (Symbol.for('Symbol.dispose') as typeof Symbol.dispose);
 
 /** What every summary shares: its probes, reading after close, closing. */
 export abstract class Summary<S> {
@@ -98,6 +107,10 @@ export abstract class Summary<S> {
   }
 
   async [asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  [dispose](): void {
     this.close();
   }
 

@@ -11,7 +11,7 @@ import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { CFG_COUNT, CFG_HIST, CFG_LAT_END, CFG_LAT_START, CountBy, layout } from '../sys/abi';
-import { Summary, SummaryOptions, TargetSpec, attachTo, checkSummaryOptions, toTarget } from './base';
+import { Summary, SummaryOptions, TargetSpec, abortable, attachTo, checkSummaryOptions, toTarget } from './base';
 import { HistogramSnapshot, histogramSnapshot } from './buckets';
 import { CountEntry, decodeKey } from './keys';
 
@@ -29,9 +29,11 @@ export type CountSnapshot = CountEntry[] & { dropped: number; total: number };
 
 export interface CountOptions extends SummaryOptions {
   /**
-   * What to count by: `comm` (default), `pid`, `probe` (one total), or any
-   * argument expression (`flags`, `filename`, `file->f_flags`): numbers or
-   * strings (the first 16 bytes).
+   * What to count by: `comm` (default), `pid`, `probe` (one total),
+   * `cgroup` (keys are cgroup ids, labels their paths), `container` (keys
+   * are container ids, '' for tasks in no container), or any argument
+   * expression (`flags`, `filename`, `file->f_flags`): numbers or strings
+   * (the first 16 bytes).
    */
   by?: string;
 }
@@ -52,7 +54,7 @@ function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Ta
 }
 
 function probeOptions(o: CountOptions, args?: string[]): ProbeOptions {
-  const { ret: _ret, by: _by, ...rest } = o;
+  const { ret: _ret, by: _by, signal: _signal, ...rest } = o;
   return args ? { ...rest, args } : rest;
 }
 
@@ -78,8 +80,10 @@ export class Counter extends Summary<CountSnapshot> {
     const plan = this.probe.plans[0];
     // Equal keys are merged: a short string key may carry stale bytes after its NUL.
     const merged = new Map<string, CountEntry>();
+    // By container: the kernel counts by cgroup; the cgroups of one container add up.
+    const by = this.by === 'container' ? 'container' : this.countBy;
     for (let i = 0; i < values.length; i++) {
-      const entry = decodeKey(keys.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), this.countBy, plan, this.probe.name);
+      const entry = decodeKey(keys.subarray(i * KEY_BYTES, (i + 1) * KEY_BYTES), by, plan, this.probe.name);
       const id = `${typeof entry.key}:${String(entry.key)}`;
       const seen = merged.get(id);
       if (seen) seen.count += values[i];
@@ -124,27 +128,28 @@ export class Histogram extends Summary<HistogramSnapshot> {
   }
 }
 
-const BY_TASK: Record<string, CountBy> = { comm: CountBy.Comm, pid: CountBy.Pid, probe: CountBy.Probe };
+/** Keys the kernel counts by itself; `container` is counted by cgroup and added up by container here. */
+const BY_TASK: Record<string, CountBy> = { comm: CountBy.Comm, pid: CountBy.Pid, probe: CountBy.Probe, cgroup: CountBy.Cgroup, container: CountBy.Cgroup };
 
 /**
- * Counts the hits of `target` in the kernel, by comm (default), pid, probe
- * or the value of an argument expression.
+ * Counts the hits of `target` in the kernel, by comm (default), pid, probe,
+ * cgroup, container or the value of an argument expression.
  */
 export function countBy(target: TargetSpec, opts: CountOptions = {}): Counter {
   const by = opts.by ?? 'comm';
-  if (typeof by !== 'string' || by.trim() === '') throw new OptionError('by must be comm, pid, probe or an argument expression');
+  if (typeof by !== 'string' || by.trim() === '') throw new OptionError('by must be comm, pid, probe, cgroup, container or an argument expression');
   const o = checkSummaryOptions(opts);
   const session = Session.get();
   const task = BY_TASK[by.trim()];
   if (task !== undefined) {
     const probe = attachTo(toTarget(target, !!o.ret), probeOptions(o), { flags: CFG_COUNT, countBy: task }, session);
-    return new Counter(session, probe, by.trim(), task);
+    return abortable(new Counter(session, probe, by.trim(), task), o.signal);
   }
   const v = valueTarget(target, by, !!o.ret);
   const probe = attachTo(v.target, probeOptions(o, [v.expr]), { flags: CFG_COUNT, countBy: CountBy.Value }, session);
   // The compiler keys strings and byte arrays by their bytes (CountBy.String).
   const kind = probe.plans[0]?.kind;
-  return new Counter(session, probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value);
+  return abortable(new Counter(session, probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value), o.signal);
 }
 
 /**
@@ -162,7 +167,7 @@ export function histogram(target: TargetSpec, expr: string, opts: SummaryOptions
     probe.close();
     throw new OptionError(`a histogram needs a number: ${expr} is a ${plan.type} (count by it instead)`);
   }
-  return new Histogram(session, [probe], probe, probe.name, undefined, expr, plan.kind === 'i32' || plan.kind === 'i64');
+  return abortable(new Histogram(session, [probe], probe, probe.name, undefined, expr, plan.kind === 'i32' || plan.kind === 'i64'), o.signal);
 }
 
 /** Entry and return probes of one latency histogram share this id in the kernel's `starts` map. */
@@ -190,5 +195,5 @@ export function latency(target: TargetSpec, opts: SummaryOptions = {}): Histogra
     start.close();
     throw e;
   }
-  return new Histogram(session, [start, end], end, formatTarget(withReturn(t, false)), 'ns', 'latency', false);
+  return abortable(new Histogram(session, [start, end], end, formatTarget(withReturn(t, false)), 'ns', 'latency', false), o.signal);
 }

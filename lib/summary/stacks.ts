@@ -16,7 +16,7 @@ import { BUILD_ID_FRAME, CFG_STACKS, CFG_STACKS_PID, MAX_STACK, layout } from '.
 import { Frame, kernelFrames } from '../stacks/symbolize';
 import { folded } from '../stacks/folded';
 import { RawUserFrame, userStackFrames } from '../stacks/user';
-import { Summary, SummaryOptions, TargetSpec, attachTo, checkSummaryOptions, toTarget } from './base';
+import { Summary, SummaryOptions, TargetSpec, abortable, attachTo, checkSummaryOptions, toTarget } from './base';
 
 export interface StackCountOptions extends SummaryOptions {
   /** Which stacks to count by: `kernel`, `user` or `both` (default). */
@@ -207,7 +207,7 @@ export function countStacks(target: TargetSpec, opts: StackCountOptions = {}): S
   if (!['kernel', 'user', 'both'].includes(stack)) throw new OptionError(`stack must be 'kernel', 'user' or 'both', got ${JSON.stringify(stack)}`);
   if (by !== 'comm' && by !== 'pid') throw new OptionError(`countStacks counts by comm or pid, got ${JSON.stringify(by)}`);
   const o = checkSummaryOptions(rest);
-  const { ret, ...probeOpts } = o;
+  const { ret, signal, ...probeOpts } = o;
   const session = Session.get();
   useStackMaps(session, 1, maxStacks);
   let probe: Probe;
@@ -217,5 +217,5 @@ export function countStacks(target: TargetSpec, opts: StackCountOptions = {}): S
     useStackMaps(session, -1);
     throw e;
   }
-  return new StackCounter(session, probe, by, demangle);
+  return abortable(new StackCounter(session, probe, by, demangle), signal);
 }

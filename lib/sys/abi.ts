@@ -68,6 +68,8 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+export const CFG_PIDNS = 0x1000;
+export const CFG_CGROUP = 0x2000;
 /** Kernel stack taken at a function's first instruction: recover its caller. */
 export const CFG_KCALLER = 0x10000;
 /** The same for the user stack. */
@@ -85,6 +87,7 @@ export enum CountBy {
   Pid = 2,
   Value = 3,
   String = 4,
+  Cgroup = 5,
 }
 
 /** Byte layouts; the keys match the C member names. */
@@ -117,15 +120,19 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    pidns: 0,
+    pidns_dev: 0,
     caller_reg: 0,
     caller_deref: 0,
   },
   count_key: { size: 24, probe_id: 0, data: 8 },
   stack_key: { size: 56, probe_id: 0, pid: 4, kstack: 8, ustack: 12, kcaller: 16, ucaller: 24, uentry: 32, comm: 40 },
   stack_count: { size: 16, count: 0, pid: 8 },
-  record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
+  record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
 };
-layout.config.caller_reg = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns_dev = layout.config.pidns + 4;
+layout.config.caller_reg = layout.config.pidns_dev + 4;
 layout.config.caller_deref = layout.config.caller_reg + 2;
 // The u64 in struct kn_filter aligns the struct to 8 bytes.
 layout.config.size = (layout.config.caller_deref + 2 + 7) & ~7;
@@ -159,6 +166,12 @@ export interface FetchFilter {
   str?: string;
 }
 
+/** A PID namespace as the kernel identifies it: the inode of /proc/self/ns/pid and its device (the kernel's numbering). */
+export interface PidNamespace {
+  ino: number;
+  dev: number;
+}
+
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
@@ -169,6 +182,10 @@ export interface ProbeConfig {
   tid?: number;
   uid?: number;
   comm?: string;
+  /** The tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
+  pidns?: PidNamespace;
+  /** Only tasks in this cgroup v2 directory or below it; the session puts the cgroup in the kernel's `cgroups` map. */
+  cgroup?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
   /** CFG_KCALLER/CFG_UCALLER: byte offset in struct pt_regs of the register holding the return address at entry, or pointing at it. */
@@ -201,6 +218,12 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     flags |= CFG_COMM;
     b.write(cfg.comm.slice(0, COMM_LEN - 1), L.comm, 'latin1');
   }
+  if (cfg.pidns !== undefined) {
+    flags |= CFG_PIDNS;
+    b.writeUInt32LE(cfg.pidns.ino, L.pidns);
+    b.writeUInt32LE(cfg.pidns.dev, L.pidns_dev);
+  }
+  if (cfg.cgroup !== undefined) flags |= CFG_CGROUP;
   b.writeUInt32LE(flags >>> 0, L.flags);
   if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
   const filters = cfg.filters ?? [];
