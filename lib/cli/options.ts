@@ -41,9 +41,9 @@ export interface TraceArgs {
   explain: boolean;
   pin?: string;
   /** With --count --stack: folded stacks. */
-  folded: boolean;
+  folded?: boolean;
   /** C++ names demangled (--no-demangle: false). */
-  demangle: boolean;
+  demangle?: boolean;
   maxStacks?: number;
   debugDir?: string[];
 }
