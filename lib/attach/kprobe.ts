@@ -132,7 +132,7 @@ export function attachFunctions(
     try {
       const link = t.attachKprobeMulti([...fns], [...ids], ret);
       progress?.(total, total);
-      return { links: [link], skipped: [], strategy: `one kprobe_multi link for all ${total} functions, each with its own cookie` };
+      return { links: [link], skipped: [], strategy: `strategy: one kprobe_multi link for all ${total} functions, each with its own cookie` };
     } catch (e) {
       const why = toTypedError(e, 'attach kprobe_multi').message;
       if (isUnsupportedErrno(e)) multiUnsupported = why;
