@@ -69,16 +69,25 @@ export interface AggregateConfig {
   ringBytes?: number;
 }
 
-/** Sets map sizes for this process; throws OptionError once a probe is attached. */
-export function configure(config: AggregateConfig): void {
+/**
+ * Checks map sizes as configure() takes them; `name` says what the caller
+ * calls each one (the command line: --max-counts, --ring-size), so that the
+ * message is in its words.
+ */
+export function checkConfig(config: AggregateConfig, name: (key: keyof AggregateConfig) => string = (key) => key): void {
   const n = config.maxCounts;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
-    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+    throw new OptionError(`${name('maxCounts')} must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
   }
   const r = config.ringBytes;
   if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
-    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+    throw new OptionError(`${name('ringBytes')} must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
   }
-  if (n !== undefined) Session.configure({ maxCounts: n });
-  if (r !== undefined) Session.configure({ ringBytes: r });
+}
+
+/** Sets map sizes for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  checkConfig(config);
+  if (config.maxCounts !== undefined) Session.configure({ maxCounts: config.maxCounts });
+  if (config.ringBytes !== undefined) Session.configure({ ringBytes: config.ringBytes });
 }

@@ -49,7 +49,15 @@ Napi::Object Layout(Napi::Env env) {
                  {"count_by", offsetof(kn_config, count_by)},
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
-                 {"args", offsetof(kn_config, args)}});
+                 {"args", offsetof(kn_config, args)},
+                 {"buckets", offsetof(kn_config, buckets)}});
+  put("buckets", {{"size", sizeof(kn_buckets)},
+                  {"min", offsetof(kn_buckets, min)},
+                  {"step", offsetof(kn_buckets, step)},
+                  {"count", offsetof(kn_buckets, count)},
+                  {"mode", offsetof(kn_buckets, mode)},
+                  {"bits", offsetof(kn_buckets, bits)},
+                  {"is_signed", offsetof(kn_buckets, is_signed)}});
   put("record", {{"size", sizeof(kn_record)},
                  {"size_", offsetof(kn_record, size)},
                  {"probe_id", offsetof(kn_record, probe_id)},
@@ -62,6 +70,7 @@ Napi::Object Layout(Napi::Env env) {
                  {"comm", offsetof(kn_record, comm)}});
   put("count_key", {{"size", sizeof(kn_count_key)},
                     {"probe_id", offsetof(kn_count_key, probe_id)},
+                    {"bucket", offsetof(kn_count_key, bucket)},
                     {"data", offsetof(kn_count_key, data)}});
   Napi::Object c = Napi::Object::New(env);
   c.Set("COMM_LEN", KN_COMM_LEN);
@@ -72,6 +81,8 @@ Napi::Object Layout(Napi::Env env) {
   c.Set("DATA_SIZE", KN_DATA_SIZE);
   c.Set("HIST_BUCKETS", KN_HIST_BUCKETS);
   c.Set("MAX_STACK", KN_MAX_STACK);
+  c.Set("MAX_BUCKET_BITS", KN_MAX_BUCKET_BITS);
+  c.Set("MAX_LINEAR_BUCKETS", KN_MAX_LINEAR_BUCKETS);
   o.Set("constants", c);
   return o;
 }

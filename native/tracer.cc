@@ -4,6 +4,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/io_uring.h>
+#include <linux/perf_event.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,6 +50,18 @@ void* RodataVariable(bpf_object* obj, const char* name, size_t size) {
 
 uint32_t ToU32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 
+// Sets the .rodata globals every copy of the object shares: the wake-up
+// threshold, and this process's tgid (which KN_CFG_NOT_SELF drops). False
+// when the object lacks one of them.
+bool SetRodata(bpf_object* obj, uint32_t wakeup_bytes) {
+  auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj, "wakeup_bytes", sizeof(uint32_t)));
+  auto* self = static_cast<uint32_t*>(RodataVariable(obj, "self_tgid", sizeof(uint32_t)));
+  if (wakeup == nullptr || self == nullptr) return false;
+  *wakeup = wakeup_bytes;
+  *self = static_cast<uint32_t>(getpid());
+  return true;
+}
+
 }  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
@@ -58,6 +71,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::AttachKprobeMulti>("attachKprobeMulti"),
                          InstanceMethod<&Tracer::AttachTracepoint>("attachTracepoint"),
                          InstanceMethod<&Tracer::AttachUprobe>("attachUprobe"),
+                         InstanceMethod<&Tracer::AttachPerfEvent>("attachPerfEvent"),
                          InstanceMethod<&Tracer::Detach>("detach"),
                          InstanceMethod<&Tracer::HandOff>("handOff"),
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
@@ -126,12 +140,10 @@ void Tracer::Load(const LoadRequest& req) {
   bpf_map* hists = bpf_object__find_map_by_name(obj_, "hists");
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
   bpf_map* reader = bpf_object__find_map_by_name(obj_, "reader");
-  auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
   if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
-      !ring || !configs || !lost || !hists || !counts || !reader || !wakeup) {
+      !ring || !configs || !lost || !hists || !counts || !reader || !SetRodata(obj_, req.wakeup_bytes)) {
     return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
-  *wakeup = req.wakeup_bytes;
   path_ = req.path;
   wakeup_bytes_ = req.wakeup_bytes;
   // Only the programs asked for are verified now (kn_kprobe_multi never is:
@@ -262,8 +274,7 @@ bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
   bpf_object__for_each_program(prog, copy) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), name) == 0);
   }
-  auto* wakeup = static_cast<uint32_t*>(RodataVariable(copy, "wakeup_bytes", sizeof(uint32_t)));
-  if (wakeup != nullptr) *wakeup = wakeup_bytes_;
+  SetRodata(copy, wakeup_bytes_);
   if (!err) err = bpf_object__load(copy);
   if (err) {
     bpf_object__close(copy);
@@ -347,6 +358,37 @@ Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
   return AddLink(env, link, opts.retprobe ? "attach uretprobe" : "attach uprobe", log.text());
 }
 
+// attachPerfEvent(cpu, rate, frequency, cookie) -> link id: a CPU-clock perf
+// event on one CPU (every task that runs there), sampling `rate` times a
+// second (frequency true) or every `rate` ns of CPU time, running
+// kn_perf_event at each sample.
+Napi::Value Tracer::AttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  CheckPrograms(env, obj_);
+  int cpu = info[0].As<Napi::Number>().Int32Value();
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.freq = info[2].As<Napi::Boolean>() ? 1 : 0;
+  attr.sample_period = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());  // sample_freq shares it
+  attr.disabled = 1;  // libbpf enables it once the program is attached
+  LIBBPF_OPTS(bpf_perf_event_opts, opts);
+  opts.bpf_cookie = ToU32(info[3]);
+  bpf_program* prog = Program(env, "kn_perf_event");
+  int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) throw SyscallError(env, "open a CPU-clock perf event on CPU " + std::to_string(cpu), -errno, "");
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_perf_event_opts(prog, fd, &opts);
+  if (link == nullptr) {
+    int e = errno;
+    close(fd);  // the link owns it only once attached
+    errno = e;
+  }
+  return AddLink(env, link, "attach to a perf event", log.text());
+}
+
 void Tracer::Detach(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   auto it = links_.find(ToU32(info[0]));
@@ -428,19 +470,31 @@ void Tracer::ResetHist(const Napi::CallbackInfo& info) {
   for (int b = 0; b < KN_HIST_BUCKETS; b++) __atomic_store_n(&hists_[id * KN_HIST_BUCKETS + b], 0, __ATOMIC_RELAXED);
 }
 
-// counts(probeId) -> { keys: Buffer (16 bytes per entry), values: Float64Array }
+// The probe ids of a JS array, as a set.
+static std::vector<bool> IdSet(const Napi::Array& ids, uint32_t max) {
+  std::vector<bool> set(max, false);
+  for (uint32_t i = 0; i < ids.Length(); i++) {
+    uint32_t id = ToU32(ids.Get(i));
+    if (id < max) set[id] = true;
+  }
+  return set;
+}
+
+// counts([probeId...]) -> { keys: Buffer of struct kn_count_key, values: Float64Array }:
+// the entries of those probes (the parts of one probe) in one pass over the map.
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  uint32_t id = ToU32(info[0]);
+  std::vector<bool> ids = IdSet(info[0].As<Napi::Array>(), max_probes_);
   std::vector<uint8_t> keys;
   std::vector<double> values;
   kn_count_key key = {}, next = {};
   void* prev = nullptr;
   while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
     uint64_t value = 0;
-    if (next.probe_id == id && bpf_map_lookup_elem(counts_fd_, &next, &value) == 0) {
-      keys.insert(keys.end(), next.data, next.data + sizeof(next.data));
+    if (next.probe_id < max_probes_ && ids[next.probe_id] && bpf_map_lookup_elem(counts_fd_, &next, &value) == 0) {
+      auto* bytes = reinterpret_cast<const uint8_t*>(&next);
+      keys.insert(keys.end(), bytes, bytes + sizeof(next));
       values.push_back(static_cast<double>(value));
     }
     key = next;
@@ -454,16 +508,16 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// clearCounts(probeId): forgets the probe's counts.
+// clearCounts([probeId...]): forgets those probes' counts.
 void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   if (closed_) return;
-  uint32_t id = ToU32(info[0]);
+  std::vector<bool> ids = IdSet(info[0].As<Napi::Array>(), max_probes_);
   std::vector<kn_count_key> mine;
   kn_count_key key = {}, next = {};
   void* prev = nullptr;
   while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
-    if (next.probe_id == id) mine.push_back(next);
+    if (next.probe_id < max_probes_ && ids[next.probe_id]) mine.push_back(next);
     key = next;
     prev = &key;
   }
@@ -520,6 +574,7 @@ Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
   all[uint32_t(0)] = tracepoint;
   for (size_t i = 0; i < copies_.size(); i++) all[i + 1] = prog_id(bpf_object__find_program_by_name(copies_[i], "kn_tracepoint"));
   o.Set("tracepointPrograms", all);
+  o.Set("perfEventProgram", prog_id(Loaded("kn_perf_event")));
   o.Set("links", static_cast<double>(links_.size()));
   return o;
 }

@@ -11,10 +11,12 @@ import { OptionError } from '../errors';
 import { formatJson } from '../format/json';
 import { LineWriter, formatLine } from '../format/text';
 import { StackCounter, stackLines, withStacksJson } from '../format/stack';
+import { timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
-import { runUntilDone } from './lifecycle';
-import { TraceArgs, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
-import { reportAttached, say } from './report';
+import { Run, runUntilDone } from './lifecycle';
+import { TraceArgs, jsonOutput, parseStackOption, probeOptionsOf, takeCountOption, targetsOf, timeFormatOf } from './options';
+import { openOutput, output } from './output';
+import { reportAttached, reportLoad, say } from './report';
 
 /** Attaching many functions one by one takes a while: show how far it got on a terminal. */
 function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
@@ -27,9 +29,19 @@ function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
 }
 
 export async function trace(argv: TraceArgs): Promise<void> {
+  // -l lists, as the list command does (bpftrace's -l).
+  if (argv.l) return (await import('./inspect')).listFlag(argv);
   // The command line's own ring size is set before the session loads (lib/cli/main.ts); --ring-size
-  // keeps the session from loading early, so it can still be set here.
-  if (argv.ringSize !== undefined) (await import('../api')).configure({ ringBytes: argv.ringSize });
+  // and --max-counts keep the session from loading early, so they can still be set here.
+  if (argv.ringSize !== undefined || argv.maxCounts !== undefined) {
+    const api = await import('../api');
+    const config = { ringBytes: argv.ringSize, maxCounts: argv.maxCounts };
+    api.checkConfig(config, (key) => (key === 'ringBytes' ? '--ring-size' : '--max-counts'));
+    api.configure(config);
+  }
+  argv.json = jsonOutput(argv);
+  const time = timeFormatOf(argv);
+  if (argv.output !== undefined) openOutput(argv.output);
   const countBy = takeCountOption(argv);
   const stack = parseStackOption(argv.stack);
   if (stack.target) argv.targets.unshift(stack.target);
@@ -45,12 +57,18 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
-  const out = new LineWriter(process.stdout);
+  if (argv.maxEvents !== undefined && stack.stack && argv.count) throw new OptionError('-M (--max-events) stops streamed events; --count --stack prints counts');
+  const out = new LineWriter(output());
   // --count --stack: the most common stacks, counted here from the streamed events.
   const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
   const counts = new Map<string, number>();
   const probes: Probe[] = [];
   const many = targets.length > 1;
+  // -M: once this many events are printed, the run ends (`run` is set below, before any event can arrive).
+  let printed = 0;
+  let run: Run | undefined;
+  const limit = argv.maxEvents ?? Infinity;
+  let column: ((ns: bigint) => string) | null = null;
 
   try {
     for (const t of targets) {
@@ -60,18 +78,22 @@ export async function trace(argv: TraceArgs): Promise<void> {
         say(`pinned as ${argv.pin}: it keeps tracing after this command ends; ` +
           `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
       }
-      reportAttached(t, probe, argv.explain);
+      reportAttached(t, probe, argv.explain || argv.verbose);
       probe.on('event', (ev: TraceEvent) => {
         if (stackCounts) {
           stackCounts.add(probe.name, ev);
-        } else if (stack.stack) {
-          out.write(argv.json ? withStacksJson(formatJson(ev), ev) : [formatLine(probe, ev, many), ...stackLines(ev)].join('\n'));
+          return;
+        }
+        if (printed >= limit) return;
+        if (stack.stack) {
+          out.write(argv.json ? withStacksJson(formatJson(ev), ev) : [formatLine(probe, ev, many, column), ...stackLines(ev)].join('\n'));
         } else if (argv.count) {
           const key = `${probe.name} ${ev.comm}`;
           counts.set(key, (counts.get(key) ?? 0) + 1);
         } else {
-          out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, many));
+          out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, many, column));
         }
+        if (++printed >= limit) run?.end({ reason: 'max-events' });
       });
       probe.on('lost', (n: number) => say(`${n} events lost (ring buffer full)`));
     }
@@ -80,9 +102,13 @@ export async function trace(argv: TraceArgs): Promise<void> {
     throw e;
   }
 
-  runUntilDone({
+  if (argv.verbose) reportLoad(probes, opts.excludeSelf === true);
+  // Tracing begins now: --time rel counts from here.
+  column = timeColumn(time, process.hrtime.bigint());
+  run = runUntilDone({
     duration: argv.duration,
     command: argv.c,
+    exitWithCommand: argv.exitWithCommand,
     // The child's last events may still sit in the ring: deliver them first.
     onCommandExit: () => probes.forEach((p) => p.flush()),
     finish: () => {
@@ -91,11 +117,11 @@ export async function trace(argv: TraceArgs): Promise<void> {
       for (const p of probes) p.close();
       out.flush();
       if (stackCounts) {
-        process.stdout.write(stackCounts.report());
+        output().write(stackCounts.report(argv.top));
       } else if (argv.count) {
         const rows = [...counts].sort((a, b) => b[1] - a[1]);
         const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
-        process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
+        output().write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
       }
       say(`${probes.reduce((n, p) => n + p.seen, 0)} events, ${probes.reduce((n, p) => n + p.lost, 0)} lost`);
     },

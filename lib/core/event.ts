@@ -31,6 +31,11 @@ export function recordNsNumber(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + R.ns + 4) * 4294967296 + buf.readUInt32LE(at + R.ns);
 }
 
+/** Wall-clock nanoseconds of a CLOCK_MONOTONIC ns value (the offset between the clocks is known to a millisecond). */
+export function wallNs(monotonicNs: bigint): bigint {
+  return monotonicNs + wallOffsetNs;
+}
+
 /** Wall-clock milliseconds of a CLOCK_MONOTONIC ns value. */
 export function wallMs(monotonicNs: number): number {
   return Math.floor(monotonicNs / 1e6) + wallOffsetMs;

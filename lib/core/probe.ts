@@ -8,7 +8,7 @@ import { EventEmitter } from 'events';
 import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
 
-export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe';
+export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe' | 'profile';
 
 /** How the session detaches a probe and delivers its records; lib/core/session.ts implements it. */
 export interface ProbeOwner {

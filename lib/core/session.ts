@@ -28,6 +28,9 @@ export interface SessionOptions {
   maxCounts: number;
 }
 
+/** The program each kind of probe runs (kprobes, kretprobes and uprobes: kn_kprobe). */
+const PROGRAMS: Partial<Record<ProbeKind, BpfProgram>> = { tracepoint: 'kn_tracepoint', profile: 'kn_perf_event' };
+
 const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
 /** How a session reaches the kernel: the addon, or a fake in unit tests. */
@@ -51,6 +54,8 @@ export const nativeBackend: Backend = {
 export interface ProbePart {
   /** The name its events carry: `kprobe:vfs_read`. */
   name: string;
+  /** What it covers: a function (`vfs_read`), tracepoint or syscall, as entry and return probes share it; default: the name. */
+  key?: string;
   plans: ArgPlan[];
   config: Omit<ProbeConfig, 'args'>;
 }
@@ -101,7 +106,8 @@ export class Session implements ProbeOwner {
 
   /** @internal Use Session.get() (or Session.separate()); tests give their own backend. */
   constructor(
-    private readonly options: SessionOptions,
+    /** The sizes its maps are made with. */
+    readonly options: Readonly<SessionOptions>,
     how: { mode?: SessionMode; pinDir?: string; backend?: Backend } = {},
   ) {
     this.mode = how.mode ?? 'normal';
@@ -200,7 +206,7 @@ export class Session implements ProbeOwner {
   attach(spec: AttachSpec): Probe {
     const { parts } = spec;
     this.ready();
-    if (!this.#tracer) this.load([spec.kind === 'tracepoint' ? 'kn_tracepoint' : 'kn_kprobe']);
+    if (!this.#tracer) this.load([PROGRAMS[spec.kind] ?? 'kn_kprobe']);
     const ids = this.allocateIds(parts.length);
     const probe = new Probe(this, ids[0], spec.name, spec.kind, spec.strategy, parts[0].plans, spec.warnings ?? []);
     const delivery: Delivery = { probe, offsets: new Int32Array(256), decoders: [], count: 0 };
@@ -208,7 +214,7 @@ export class Session implements ProbeOwner {
       const flags = part.config.flags ?? 0;
       const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
       const decoder = new RecordDecoder(part.name, part.plans, stacks);
-      return { id: ids[i], probe, decoder, links: [], lostSeen: this.tracer.lost(ids[i]), group: ids, delivery };
+      return { id: ids[i], key: part.key ?? part.name, probe, decoder, links: [], lostSeen: this.tracer.lost(ids[i]), group: ids, delivery };
     });
     try {
       for (const [i, entry] of entries.entries()) {
@@ -247,7 +253,10 @@ export class Session implements ProbeOwner {
     const first = this.probes.get(probe.id);
     if (!first || first.probe !== probe) return;
     const entries = first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe);
-    if (this.backgroundDetach && this.tracer.handOff(entries.flatMap((e) => e.links))) {
+    const links = entries.flatMap((e) => e.links);
+    // Releasing a link waits for RCU grace periods (~40 ms a tracepoint). A pattern's many links are
+    // perf-event links, which destroying disables at once: a kernel worker may release them.
+    if ((this.backgroundDetach || links.length > 1) && this.tracer.handOff(links)) {
       for (const entry of entries) entry.links = [];
     }
     for (const entry of entries) {
@@ -267,7 +276,7 @@ export class Session implements ProbeOwner {
       this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
       // A reused id must start from zero.
       this.tracer.resetHist(entry.id);
-      this.tracer.clearCounts(entry.id);
+      this.tracer.clearCounts([entry.id]);
     }
     this.probes.delete(entry.id);
     this.byId[entry.id] = undefined;
@@ -364,22 +373,32 @@ export class Session implements ProbeOwner {
     }
   }
 
-  /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
-  hist(probe: Probe): Float64Array {
-    return this.tracer.hist(probe.id);
+  /** A probe's parts: one, or one per function or tracepoint of a pattern, each with its id, its key and the name its events carry. */
+  parts(probe: Probe): Array<{ id: number; key: string; name: string }> {
+    const first = this.probes.get(probe.id);
+    if (!first || first.probe !== probe) return [];
+    return first.group.flatMap((id) => {
+      const e = this.probes.get(id);
+      return e?.probe === probe ? [{ id, key: e.key, name: e.decoder.probe }] : [];
+    });
+  }
+
+  /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST, or of one of its parts. */
+  hist(probe: Probe, part = probe.id): Float64Array {
+    return this.tracer.hist(part);
   }
 
   resetHist(probe: Probe): void {
-    this.tracer.resetHist(probe.id);
+    for (const { id } of this.parts(probe)) this.tracer.resetHist(id);
   }
 
-  /** The in-kernel counts of a probe attached with CFG_COUNT: 16-byte keys and counts. */
+  /** The in-kernel counts of every part of a probe attached with CFG_COUNT: whole struct kn_count_key keys and counts. */
   counts(probe: Probe): { keys: Buffer; values: Float64Array } {
-    return this.tracer.counts(probe.id);
+    return this.tracer.counts(this.parts(probe).map((p) => p.id));
   }
 
   clearCounts(probe: Probe): void {
-    this.tracer.clearCounts(probe.id);
+    this.tracer.clearCounts(this.parts(probe).map((p) => p.id));
   }
 
   /** Ids of the loaded programs (for inspection and tests). */

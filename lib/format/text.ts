@@ -22,9 +22,14 @@ function show(plan: ArgPlan | undefined, value: unknown): string {
   return String(value);
 }
 
-/** `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`, with the probe's name when several are traced. */
-export function formatLine(probe: Probe, ev: TraceEvent, withProbe: boolean): string {
-  const parts = [clock(ev.time), ev.comm, String(ev.pid)];
+/**
+ * `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`, with the probe's name
+ * when several are traced; `time` makes the time column from the event's
+ * monotonic ns (lib/format/time.ts), or leaves it out when null.
+ */
+export function formatLine(probe: Probe, ev: TraceEvent, withProbe: boolean, time: ((ns: bigint) => string) | null = () => clock(ev.time)): string {
+  const parts = [ev.comm, String(ev.pid)];
+  if (time) parts.unshift(time(ev.ns));
   // A wildcard's events each name their own function, with its own arguments.
   if (withProbe || probe.partPlans) parts.push(probe.partPlans ? ev.probe : probe.name);
   const plans = probe.partPlans?.get(ev.probe) ?? probe.plans;

@@ -11,6 +11,10 @@ export const MAX_FILTERS = 8;
 export const MAX_STR = 4096;
 export const DATA_SIZE = 16384;
 export const HIST_BUCKETS = 64;
+export const MAX_BUCKET_BITS = 5;
+export const MAX_LINEAR_BUCKETS = 1024;
+/** The bucket of a negative value in a signed log2 or log-linear histogram counted in `counts`. */
+export const BUCKET_NEGATIVE = 0xffffffff;
 export const MAX_STACK = 127;
 
 export enum Source {
@@ -59,6 +63,7 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+export const CFG_NOT_SELF = 0x100000;
 export const CFG_ENABLED = 0x80000000;
 
 /** What a counting probe counts by (enum kn_count_by). */
@@ -68,6 +73,29 @@ export enum CountBy {
   Pid = 2,
   Value = 3,
   String = 4,
+}
+
+/** How a histogram counted in `counts` turns a value into a bucket (enum kn_bucket_mode). */
+export enum BucketMode {
+  None = 0,
+  Log2 = 1,
+  Linear = 2,
+  LogLinear = 3,
+}
+
+/** Buckets of a histogram counted in `counts` (struct kn_buckets). */
+export interface BucketSpec {
+  mode: BucketMode;
+  /** Linear: the low end of bucket 1 (bucket 0 holds what is below it). */
+  min?: bigint;
+  /** Linear: the width of each bucket. */
+  step?: bigint;
+  /** Linear: buckets from min up; bucket count + 1 holds what is above them. */
+  count?: number;
+  /** Log-linear: each power of two is split into 2^bits buckets. */
+  bits?: number;
+  /** Negative values are below min (linear), or in bucket BUCKET_NEGATIVE. */
+  signed?: boolean;
 }
 
 /** Byte layouts; the keys match the C member names. */
@@ -100,11 +128,14 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    buckets: 0,
   },
-  count_key: { size: 24, probe_id: 0, data: 8 },
+  buckets: { size: 24, min: 0, step: 8, count: 16, mode: 20, bits: 21, is_signed: 22 },
+  count_key: { size: 24, probe_id: 0, bucket: 4, data: 8 },
   record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
 };
-layout.config.size = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.buckets = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.size = layout.config.buckets + layout.buckets.size;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -147,6 +178,8 @@ export interface ProbeConfig {
   comm?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
+  /** With CFG_COUNT: count the value's bucket (a histogram that can be grouped like a count). */
+  buckets?: BucketSpec;
 }
 
 /** Encodes a struct kn_config. */
@@ -186,7 +219,18 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     if (f.str !== undefined) b.write(f.str.slice(0, COMM_LEN - 1), at + layout.filter.str, 'latin1');
   });
   cfg.args.forEach((a, i) => encodeArg(b, L.args + i * layout.arg.size, a));
+  if (cfg.buckets) encodeBuckets(b, L.buckets, cfg.buckets);
   return b;
+}
+
+function encodeBuckets(b: Buffer, at: number, h: BucketSpec): void {
+  const B = layout.buckets;
+  b.writeBigInt64LE(h.min ?? 0n, at + B.min);
+  b.writeBigUInt64LE(h.step ?? 0n, at + B.step);
+  b.writeUInt32LE(h.count ?? 0, at + B.count);
+  b.writeUInt8(h.mode, at + B.mode);
+  b.writeUInt8(h.bits ?? 0, at + B.bits);
+  b.writeUInt8(h.signed ? 1 : 0, at + B.is_signed);
 }
 
 function encodeArg(b: Buffer, at: number, a: FetchArg): void {

@@ -46,6 +46,10 @@ class FakeTracer implements NativeTracer {
   attachUprobe(): number {
     return this.nextLink++;
   }
+  attachPerfEvent(cpu: number, rate: number, frequency: boolean, cookie: number): number {
+    this.calls.push(`perf ${cpu} ${rate} ${frequency} ${cookie}`);
+    return this.nextLink++;
+  }
   detach(link: number): void {
     this.calls.push(`detach ${link}`);
   }
@@ -68,8 +72,8 @@ class FakeTracer implements NativeTracer {
   counts(): { keys: Buffer; values: Float64Array } {
     return { keys: Buffer.alloc(0), values: new Float64Array(0) };
   }
-  clearCounts(id: number): void {
-    this.calls.push(`clearCounts ${id}`);
+  clearCounts(ids: number[]): void {
+    this.calls.push(`clearCounts ${ids.join(',')}`);
   }
   onError?: (e: Error) => void;
   start(onBatch: (b: Buffer) => void, onError: (e: Error) => void): void {

@@ -1,0 +1,45 @@
+/**
+ * When an event happened, as a text line shows it: the wall clock to the
+ * second (the default), millisecond, microsecond or nanosecond, seconds
+ * since tracing began, or not at all. Sub-second digits come from the
+ * kernel's monotonic clock: exact between events, while the wall clock as a
+ * whole is known to about a millisecond.
+ */
+import { wallNs } from '../core/event';
+
+/** `s` HH:MM:SS, `ms` HH:MM:SS.mmm, `us`, `ns`, `rel` seconds since the start, `none`. */
+export type TimeFormat = 's' | 'ms' | 'us' | 'ns' | 'rel' | 'none';
+
+const DIGITS: Record<'s' | 'ms' | 'us' | 'ns', number> = { s: 0, ms: 3, us: 6, ns: 9 };
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** HH:MM:SS in local time, with `digits` of the second after a dot. */
+export function wallClock(wall: bigint, digits: number): string {
+  const d = new Date(Number(wall / 1_000_000n));
+  const hms = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  if (!digits) return hms;
+  const frac = String(wall % 1_000_000_000n).padStart(9, '0').slice(0, digits);
+  return `${hms}.${frac}`;
+}
+
+/** Seconds since `startNs`, to the microsecond: `12.345678`. */
+export function sinceStart(ns: bigint, startNs: bigint): string {
+  const us = (ns - startNs) / 1000n;
+  const sign = us < 0n ? '-' : '';
+  const a = us < 0n ? -us : us;
+  return `${sign}${a / 1_000_000n}.${String(a % 1_000_000n).padStart(6, '0')}`;
+}
+
+/**
+ * The time column of an event line, from the event's CLOCK_MONOTONIC ns;
+ * null for `none`. `startNs` (monotonic) is where `rel` counts from.
+ */
+export function timeColumn(format: TimeFormat, startNs: bigint): ((ns: bigint) => string) | null {
+  if (format === 'none') return null;
+  if (format === 'rel') return (ns) => sinceStart(ns, startNs);
+  const digits = DIGITS[format];
+  return (ns) => wallClock(wallNs(ns), digits);
+}
