@@ -10,13 +10,25 @@
 export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, attachUprobe, attachUretprobe, configure } from './api';
 export type { AggregateConfig } from './api';
 export { parseTarget } from './attach';
-export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
+export type { KprobeOptions, ProbeOptions, ProfileTarget, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
 export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, Payload } from './core/decode';
-export { Counter, Histogram, countBy, histogram, latency } from './summary';
-export type { Bucket, CountEntry, CountKey, CountOptions, CountSnapshot, HistogramSnapshot, SummaryOptions, TargetSpec } from './summary';
+export { Counter, Histogram, countBy, errorBound, histogram, latency } from './summary';
+export type {
+  Bucket,
+  BucketScale,
+  CountEntry,
+  CountKey,
+  CountOptions,
+  CountSnapshot,
+  HistogramGroup,
+  HistogramOptions,
+  HistogramSnapshot,
+  SummaryOptions,
+  TargetSpec,
+} from './summary';
 export { Frame, kernelFrames, symbolize, userFrames } from './stacks/symbolize';
 export { describe, describeTarget } from './inspect/describe';
 export type { Description } from './inspect/describe';

@@ -124,8 +124,13 @@ function attachSyscalls(pattern: string, opts: SyscallOptions | undefined, sessi
   const ret = o.ret === true;
   const suffix = ret ? ':return' : '';
   const match = globMatcher(pattern);
-  const names = listSyscalls().filter(match);
-  if (!names.length) throw new NotFoundError(`no syscall matches ${pattern}`, closest(pattern.replace(/[*?[\]!]/g, ''), listSyscalls()));
+  // Without kprobes only the syscalls with tracepoints can be traced.
+  const prefix = ret ? 'sys_exit_' : 'sys_enter_';
+  const all = kernelFeatures().kprobes
+    ? listSyscalls()
+    : listTracepoints().filter((t) => t.category === 'syscalls' && t.name.startsWith(prefix)).map((t) => t.name.slice(prefix.length));
+  const names = all.filter(match).sort();
+  if (!names.length) throw new NotFoundError(`no syscall matches ${pattern}`, closest(pattern.replace(/[*?[\]!]/g, ''), all));
   const plans = new Map<string, SyscallPlan>();
   const { parts, compiled, skipped } = compileParts(names, (n): ProbePart => {
     const plan = planSyscall(n, ret, o, partSummary(summary, n));

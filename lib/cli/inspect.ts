@@ -16,7 +16,7 @@ function argumentLines(r: ListedProbe): string[] {
   } catch (e) {
     return [`    (${(e as Error).message.split('\n')[0]})`];
   }
-  return d.params.map((p) => `    ${p.type}${p.type.endsWith('*') ? '' : ' '}${p.name}`);
+  return d.params.map((p) => `    ${p.type}${p.type.endsWith('*') ? '' : ' '}${p.name}${p.note ? `  (${p.note})` : ''}`);
 }
 
 /** `list [pattern]`; with `verbose`, each probe's arguments under it (bpftrace's -lv). */

@@ -66,6 +66,9 @@ export function reportLoad(probes: readonly Probe[], selfExcluded: boolean): voi
   say(`loaded ${bpfObjectPath}: ${loaded.join(', ') || 'no program yet'}${copies > 0 ? `, and ${copies} copies of kn_tracepoint for tracepoints traced twice` : ''}`);
   const s = session.options;
   say(`maps: a ${mib(s.ringBytes)} ring buffer shared by every probe, ${s.maxProbes} probe slots, a count map of ${s.maxCounts} entries; ${info.links ?? 0} links attached`);
-  for (const p of probes) say(`${p.name}: ${p.kind}, probe id ${p.id}, ${p.args.length ? `arguments ${p.args.map((a) => `${a.name} (${a.type})`).join(', ')}` : 'no arguments'}`);
+  for (const p of probes) {
+    const args = p.args.length ? `arguments ${p.args.map((a) => `${a.name} (${a.type})`).join(', ')}` : 'no arguments';
+    say(`${p.name}: ${p.kind}, ${p.partPlans ? `${p.partPlans.size} parts from probe id ${p.id} on, each with its own arguments` : `probe id ${p.id}, ${args}`}`);
+  }
   say(selfExcluded ? `this process (pid ${process.pid}) is left out of every probe, in the kernel (--include-self keeps it)` : `this process (pid ${process.pid}) is traced too`);
 }

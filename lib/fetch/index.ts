@@ -25,6 +25,7 @@ export {
   compileArgs,
   compileSpec,
   defaultArgs,
+  isOutParameter,
   render,
   type CompileOptions,
   type CompiledArg,
