@@ -43,23 +43,27 @@ export function exitStatus(s: { code: number | null; signal: NodeJS.Signals | nu
   return s.code ?? 0;
 }
 
-/** Runs until one of the endings. */
+/** Runs until one of the endings. A -c command still running then (-M, --duration, Ctrl-C) is sent SIGTERM. */
 export function runUntilDone(opts: RunOptions): Run {
   let done = false;
+  let child: ChildProcess | undefined;
   const end = (ending: Ending) => {
     if (done) return;
     done = true;
+    const running = child !== undefined && child.exitCode === null && child.signalCode === null;
+    if (running) child?.kill('SIGTERM');
     let code = 0;
     try {
       code = opts.finish(ending) ?? 0;
     } catch (e) {
       fail(e);
     }
-    const child = ending.childStatus;
-    if (child) {
-      const status = exitStatus(child);
-      if (status !== 0) say(`the command ${child.signal ? `was killed by ${child.signal}` : `exited with status ${status}`}`);
-      if (opts.exitWithCommand) code = status;
+    if (running) say('the command was still running: it was sent SIGTERM');
+    const status = ending.childStatus;
+    if (status) {
+      const n = exitStatus(status);
+      if (n !== 0) say(`the command ${status.signal ? `was killed by ${status.signal}` : `exited with status ${n}`}`);
+      if (opts.exitWithCommand) code = n;
     }
     flushOutput(() => process.exit(code));
   };
@@ -70,7 +74,7 @@ export function runUntilDone(opts: RunOptions): Run {
   });
   if (opts.duration !== undefined) setTimeout(() => end({ reason: 'duration' }), opts.duration * 1000);
   if (opts.command === undefined) return { end };
-  const child = runCommand(opts.command);
+  child = runCommand(opts.command);
   child.on('exit', (code, signal) => {
     opts.onCommandExit?.();
     end({ reason: 'command', childStatus: { code, signal } });
