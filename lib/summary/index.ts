@@ -66,7 +66,10 @@ export interface HistogramOptions extends SummaryOptions {
 
 function toTarget(spec: TargetSpec, ret: boolean): Target {
   if (typeof spec === 'string') return parseTarget(spec, ret);
-  const ok = spec && typeof spec === 'object' && (isUprobe(spec) ? typeof spec.binary === 'string' : typeof (spec as { name?: unknown }).name === 'string');
+  const ok =
+    spec &&
+    typeof spec === 'object' &&
+    (isUprobe(spec) ? typeof spec.binary === 'string' : spec.kind === 'profile' ? typeof spec.rate === 'number' : typeof (spec as { name?: unknown }).name === 'string');
   if (!ok) throw new OptionError('target must be a string like syscall:openat or a parsed target');
   return ret ? withReturn(spec, true) : spec;
 }

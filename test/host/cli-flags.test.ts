@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { countBy } from '../../lib';
 import { describeHost, repoRoot } from '../helpers/host';
 import { KnSys, knsys } from '../helpers/knsys';
 import { Child, cliPath, runCli } from '../helpers/proc';
@@ -189,6 +190,18 @@ describeHost('bpftrace-style flags', { root: true, tracefs: true, tools: ['gcc']
     expect(without.keys).not.toContain(without.pid);
     const withSelf = await run(['--include-self']);
     expect(withSelf.keys).toContain(withSelf.pid);
+  });
+
+  test('from the API: excludeSelf drops this process\'s own calls in the kernel', async () => {
+    const count = async (excludeSelf: boolean) => {
+      const c = countBy('syscall:close', { by: 'pid', excludeSelf, filter: 'fd == 987654' });
+      // Each fails with EBADF, after the kernel saw it.
+      for (let i = 0; i < 5; i++) expect(() => fs.closeSync(987654)).toThrow(/EBADF/);
+      c.close();
+      return c.snapshot().find((e) => e.key === process.pid)?.count;
+    };
+    expect(await count(false)).toBe(5);
+    expect(await count(true)).toBeUndefined();
   });
 
   test.each([
