@@ -457,7 +457,8 @@ static __always_inline void append_stack(void *ctx, struct scratch *s, __u32 *of
 static __always_inline int run_probe(void *ctx, int has_regs)
 {
 	struct regs r = {};
-	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cookie = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 id = cookie & ((1u << KN_COOKIE_GEN_SHIFT) - 1);
 	struct kn_config *cfg = bpf_map_lookup_elem(&configs, &id);
 	__u32 zero = 0, off = 0;
 	__u64 values[KN_MAX_ARGS] = {};
@@ -466,7 +467,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	__u64 flags = BPF_RB_NO_WAKEUP, *asleep;
 	__u32 size;
 
-	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
+	if (!cfg || !(cfg->flags & KN_CFG_ENABLED) || cfg->gen != (__u8)(cookie >> KN_COOKIE_GEN_SHIFT))
 		return 0;
 	s = bpf_map_lookup_elem(&scratches, &zero);
 	if (!s)

@@ -8,6 +8,10 @@
  * index probe id. The generic programs find their probe id in the BPF cookie
  * of the attachment, run the probe's fetch program and emit a struct
  * kn_record followed by one payload entry per visible argument.
+ *
+ * A cookie is (generation << KN_COOKIE_GEN_SHIFT) | probe id: a slot reused
+ * while an earlier probe's links are still being released (which the kernel
+ * may finish later) has a new generation, and those links' hits are ignored.
  */
 #ifndef KPROBE_NODE_H
 #define KPROBE_NODE_H
@@ -16,6 +20,7 @@
 #include <linux/types.h>
 #endif
 
+#define KN_COOKIE_GEN_SHIFT 16 /* probe ids are below 1 << 16 */
 #define KN_COMM_LEN 16
 #define KN_MAX_ARGS 8
 #define KN_MAX_STEPS 12
@@ -164,7 +169,7 @@ struct kn_config {
 	__u8 nargs;
 	__u8 nfilters;
 	__u8 count_by; /* enum kn_count_by */
-	__u8 pad;
+	__u8 gen;      /* the slot's generation: attachments whose cookie names another are stale */
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];

@@ -47,6 +47,7 @@ Napi::Object Layout(Napi::Env env) {
                  {"nargs", offsetof(kn_config, nargs)},
                  {"nfilters", offsetof(kn_config, nfilters)},
                  {"count_by", offsetof(kn_config, count_by)},
+                 {"gen", offsetof(kn_config, gen)},
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
                  {"args", offsetof(kn_config, args)},
@@ -73,6 +74,7 @@ Napi::Object Layout(Napi::Env env) {
                     {"bucket", offsetof(kn_count_key, bucket)},
                     {"data", offsetof(kn_count_key, data)}});
   Napi::Object c = Napi::Object::New(env);
+  c.Set("COOKIE_GEN_SHIFT", KN_COOKIE_GEN_SHIFT);
   c.Set("COMM_LEN", KN_COMM_LEN);
   c.Set("MAX_ARGS", KN_MAX_ARGS);
   c.Set("MAX_STEPS", KN_MAX_STEPS);

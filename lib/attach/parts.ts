@@ -39,13 +39,13 @@ export function compileParts(names: readonly string[], each: (name: string) => P
 }
 
 /**
- * Attaches `names[i]` with `ids[i]` one at a time (`what`: `kprobe`
+ * Attaches `names[i]` with `cookies[i]` one at a time (`what`: `kprobe`
  * `functions`); one that fails is skipped. Fails as a whole only when none attached.
  */
 export function attachEach(
   names: readonly string[],
-  ids: readonly number[],
-  attach: (name: string, id: number) => number,
+  cookies: readonly number[],
+  attach: (name: string, cookie: number) => number,
   what: { kind: string; things: string },
   progress?: (done: number, total: number) => void,
 ): { links: number[]; skipped: Skipped[] } {
@@ -54,7 +54,7 @@ export function attachEach(
   let error: unknown;
   for (let i = 0; i < names.length; i++) {
     try {
-      links.push(attach(names[i], ids[i]));
+      links.push(attach(names[i], cookies[i]));
     } catch (e) {
       if (names.length === 1) throw e;
       error ??= e;

@@ -52,8 +52,8 @@ export function attachProfileTarget(t: ProfileTarget, opts: ProbeOptions | undef
     kind: 'profile',
     strategy: `a CPU-clock perf event on each of ${cpus.length} CPUs, sampling ${how}`,
     parts: [{ name, plans: compiled.plans, config: compiled.config }],
-    attach: (tracer, [id]) => {
-      const done = attachEach(cpus.map(String), cpus.map(() => id), (cpu) => tracer.attachPerfEvent(Number(cpu), s.rate, s.frequency, id), { kind: 'perf event on CPU', things: 'CPUs' });
+    attach: (tracer, [cookie]) => {
+      const done = attachEach(cpus.map(String), cpus.map(() => cookie), (cpu) => tracer.attachPerfEvent(Number(cpu), s.rate, s.frequency, cookie), { kind: 'perf event on CPU', things: 'CPUs' });
       skipped = done.skipped;
       return done.links;
     },

@@ -147,18 +147,18 @@ function attachSyscalls(pattern: string, opts: SyscallOptions | undefined, sessi
     kind: kprobes ? (ret ? 'kretprobe' : 'kprobe') : 'tracepoint',
     strategy: `${compiled.length} syscalls`,
     parts,
-    attach: (t, ids) => {
+    attach: (t, cookies) => {
       // What failed to attach is named by its syscall, as the parts are.
       const bySyscall = (skipped: Skipped[], what: string[]) => skipped.map((x) => ({ ...x, name: compiled[what.indexOf(x.name)] ?? x.name }));
       if (kprobes) {
         const fns = compiled.map((n) => plans.get(n)?.fn as string);
-        const done = attachFunctions(t, fns, ids, ret);
+        const done = attachFunctions(t, fns, cookies, ret);
         late = bySyscall(done.skipped, fns);
         strategy = done.strategy;
         return done.links;
       }
       const tps = compiled.map((n) => (plans.get(n)?.format as TracepointFormat).name);
-      const done = attachEach(tps, ids, (tp, id) => t.attachTracepoint('syscalls', tp, id), { kind: 'tracepoint', things: 'tracepoints' });
+      const done = attachEach(tps, cookies, (tp, cookie) => t.attachTracepoint('syscalls', tp, cookie), { kind: 'tracepoint', things: 'tracepoints' });
       late = bySyscall(done.skipped, tps);
       strategy = 'strategy: one tracepoint link per syscall';
       return done.links;

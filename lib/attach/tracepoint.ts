@@ -74,8 +74,8 @@ function attachTracepoints(pattern: string, opts: ProbeOptions | undefined, sess
     kind: 'tracepoint',
     strategy: `tracepoint ${compiled.length} tracepoints`,
     parts,
-    attach: (t, ids) => {
-      attached = attachEach(compiled, ids, (tp, id) => t.attachTracepoint(tp.split(':')[0], tp.split(':')[1], id), { kind: 'tracepoint', things: 'tracepoints' });
+    attach: (t, cookies) => {
+      attached = attachEach(compiled, cookies, (tp, cookie) => t.attachTracepoint(tp.split(':')[0], tp.split(':')[1], cookie), { kind: 'tracepoint', things: 'tracepoints' });
       return attached.links;
     },
     warnings,

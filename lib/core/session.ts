@@ -8,7 +8,7 @@
  * dispatch, loss, clean-up after a failed attach) runs in unit tests against
  * a fake one.
  */
-import { CFG_KSTACK, CFG_USTACK, ProbeConfig, encodeConfig, layout } from '../sys/abi';
+import { CFG_KSTACK, CFG_USTACK, COOKIE_GEN_SHIFT, ProbeConfig, cookieOf, encodeConfig, layout } from '../sys/abi';
 import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
 import { checkPrivileges } from '../sys/features';
@@ -68,8 +68,8 @@ export interface AttachSpec {
   strategy: string;
   /** One part, or one per function of a wildcard; the first one's plans describe the probe. */
   parts: ProbePart[];
-  /** Makes the kernel attachments, given each part's id (its cookie); returns the links. */
-  attach(tracer: NativeTracer, ids: number[]): number[];
+  /** Makes the kernel attachments, given each part's cookie (its id and the slot's generation); returns the links. */
+  attach(tracer: NativeTracer, cookies: number[]): number[];
   /** Things the user should know (no BTF, a clone attached instead). */
   warnings?: string[];
   /** The operation in words, for errors: `attach kprobe:vfs_read`. */
@@ -97,6 +97,8 @@ export class Session implements ProbeOwner {
   /** Probes that keep the process alive (all, unless unref'd). */
   private readonly unrefd = new Set<Probe>();
   private readonly freeIds: number[] = [];
+  /** Each id's generation (ids are below 1 << COOKIE_GEN_SHIFT), bumped when it is freed: old cookies then name no probe. */
+  private readonly gens = new Uint8Array(1 << COOKIE_GEN_SHIFT);
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
@@ -219,11 +221,11 @@ export class Session implements ProbeOwner {
     try {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
-        if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+        if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, gen: this.gens[entry.id], args: parts[i].plans.map((p) => p.fetch) }));
         this.probes.set(entry.id, entry);
         this.byId[entry.id] = entry;
       }
-      if (this.mode !== 'reader') entries[0].links.push(...spec.attach(this.tracer, ids));
+      if (this.mode !== 'reader') entries[0].links.push(...spec.attach(this.tracer, ids.map((id) => cookieOf(id, this.gens[id]))));
     } catch (e) {
       for (const entry of entries) this.release(entry);
       throw toTypedError(e, spec.describe, spec.notFound);
@@ -250,12 +252,10 @@ export class Session implements ProbeOwner {
   }
 
   close(probe: Probe): void {
-    const first = this.probes.get(probe.id);
-    if (!first || first.probe !== probe) return;
-    const entries = first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe);
+    const entries = this.entriesOf(probe);
+    if (!entries.length) return;
     const links = entries.flatMap((e) => e.links);
-    // Releasing a link waits for RCU grace periods (~40 ms a tracepoint). A pattern's many links are
-    // perf-event links, which destroying disables at once: a kernel worker may release them.
+    // A pattern's links go to a kernel worker (a release waits ~40 ms, serialised); their late hits are ignored (gens).
     if ((this.backgroundDetach || links.length > 1) && this.tracer.handOff(links)) {
       for (const entry of entries) entry.links = [];
     }
@@ -280,6 +280,7 @@ export class Session implements ProbeOwner {
     }
     this.probes.delete(entry.id);
     this.byId[entry.id] = undefined;
+    this.gens[entry.id]++;
     this.freeIds.push(entry.id);
     this.unrefd.delete(entry.probe);
     this.refreshRef();
@@ -375,12 +376,13 @@ export class Session implements ProbeOwner {
 
   /** A probe's parts: one, or one per function or tracepoint of a pattern, each with its id, its key and the name its events carry. */
   parts(probe: Probe): Array<{ id: number; key: string; name: string }> {
+    return this.entriesOf(probe).map((e) => ({ id: e.id, key: e.key, name: e.decoder.probe }));
+  }
+
+  /** The entries of an open probe's parts. */
+  private entriesOf(probe: Probe): Entry[] {
     const first = this.probes.get(probe.id);
-    if (!first || first.probe !== probe) return [];
-    return first.group.flatMap((id) => {
-      const e = this.probes.get(id);
-      return e?.probe === probe ? [{ id, key: e.key, name: e.decoder.probe }] : [];
-    });
+    return first?.probe === probe ? first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe) : [];
   }
 
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST, or of one of its parts. */

@@ -10,6 +10,7 @@ export const MAX_STEPS = 12;
 export const MAX_FILTERS = 8;
 export const MAX_STR = 4096;
 export const DATA_SIZE = 16384;
+export const COOKIE_GEN_SHIFT = 16;
 export const HIST_BUCKETS = 64;
 export const MAX_BUCKET_BITS = 5;
 export const MAX_LINEAR_BUCKETS = 1024;
@@ -125,6 +126,7 @@ export const layout = {
     nargs: 32,
     nfilters: 33,
     count_by: 34,
+    gen: 35,
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
@@ -169,6 +171,8 @@ export interface FetchFilter {
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
+  /** The slot's generation, as its attachments' cookies carry it (cookieOf). */
+  gen?: number;
   countBy?: CountBy;
   /** Latency: the id that entry and return probes share. */
   pair?: number;
@@ -182,12 +186,18 @@ export interface ProbeConfig {
   buckets?: BucketSpec;
 }
 
+/** The BPF cookie of an attachment of probe `id` in generation `gen` of its slot. */
+export function cookieOf(id: number, gen: number): number {
+  return ((gen & 0xff) * (1 << COOKIE_GEN_SHIFT) + id) >>> 0;
+}
+
 /** Encodes a struct kn_config. */
 export function encodeConfig(cfg: ProbeConfig): Buffer {
   const L = layout.config;
   const b = Buffer.alloc(L.size);
   let flags = CFG_ENABLED | (cfg.flags ?? 0);
   b.writeUInt8(cfg.countBy ?? 0, L.count_by);
+  b.writeUInt8(cfg.gen ?? 0, L.gen);
   b.writeUInt32LE(cfg.pair ?? 0, L.pair);
   if (cfg.pid !== undefined) {
     flags |= CFG_PID;

@@ -10,6 +10,8 @@
  *     lseek OFF...       lseek(2) on /dev/null to each offset
  *     close N            close(-1) N times (each fails with EBADF: ret -9)
  *     read N             read(2) 16 bytes of /dev/zero N times
+ *     malloc SIZE...     malloc(3) and free each SIZE bytes
+ *     fsync FILE N       write a byte to FILE and fsync(2) it, N times
  *     spin SECONDS       a busy loop in kn_spin_loop() until this much CPU time
  *                        is used; prints "cpu <seconds used>"
  *
@@ -78,6 +80,15 @@ int main(int argc, char **argv) {
     for (long i = 0; i < atol(argv[at]); i++) syscall(SYS_close, -1);
   } else if (!strcmp(mode, "read")) {
     for (long i = 0; i < atol(argv[at]); i++) if (read(zero, buf, sizeof buf) != sizeof buf) return 5;
+  } else if (!strcmp(mode, "malloc")) {
+    /* Called through a volatile pointer, so that the compiler keeps each call. */
+    void *(*volatile alloc)(size_t) = malloc;
+    for (; at < argc; at++) free(alloc((size_t)atol(argv[at])));
+  } else if (!strcmp(mode, "fsync")) {
+    int fd = open(argv[at], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 6;
+    for (long i = 0; i < atol(argv[at + 1]); i++) if (write(fd, "x", 1) != 1 || fsync(fd)) return 7;
+    close(fd);
   } else if (!strcmp(mode, "spin")) {
     printf("cpu %.6f\n", kn_spin_loop(atof(argv[at])));
   } else {

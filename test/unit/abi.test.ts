@@ -180,6 +180,13 @@ describe('encodeConfig writes each field where the header puts it', () => {
     expect(e.readUInt32LE(C.pid)).toBe(0);
   });
 
+  test('the generation of a slot, and cookies: the generation above the id', () => {
+    expect(abi.encodeConfig({ args: [], gen: 7 })[C.gen]).toBe(7);
+    expect(abi.cookieOf(5, 0)).toBe(5);
+    expect(abi.cookieOf(5, 3)).toBe((3 << N.constants.COOKIE_GEN_SHIFT) | 5);
+    expect(abi.cookieOf(1023, 255)).toBe(((255 << N.constants.COOKIE_GEN_SHIFT) | 1023) >>> 0);
+  });
+
   test('histogram buckets (struct kn_buckets at the end)', () => {
     const B = N.buckets;
     const e = abi.encodeConfig({ args: [], buckets: { mode: abi.BucketMode.Linear, min: -5n, step: 200n, count: 10, signed: true } });

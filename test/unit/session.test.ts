@@ -179,6 +179,17 @@ describe('probe ids', () => {
     expect(backend.opened).toHaveLength(1); // one object for every probe
   });
 
+  test("a reused id has a new generation: its config and its links' cookies carry it, so an old link's late hits are ignored", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    s.attach(spec('a')).close();
+    const b = s.attach(spec('b'));
+    const t = backend.tracers[0];
+    expect(b.id).toBe(1);
+    expect(t.configs.get(1)![layout.config.gen]).toBe(1);
+    expect(t.calls.filter((x) => x.startsWith('tracepoint'))).toEqual(['tracepoint cat:a 1', `tracepoint cat:b ${(1 << 16) | 1}`]);
+  });
+
   test('at most maxProbes - 1 open at once: the one too many is refused and takes no id', () => {
     const s = new Session({ ...OPTIONS, maxProbes: 3 }, { backend: fakeBackend() });
     const a = s.attach(spec('a'));
