@@ -2,42 +2,76 @@
 # (node-gyp, from binding.gyp, run by prebuildify) and the TypeScript (tsc).
 # The addon links a pinned libbpf (with libelf and zlib) statically; the
 # headers and archives come from scripts/libbpf, built once into .cache/.
+#
+# Every architecture the package ships (x64, arm64: Node's names) gets its own
+# BPF object and prebuilt addon; the one this machine is not is cross-compiled
+# with Debian's gcc/g++ for it (g++-aarch64-linux-gnu on x64).
 
 CLANG ?= clang
-ARCH_INCLUDE := /usr/include/$(shell uname -m)-linux-gnu
-LIBBPF_DIR := .cache/libbpf/prefix
+HOST_ARCH := $(shell node -p process.arch)
+ARCHES := x64 arm64
+OTHER_ARCHES := $(filter-out $(HOST_ARCH),$(ARCHES))
+# Per architecture: bpf_tracing.h's name for it, its GNU triplet.
+BPF_ARCH_x64 := x86
+BPF_ARCH_arm64 := arm64
+TRIPLET_x64 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+libbpf_dir = .cache/libbpf/$(1)/prefix
+# asm/types.h and friends: the system's for its own architecture, the cross
+# compiler's for the other (the BPF programs use only arch-neutral ones).
+arch_include = $(firstword $(wildcard /usr/include/$(TRIPLET_$(1)) /usr/$(TRIPLET_$(1))/include) /usr/include/$(TRIPLET_$(HOST_ARCH)))
+
+LIBBPF_DIR := $(call libbpf_dir,$(HOST_ARCH))
 LIBBPF := $(LIBBPF_DIR)/versions
-BPF_CFLAGS := -target bpf -g -O2 -Wall -D__TARGET_ARCH_x86 -I$(LIBBPF_DIR)/include -I$(ARCH_INCLUDE) -Ibpf
-BPF_OBJECTS := dist/bpf/kprobe_node.bpf.o
+BPF_CFLAGS := -target bpf -g -O2 -Wall -I$(LIBBPF_DIR)/include -Ibpf
+BPF_OBJECTS := $(foreach a,$(ARCHES),dist/bpf/$(a)/kprobe_node.bpf.o)
 ADDON := build/Release/kprobe_node.node
 # What ships: node-gyp-build loads it where no build/ exists (N-API, any Node >= 18).
-PREBUILD := prebuilds/linux-$(shell node -p process.arch)/kprobe-node.glibc.node
+PREBUILD = prebuilds/linux-$(1)/kprobe-node.glibc.node
+CROSS_PREBUILDS := $(foreach a,$(OTHER_ARCHES),$(call PREBUILD,$(a)))
+NATIVE_SOURCES := binding.gyp $(wildcard native/*.cc native/*.h) bpf/kprobe_node.h
 FIXTURE_BTF := dist/test/fixtures/kernel.btf
 
-.PHONY: all bpf addon libbpf ts fixtures pack test test-unit test-host vmtest bench clean setup
+.PHONY: all bpf addon cross libbpf ts fixtures pack test test-unit test-host vmtest vmtest-arm64 bench clean setup
 
-all: bpf addon ts fixtures
+all: bpf addon cross ts fixtures
 
 bpf: $(BPF_OBJECTS)
 
-dist/bpf/%.bpf.o: bpf/%.bpf.c bpf/kprobe_node.h $(LIBBPF)
-	@mkdir -p dist/bpf
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+dist/bpf/%/kprobe_node.bpf.o: bpf/kprobe_node.bpf.c bpf/kprobe_node.h bpf/arch.h $(LIBBPF)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(BPF_ARCH_$*) -I$(call arch_include,$*) -c $< -o $@
 
 libbpf: $(LIBBPF)
 
 $(LIBBPF): scripts/libbpf
-	scripts/libbpf
+	scripts/libbpf --arch $(HOST_ARCH)
 	@touch $@
 
 addon: $(ADDON)
 
 # prebuildify runs node-gyp and moves the stripped addon into prebuilds/; the
 # copy in build/Release is the same file, for tools that look there.
-$(ADDON): binding.gyp $(wildcard native/*.cc native/*.h) bpf/kprobe_node.h $(LIBBPF)
+$(ADDON): $(NATIVE_SOURCES) $(LIBBPF)
 	KPROBE_NODE_LIBBPF_DIR=$(CURDIR)/$(LIBBPF_DIR) npx prebuildify --napi --strip --tag-libc
 	@mkdir -p $(dir $@)
-	cp $(PREBUILD) $@
+	cp $(call PREBUILD,$(HOST_ARCH)) $@
+
+# The other architectures' prebuilds, built from a copy of the sources in
+# .cache/addon/<arch>, so that their build/ does not replace this machine's.
+cross: $(CROSS_PREBUILDS)
+
+prebuilds/linux-%/kprobe-node.glibc.node: $(NATIVE_SOURCES) package.json scripts/libbpf
+	scripts/libbpf --arch $*
+	rm -rf .cache/addon/$*
+	mkdir -p .cache/addon/$*/native .cache/addon/$*/bpf
+	cp binding.gyp package.json .cache/addon/$*/
+	cp native/*.cc native/*.h .cache/addon/$*/native/
+	cp bpf/kprobe_node.h .cache/addon/$*/bpf/
+	CC=$(TRIPLET_$*)-gcc CXX=$(TRIPLET_$*)-g++ LINK=$(TRIPLET_$*)-g++ AR=$(TRIPLET_$*)-ar \
+	KPROBE_NODE_LIBBPF_DIR=$(CURDIR)/$(call libbpf_dir,$*) \
+		npx prebuildify --napi --strip --strip-bin $(TRIPLET_$*)-strip --tag-libc --arch $* \
+		--cwd .cache/addon/$* --out $(CURDIR)
 
 ts:
 	npx tsc -p .
@@ -60,7 +94,8 @@ setup:
 pack: all
 	npm pack --ignore-scripts
 
-# Host tests (unit + real kernel as root), then kernel tests in a VM with kprobes.
+# Host tests (unit + real kernel as root), then kernel tests in a VM with
+# kprobes, then the smoke tests in an emulated arm64 VM.
 test: all
 	scripts/test
 
@@ -72,6 +107,10 @@ test-host: all
 
 vmtest: all
 	scripts/vmtest
+
+# Packs the package, cross-compiles the test program, boots the arm64 VM.
+vmtest-arm64: all
+	node dist/test/arm64/smoke.js
 
 bench: all
 	node dist/bench/run.js

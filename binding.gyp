@@ -3,8 +3,8 @@
     # The static, -fPIC libbpf/libelf/zlib that scripts/libbpf builds (the
     # development build and the prebuilds use it, so the shipped addon needs
     # none of them); without it (a from-source install) the system's shared
-    # libraries are linked instead.
-    "libbpf_dir%": "<!(node -p \"process.env.KPROBE_NODE_LIBBPF_DIR || (require('fs').existsSync('.cache/libbpf/prefix/lib/libbpf.a') ? require('path').resolve('.cache/libbpf/prefix') : '')\")"
+    # libraries are linked instead. Cross builds (the Makefile) name theirs.
+    "libbpf_dir%": "<!(node -p \"process.env.KPROBE_NODE_LIBBPF_DIR || (require('fs').existsSync('.cache/libbpf/' + process.arch + '/prefix/lib/libbpf.a') ? require('path').resolve('.cache/libbpf/' + process.arch + '/prefix') : '')\")"
   },
   "targets": [
     {

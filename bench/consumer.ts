@@ -9,6 +9,13 @@
  * e.g. `--kprobe=vfs_read --arg=file->f_inode->i_sb->s_magic`; the listener
  * reads each event's pid and that argument.
  *
+ * With --batch, the listener takes each batch of events (`probe.on('batch')`)
+ * and reads the pid of each record by index: no object per event.
+ *
+ * With --latency, it records for each event of target_pid how long after
+ * the probe fired it was in hand (CLOCK_MONOTONIC both), and adds
+ * `latency_ms p50 <f> p99 <f> max <f>` to the done line.
+ *
  * With --control, it attaches only when told, by commands on stdin, one a
  * line: "attach" (answers "attached"), "detach" (answers "detached"); the end
  * of stdin ends it. bench/c/handwritten.c --control does the same, so that a
@@ -17,12 +24,13 @@
  * Prints "ready" once attached (with --control: at once). Exits when `expect`
  * events of `target_pid` (whose argument equals `value`, hexadecimal, when
  * given) were delivered, or on SIGINT/SIGTERM, printing one line:
- *   done seen <all events> target <events of target_pid> lost <n> last_ns <CLOCK_MONOTONIC> sum <n> matched <n> other <n>
+ *   done seen <all events> target <events of target_pid> lost <n> last_ns <CLOCK_MONOTONIC> sum <n> matched <n> other <n> hwm_kb <peak RSS>
  * (bench/c/consumer.c and bench/c/handwritten.c print the same first fields;
  * matched/other: the target's events with and without `value`).
  */
+import * as fs from 'fs';
 import { attachKprobe, attachSyscall } from '../lib/index';
-import type { Probe } from '../lib/index';
+import type { EventBatch, Probe } from '../lib/index';
 
 const options = new Map<string, string>();
 const positional: string[] = [];
@@ -32,12 +40,14 @@ for (const a of process.argv.slice(2)) {
   else positional.push(a);
 }
 for (const k of options.keys()) {
-  if (!['kprobe', 'arg', 'control'].includes(k)) throw new Error(`unknown option --${k}`);
+  if (!['kprobe', 'arg', 'control', 'batch', 'latency'].includes(k)) throw new Error(`unknown option --${k}`);
 }
 const fn = options.get('kprobe');
 const expr = options.get('arg');
 if ((fn === undefined) !== (expr === undefined)) throw new Error('--kprobe and --arg go together');
 const control = options.has('control');
+const batched = options.has('batch');
+const latencies: number[] | undefined = options.has('latency') ? [] : undefined;
 
 const targetPid = Number(positional[0] ?? 0);
 const expect = Number(positional[1] ?? 0);
@@ -61,17 +71,36 @@ function attach(): void {
   p.on('lost', (n: number) => {
     lost += n;
   });
-  p.on('event', (ev) => {
-    sum += ev.pid;
-    seen++;
-    if (ev.pid === targetPid) {
-      target++;
-      lastNs = process.hrtime.bigint();
-      if (want !== undefined && (ev.args as { value?: unknown }).value === want) matched++;
-      else other++;
-      if (expect && (want !== undefined ? matched : target) >= expect) setImmediate(finish);
-    }
-  });
+  if (batched) {
+    p.on('batch', (b: EventBatch) => {
+      let mine = 0;
+      for (let i = 0; i < b.length; i++) {
+        const pid = b.pid(i);
+        sum += pid;
+        if (pid === targetPid) mine++;
+      }
+      seen += b.length;
+      if (mine) {
+        target += mine;
+        other += mine;
+        lastNs = process.hrtime.bigint();
+        if (expect && target >= expect) setImmediate(finish);
+      }
+    });
+  } else {
+    p.on('event', (ev) => {
+      sum += ev.pid;
+      seen++;
+      if (ev.pid === targetPid) {
+        target++;
+        lastNs = process.hrtime.bigint();
+        if (latencies) latencies.push(Number(lastNs - ev.ns) / 1e6);
+        if (want !== undefined && (ev.args as { value?: unknown }).value === want) matched++;
+        else other++;
+        if (expect && (want !== undefined ? matched : target) >= expect) setImmediate(finish);
+      }
+    });
+  }
   probe = p;
 }
 
@@ -87,7 +116,14 @@ function finish(): void {
   if (finished) return;
   finished = true;
   detach();
-  process.stdout.write(`done seen ${seen} target ${target} lost ${lostBefore} last_ns ${lastNs} sum ${sum} matched ${matched} other ${other}\n`, () => process.exit(0));
+  const hwm = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 'NaN';
+  let extra = '';
+  if (latencies) {
+    const xs = latencies.sort((a, b) => a - b);
+    const at = (q: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(q * xs.length))].toFixed(3) : 'NaN');
+    extra = ` latency_ms p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)}`;
+  }
+  process.stdout.write(`done seen ${seen} target ${target} lost ${lostBefore} last_ns ${lastNs} sum ${sum} matched ${matched} other ${other} hwm_kb ${hwm}${extra}\n`, () => process.exit(0));
 }
 
 process.on('SIGINT', finish);

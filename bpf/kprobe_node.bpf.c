@@ -12,14 +12,9 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "kprobe_node.h"
+#include "arch.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* x86-64 register file as the kernel lays it out (relocated by CO-RE). */
-struct pt_regs {
-	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
-	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
-} __attribute__((preserve_access_index));
 
 /* The task fields a record carries, read directly (CO-RE) instead of through three helpers. */
 struct kuid_t_ {
@@ -92,6 +87,16 @@ struct {
 	__type(value, __u64);
 } hists SEC(".maps");
 
+/* The sum of the values added to each probe's histogram (for an exact mean or
+ * Prometheus _sum), by probe id; user space maps this array. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} hist_sums SEC(".maps");
+
 /* Entry times of latency probes, by (pair << 32 | thread id). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -114,7 +119,7 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
-/* Argument and return registers, read once per hit (x86-64 calling convention),
+/* Argument and return registers, read once per hit (as arch.h says where),
  * and what fetch_arg() needs besides. */
 struct regs {
 	__u64 arg[8];
@@ -126,15 +131,12 @@ struct regs {
 	__u64 value;
 };
 
-static __always_inline void read_regs(struct pt_regs *ctx, struct regs *r)
+static __always_inline void read_regs(const kn_pt_regs *ctx, struct regs *r)
 {
-	r->arg[0] = ctx->di;
-	r->arg[1] = ctx->si;
-	r->arg[2] = ctx->dx;
-	r->arg[3] = ctx->cx;
-	r->arg[4] = ctx->r8;
-	r->arg[5] = ctx->r9;
-	r->ret = ctx->ax;
+#define KN_READ_ARG(i, reg) r->arg[i] = ctx->reg;
+	KN_ARG_REGS(KN_READ_ARG)
+#undef KN_READ_ARG
+	r->ret = ctx->KN_RC;
 }
 
 static __always_inline int read_mem(void *dst, __u32 size, __u64 addr, int user)
@@ -326,6 +328,26 @@ __noinline int fetch_arg(struct scratch *s, const struct kn_arg *a, struct regs 
 	return o + 8;
 }
 
+/*
+ * After a record is committed: a reader that went to sleep (it raises the
+ * flag, then looks at the ring once more) is woken. Committing a record is a
+ * full barrier, so either the reader's last look saw this record or this
+ * sees its flag. The wake-up rides on an empty record that is discarded.
+ */
+static __always_inline void wake_if_asleep(void)
+{
+	__u32 zero = 0;
+	__u64 *asleep = bpf_map_lookup_elem(&reader, &zero);
+	void *wake;
+
+	if (!asleep || !*asleep)
+		return;
+	*asleep = 0;
+	wake = bpf_ringbuf_reserve(&events, 8, 0);
+	if (wake)
+		bpf_ringbuf_discard(wake, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline void count_lost(__u32 id)
 {
 	__u64 *n = bpf_map_lookup_elem(&lost, &id);
@@ -357,6 +379,18 @@ static __always_inline __u32 log2_bucket(__u64 v)
 		return 0;
 	b = ilog2(v) + 1;
 	return b < KN_HIST_BUCKETS ? b : KN_HIST_BUCKETS - 1;
+}
+
+/* A histogram counted in `counts` keeps its sum where a log2 one does. */
+static __always_inline void add_sum(const struct kn_config *cfg, __u32 id, __u64 value)
+{
+	__u64 *sum;
+
+	if (!cfg->buckets.mode)
+		return;
+	sum = bpf_map_lookup_elem(&hist_sums, &id);
+	if (sum)
+		__sync_fetch_and_add(sum, value);
 }
 
 /* The bucket of `v` in a histogram counted in `counts` (enum kn_bucket_mode). */
@@ -392,11 +426,14 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 	if (cfg->flags & KN_CFG_HIST) {
 		__u32 idx = id * KN_HIST_BUCKETS + log2_bucket(value);
 		__u64 *n = bpf_map_lookup_elem(&hists, &idx);
+		__u64 *sum = bpf_map_lookup_elem(&hist_sums, &id);
 
-		if (n)
+		if (n && sum) {
 			__sync_fetch_and_add(n, 1);
-		else
+			__sync_fetch_and_add(sum, value);
+		} else {
 			count_lost(id);
+		}
 		return;
 	}
 	if (cfg->flags & KN_CFG_COUNT) {
@@ -426,15 +463,19 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 		}
 		n = bpf_map_lookup_elem(&counts, &key);
 		if (!n) {
-			if (!bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST))
+			if (!bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST)) {
+				add_sum(cfg, id, value);
 				return;
+			}
 			/* Another CPU inserted the key meanwhile, or the map is full. */
 			n = bpf_map_lookup_elem(&counts, &key);
 		}
-		if (n)
+		if (n) {
 			__sync_fetch_and_add(n, 1);
-		else
+			add_sum(cfg, id, value);
+		} else {
 			count_lost(id);
+		}
 	}
 }
 
@@ -464,7 +505,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	__u64 values[KN_MAX_ARGS] = {};
 	struct task_struct *task;
 	struct scratch *s;
-	__u64 flags = BPF_RB_NO_WAKEUP, *asleep;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 size;
 
 	if (!cfg || !(cfg->flags & KN_CFG_ENABLED) || cfg->gen != (__u8)(cookie >> KN_COOKIE_GEN_SHIFT))
@@ -552,18 +593,13 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	s->rec.cpu = bpf_get_smp_processor_id();
 
 	/*
-	 * Wake the reader when it sleeps (the first record after a quiet spell),
-	 * and when the ring is filling up; otherwise it drains on a timer. The
+	 * Wake the reader when the ring is filling up; otherwise it drains on a
+	 * timer (and wake_if_asleep() below covers a reader that sleeps). The
 	 * fill level is looked at every 64th record of a CPU, which is often
 	 * enough at any rate that could fill the ring between two drains.
 	 */
-	asleep = bpf_map_lookup_elem(&reader, &zero);
-	if (asleep && *asleep) {
-		*asleep = 0;
+	if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	} else if ((s->hits++ & 63) == 0 && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
 
 	if (!off) {
 		/* A header-only record is written in place: no copy from the scratch. */
@@ -575,6 +611,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		}
 		__builtin_memcpy(rec, &s->rec, sizeof(*rec));
 		bpf_ringbuf_submit(rec, flags);
+		wake_if_asleep();
 		return 0;
 	}
 	size = s->rec.size;
@@ -582,11 +619,13 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 		size = sizeof(*s) - sizeof(s->hits);
 	if (bpf_ringbuf_output(&events, &s->rec, size, flags))
 		count_lost(id);
+	else
+		wake_if_asleep();
 	return 0;
 }
 
 SEC("kprobe")
-int kn_kprobe(struct pt_regs *ctx)
+int kn_kprobe(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }
@@ -596,7 +635,7 @@ int kn_kprobe(struct pt_regs *ctx)
  * with its own cookie. Loaded on first use only (native/tracer.cc).
  */
 SEC("kprobe.multi")
-int kn_kprobe_multi(struct pt_regs *ctx)
+int kn_kprobe_multi(kn_pt_regs *ctx)
 {
 	return run_probe(ctx, 1);
 }

@@ -110,7 +110,7 @@ struct kn_filter {
 #define KN_CFG_KSTACK 0x10 /* append the kernel stack to the record */
 #define KN_CFG_USTACK 0x20 /* append the user stack to the record */
 #define KN_CFG_COUNT 0x100 /* count in `counts` by `count_by` instead of emitting */
-#define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists` */
+#define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists`, and to its sum in `hist_sums` */
 #define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
 #define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
 #define KN_CFG_NOT_SELF 0x100000 /* drop events of the process that loaded the programs (`self_tgid`) */

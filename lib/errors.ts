@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'EKN_VERIFIER'
   | 'EKN_BAD_EXPRESSION'
   | 'EKN_BAD_OPTION'
+  | 'EKN_BAD_CONFIG'
   | 'EKN_SYSTEM';
 
 export class KprobeNodeError extends Error {
@@ -84,6 +85,23 @@ export class ExpressionError extends KprobeNodeError {
 export class OptionError extends KprobeNodeError {
   constructor(message: string) {
     super('EKN_BAD_OPTION', message);
+  }
+}
+
+/** A configuration file that cannot be used: where (`file`, `line`, the `key` path) and why. */
+export class ConfigError extends KprobeNodeError {
+  readonly file: string;
+  /** The key at fault, as a path: `metrics[1].kind`. */
+  readonly key?: string;
+  /** One-based line of the problem, when the parser knows it. */
+  readonly line?: number;
+
+  constructor(file: string, reason: string, where: { key?: string; line?: number } = {}) {
+    const at = [file, where.line].filter((p) => p !== undefined).join(':');
+    super('EKN_BAD_CONFIG', `${at}: ${where.key ? `${where.key}: ` : ''}${reason}`);
+    this.file = file;
+    if (where.key !== undefined) this.key = where.key;
+    if (where.line !== undefined) this.line = where.line;
   }
 }
 

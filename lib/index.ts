@@ -29,6 +29,9 @@ export type {
   SummaryOptions,
   TargetSpec,
 } from './summary';
+export { MetricSet, MetricsServer, histogramProducer, observeCounts, prometheus, registerPromClient, serveMetrics } from './metrics';
+export type { ExponentialHistogramValue, KernelSummary, MetricOptions, MetricReading, MetricSetOptions, OtelCallback, OtelHistogramData, OtelMeter, OtelMetricProducer, PromClientRegistry, ServeOptions } from './metrics';
+export type { CounterFamily, ExpositionFormat, HistogramFamily, HistogramSeries, Labels, MetricFamily } from './format/prometheus';
 export { Frame, kernelFrames, symbolize, userFrames } from './stacks/symbolize';
 export { describe, describeTarget } from './inspect/describe';
 export type { Description } from './inspect/describe';
@@ -40,6 +43,7 @@ export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';
 export { syscallFunction } from './sys/arch';
 export {
+  ConfigError,
   ExpressionError,
   KprobeNodeError,
   NotFoundError,

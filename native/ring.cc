@@ -14,9 +14,6 @@ namespace kn {
 
 namespace {
 
-// While asleep, a slow check as well as the fd: a record whose producer read
-// the flag just before the reader raised it wakes no one (see Sleep()).
-constexpr uint64_t kAsleepCheckMs = 1000;
 // Batches per wake-up at most: the event loop gets its turn between them.
 constexpr int kRoundsPerWake = 16;
 
@@ -82,13 +79,14 @@ size_t RingReader::Drain(Napi::Env env) {
   for (int round = 0; round < kRoundsPerWake && open(); round++) {
     size_t n = Ready(batch_limit_);
     if (n == 0) break;
-    // One copy out of the ring, into memory V8 owns and accounts for.
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::New(env, n);
+    // One copy out of the ring, into the scratch JS handed over (or, for a
+    // record larger than it, memory of its own); then the space is the kernel's again.
+    Napi::Buffer<uint8_t> buf = !scratch_.IsEmpty() && n <= scratch_.Value().Length() ? scratch_.Value() : Napi::Buffer<uint8_t>::New(env, n);
     uint64_t cons = LoadAcquire(consumer_);
     memcpy(buf.Data(), data_ + (cons & (size_ - 1)), n);
     __atomic_store_n(consumer_, cons + n, __ATOMIC_RELEASE);
     delivered += n;
-    if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(env.Global(), {buf});
+    if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(n))});
     if (!open()) break;  // closed by a listener
   }
   return delivered;
@@ -116,10 +114,7 @@ void RingReader::OnTimer(uv_timer_t* handle) {
 void RingReader::OnEvent(bool readable) {
   Napi::Env env = env_;
   Napi::HandleScope scope(env);
-  if (sleeping_) {
-    if (!readable && Pending() == 0) return;  // the slow check found nothing
-    Wake();
-  }
+  if (sleeping_) Wake();
   size_t n = 0;
   try {
     n = Drain(env);
@@ -136,10 +131,10 @@ void RingReader::Wake() {
   if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, drain_ms_, drain_ms_);
 }
 
-// Raises the flag, then looks once more: a record written before the flag
-// was visible would otherwise wait. (A producer that read the flag just
-// before it was raised and writes just after this look wakes no one; the
-// slow check picks that record up.)
+// Raises the flag, then looks at the ring once more: a producer that
+// committed a record before it could see the flag left that record for this
+// look (bpf/kprobe_node.bpf.c, wake_if_asleep, does the other half). Asleep,
+// nothing runs until a record comes.
 void RingReader::Sleep() {
   __atomic_store_n(asleep_, 1, __ATOMIC_SEQ_CST);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -148,15 +143,16 @@ void RingReader::Sleep() {
     return;
   }
   sleeping_ = true;
-  if (timer_ != nullptr) uv_timer_start(timer_, OnTimer, kAsleepCheckMs, kAsleepCheckMs);
+  if (timer_ != nullptr) uv_timer_stop(timer_);
 }
 
-void RingReader::Start(Napi::Env env, Napi::Function on_batch, Napi::Function on_error, uint32_t drain_ms, size_t batch_limit) {
+void RingReader::Start(Napi::Env env, Napi::Function on_batch, Napi::Function on_error, uint32_t drain_ms, Napi::Buffer<uint8_t> scratch) {
   env_ = env;
   on_batch_ = Napi::Persistent(on_batch);
   on_error_ = Napi::Persistent(on_error);
+  scratch_ = Napi::Persistent(scratch);
   drain_ms_ = drain_ms > 0 ? drain_ms : 1;
-  batch_limit_ = batch_limit;
+  batch_limit_ = scratch.Length();
   if (poll_ != nullptr || !open()) return;
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -203,6 +199,7 @@ void RingReader::Close() {
   Stop();
   if (!on_batch_.IsEmpty()) on_batch_.Reset();
   if (!on_error_.IsEmpty()) on_error_.Reset();
+  if (!scratch_.IsEmpty()) scratch_.Reset();
   if (producer_map_ != nullptr) munmap(producer_map_, producer_map_bytes_);
   if (consumer_ != nullptr) munmap(const_cast<uint64_t*>(consumer_), page_);
   producer_map_ = nullptr;

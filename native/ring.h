@@ -11,11 +11,12 @@
 //
 // Wake-ups: while records flow, the ring is drained on a timer and producers
 // write without waking anyone. When a drain finds nothing, the reader sleeps:
-// it stops the timer and raises `asleep` (a flag the BPF program reads, in a
-// map shared with it), and the next record forces a wake-up through the map's
-// fd, which the reader watches with a uv_poll_t. A forced wake-up also comes
-// when the ring is filling up. Without a flag (a program that wakes the
-// reader itself) the reader drains on every wake-up and on the timer.
+// it stops the timer and raises `asleep` (a flag the BPF program reads after
+// each record, in a map shared with it), and the next record forces a wake-up
+// through the map's fd, which the reader watches with a uv_poll_t. A forced
+// wake-up also comes when the ring is filling up. Without a flag (a program
+// that wakes the reader itself) the reader drains on every wake-up and on
+// the timer.
 #pragma once
 
 #include <napi.h>
@@ -37,9 +38,12 @@ class RingReader {
   int Open(int map_fd);
   // The flag the BPF program reads before it writes (1: force a wake-up).
   void SetAsleepFlag(volatile uint64_t* flag) { asleep_ = flag; }
-  // Starts delivering: `on_batch(buffer)` for each batch, `on_error(error)` when
-  // reading fails. `drain_ms`: the timer's period while records flow.
-  void Start(Napi::Env env, Napi::Function on_batch, Napi::Function on_error, uint32_t drain_ms, size_t batch_limit);
+  // Starts delivering: `on_batch(buffer, length)` for each batch, `on_error(error)`
+  // when reading fails. `drain_ms`: the timer's period while records flow.
+  // Batches are copied into `scratch` (its first `length` bytes), reused from
+  // batch to batch: the listener must copy what it keeps. A run of records
+  // larger than the scratch gets a Buffer of its own.
+  void Start(Napi::Env env, Napi::Function on_batch, Napi::Function on_error, uint32_t drain_ms, Napi::Buffer<uint8_t> scratch);
   // Stops the timer and the fd watch; Start() may be called again.
   void Stop();
   // Delivers what is in the ring now, synchronously; returns the bytes delivered.
@@ -75,6 +79,7 @@ class RingReader {
   Napi::Env env_ = nullptr;
   Napi::FunctionReference on_batch_;
   Napi::FunctionReference on_error_;
+  Napi::Reference<Napi::Buffer<uint8_t>> scratch_;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uint32_t drain_ms_ = 10;

@@ -77,6 +77,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
                          InstanceMethod<&Tracer::Lost>("lost"),
                          InstanceMethod<&Tracer::Hist>("hist"),
+                         InstanceMethod<&Tracer::HistSum>("histSum"),
                          InstanceMethod<&Tracer::ResetHist>("resetHist"),
                          InstanceMethod<&Tracer::Counts>("counts"),
                          InstanceMethod<&Tracer::ClearCounts>("clearCounts"),
@@ -102,14 +103,13 @@ static size_t PageRound(size_t n) {
   return (n + page - 1) & ~(page - 1);
 }
 
-// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, batchBytes, maxCounts, programs, background? })
+// new Tracer(objectPath, { maxProbes, ringBytes, wakeupBytes, maxCounts, programs, background? })
 // `programs`: the programs to load with the object (the first probe's); others load on first use.
 // `background`: load on a thread of its own; the first method call waits for it.
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   Napi::Object opts = info[1].As<Napi::Object>();
   max_probes_ = ToU32(opts.Get("maxProbes"));
-  batch_limit_ = ToU32(opts.Get("batchBytes"));
   if (opts.Has("pinned") && opts.Get("pinned").IsString()) {
     OpenPinned(env, opts.Get("pinned").As<Napi::String>());
     return;
@@ -138,10 +138,11 @@ void Tracer::Load(const LoadRequest& req) {
   bpf_map* configs = bpf_object__find_map_by_name(obj_, "configs");
   bpf_map* lost = bpf_object__find_map_by_name(obj_, "lost");
   bpf_map* hists = bpf_object__find_map_by_name(obj_, "hists");
+  bpf_map* sums = bpf_object__find_map_by_name(obj_, "hist_sums");
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
   bpf_map* reader = bpf_object__find_map_by_name(obj_, "reader");
   if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
-      !ring || !configs || !lost || !hists || !counts || !reader || !SetRodata(obj_, req.wakeup_bytes)) {
+      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !SetRodata(obj_, req.wakeup_bytes)) {
     return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
   path_ = req.path;
@@ -158,6 +159,7 @@ void Tracer::Load(const LoadRequest& req) {
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
   if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
+  if (!err) err = bpf_map__set_max_entries(sums, max_probes_);
   if (!err) err = bpf_map__set_max_entries(counts, req.max_counts);
   if (!err) err = bpf_object__load(obj_);
   if (err) return fail("load BPF programs", err, log.text());
@@ -168,7 +170,8 @@ void Tracer::Load(const LoadRequest& req) {
   lost_ = static_cast<const volatile uint64_t*>(MapArray(lost, lost_bytes_, PROT_READ));
   hists_bytes_ = PageRound(static_cast<size_t>(max_probes_) * KN_HIST_BUCKETS * sizeof(uint64_t));
   hists_ = static_cast<volatile uint64_t*>(MapArray(hists, hists_bytes_, PROT_READ | PROT_WRITE));
-  if (lost_ == nullptr || hists_ == nullptr) return fail("map the kernel's counters", -errno, "");
+  sums_ = static_cast<volatile uint64_t*>(MapArray(sums, lost_bytes_, PROT_READ | PROT_WRITE));
+  if (lost_ == nullptr || hists_ == nullptr || sums_ == nullptr) return fail("map the kernel's counters", -errno, "");
 
   err = OpenRing(bpf_map__fd(ring), bpf_map__fd(reader));
   if (err) return fail("map the ring buffer", err, "");
@@ -223,6 +226,8 @@ void Tracer::Release() {
   lost_ = nullptr;
   if (hists_) munmap(const_cast<uint64_t*>(hists_), hists_bytes_);
   hists_ = nullptr;
+  if (sums_) munmap(const_cast<uint64_t*>(sums_), lost_bytes_);
+  sums_ = nullptr;
   if (obj_) bpf_object__close(obj_);
   for (int fd : pinned_fds_) close(fd);
   pinned_fds_.clear();
@@ -463,11 +468,20 @@ Napi::Value Tracer::Hist(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// histSum(probeId) -> BigInt: the sum of the values in the probe's histogram, as the kernel's u64.
+Napi::Value Tracer::HistSum(const Napi::CallbackInfo& info) {
+  Ready(info.Env());
+  uint32_t id = ToU32(info[0]);
+  uint64_t sum = (sums_ != nullptr && id < max_probes_) ? sums_[id] : 0;
+  return Napi::BigInt::New(info.Env(), sum);
+}
+
 void Tracer::ResetHist(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   uint32_t id = ToU32(info[0]);
-  if (hists_ == nullptr || id >= max_probes_) return;
+  if (hists_ == nullptr || sums_ == nullptr || id >= max_probes_) return;
   for (int b = 0; b < KN_HIST_BUCKETS; b++) __atomic_store_n(&hists_[id * KN_HIST_BUCKETS + b], 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&sums_[id], 0, __ATOMIC_RELAXED);
 }
 
 // The probe ids of a JS array, as a set.
@@ -481,24 +495,40 @@ static std::vector<bool> IdSet(const Napi::Array& ids, uint32_t max) {
 }
 
 // counts([probeId...]) -> { keys: Buffer of struct kn_count_key, values: Float64Array }:
-// the entries of those probes (the parts of one probe) in one pass over the map.
+// the entries of those probes (the parts of one probe). The map is read in
+// batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6, below the ring buffer's 5.8): a
+// few syscalls for the whole map instead of two per key.
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
   std::vector<bool> ids = IdSet(info[0].As<Napi::Array>(), max_probes_);
   std::vector<uint8_t> keys;
   std::vector<double> values;
-  kn_count_key key = {}, next = {};
-  void* prev = nullptr;
-  while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
-    uint64_t value = 0;
-    if (next.probe_id < max_probes_ && ids[next.probe_id] && bpf_map_lookup_elem(counts_fd_, &next, &value) == 0) {
-      auto* bytes = reinterpret_cast<const uint8_t*>(&next);
-      keys.insert(keys.end(), bytes, bytes + sizeof(next));
-      values.push_back(static_cast<double>(value));
+  uint32_t room = 1024;
+  std::vector<kn_count_key> batch_keys(room);
+  std::vector<uint64_t> batch_values(room);
+  kn_count_key token = {};  // where the next batch starts (hash maps use its first 4 bytes)
+  bool first = true;
+  for (;;) {
+    uint32_t n = room;
+    int err = bpf_map_lookup_batch(counts_fd_, first ? nullptr : &token, &token, batch_keys.data(), batch_values.data(), &n, nullptr);
+    if (err && errno == ENOSPC && n == 0) {
+      // One hash bucket holds more keys than `room`: retry it with more.
+      room *= 2;
+      batch_keys.resize(room);
+      batch_values.resize(room);
+      continue;
     }
-    key = next;
-    prev = &key;
+    if (err && errno != ENOENT) throw SyscallError(env, "read the count map", -errno, "");
+    for (uint32_t i = 0; i < n; i++) {
+      const kn_count_key& k = batch_keys[i];
+      if (k.probe_id >= max_probes_ || !ids[k.probe_id]) continue;
+      auto* bytes = reinterpret_cast<const uint8_t*>(&k);
+      keys.insert(keys.end(), bytes, bytes + sizeof(k));
+      values.push_back(static_cast<double>(batch_values[i]));
+    }
+    if (err) break;  // ENOENT: that was the last batch
+    first = false;
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("keys", Napi::Buffer<uint8_t>::Copy(env, keys.data(), keys.size()));
@@ -524,12 +554,12 @@ void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
   for (auto& k : mine) bpf_map_delete_elem(counts_fd_, &k);
 }
 
-// start(onBatch, onError, drainMs): deliver batches until stop() or close();
-// reading failures go to onError.
+// start(onBatch, onError, drainMs, scratch): deliver batches, copied into
+// scratch, until stop() or close(); reading failures go to onError.
 void Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  ring_.Start(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(), ToU32(info[2]), batch_limit_);
+  ring_.Start(env, info[0].As<Napi::Function>(), info[1].As<Napi::Function>(), ToU32(info[2]), info[3].As<Napi::Buffer<uint8_t>>());
 }
 
 void Tracer::Stop(const Napi::CallbackInfo& info) {

@@ -40,6 +40,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);
+  Napi::Value HistSum(const Napi::CallbackInfo& info);
   void ResetHist(const Napi::CallbackInfo& info);
   Napi::Value Counts(const Napi::CallbackInfo& info);
   void ClearCounts(const Napi::CallbackInfo& info);
@@ -107,11 +108,11 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   volatile uint64_t* hists_ = nullptr;  // mmap of the kernel's log2 histograms
   size_t hists_bytes_ = 0;
   volatile uint64_t* reader_ = nullptr;  // mmap of the reader's wake-up flag
+  volatile uint64_t* sums_ = nullptr;  // mmap of the histograms' sums, one per probe id (lost_bytes_ long)
   int counts_fd_ = -1;
   RingReader ring_;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;
-  size_t batch_limit_ = 1 << 20;
   bool closed_ = false;
   // Map fds opened from bpffs by a tracer that reads a pinned probe.
   std::vector<int> pinned_fds_;

@@ -21,6 +21,14 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 
+// The BPF programs know the registers of the architectures in lib/arch.ts
+// only. Elsewhere the package installs, and its first use says why it cannot run.
+const { ARCHES } = require('../dist/lib/arch.js');
+if (!Object.prototype.hasOwnProperty.call(ARCHES, process.arch)) {
+  console.warn(`kprobe-node: supports ${Object.keys(ARCHES).join(' and ')} only; nothing to build on ${process.arch}`);
+  process.exit(0);
+}
+
 const bin = require.resolve('node-gyp-build/bin.js');
 const r = spawnSync(process.execPath, [bin], { cwd: root, stdio: 'inherit' });
 if (r.status === 0) process.exit(0);

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * "The limit": a plain C libbpf consumer of the SAME BPF object kprobe-node
- * loads (dist/bpf/kprobe_node.bpf.o). It sets wakeup_bytes and the ring size
+ * loads (dist/bpf/<arch>/kprobe_node.bpf.o). It sets wakeup_bytes and the ring size
  * like lib/core/session.ts does, writes an enabled, empty kn_config at index 1,
  * attaches kn_tracepoint to syscalls:sys_enter_getppid with BPF cookie 1 and
  * drains the ring with ring_buffer__consume on a 10 ms timer plus epoll
  * wake-ups, counting records.
  *
- *   consumer OBJ [target_pid expect]
+ *   consumer [--print=FILE] OBJ [target_pid expect]
+ *
+ * With --print, it also writes a text line per record to FILE
+ * ("HH:MM:SS comm pid", as kprobe-node prints a syscall without arguments):
+ * the limit a command-line tracer's output can be held to.
  *
  * Prints "ready" once attached. Exits when `expect` records of `target_pid`
  * arrived, or on SIGINT/SIGTERM, printing one line:
@@ -38,13 +42,33 @@ static unsigned long long seen, target_seen, expect;
 static unsigned int target_pid;
 static long long last_ns;
 
+static FILE *print_to;
+
 static void on_signal(int sig) { (void)sig; stop = 1; }
+
+/* "HH:MM:SS comm pid", the clock text made once a second. */
+static void print_record(const struct kn_record *r)
+{
+	static time_t last;
+	static char clock_text[16];
+	time_t now = time(NULL);
+
+	if (now != last) {
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(clock_text, sizeof(clock_text), "%H:%M:%S", &tm);
+		last = now;
+	}
+	fprintf(print_to, "%s %.16s %u\n", clock_text, r->comm, r->pid);
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	const struct kn_record *r = data;
 	(void)ctx;
 	seen++;
+	if (print_to)
+		print_record(r);
 	if (r->pid == target_pid) {
 		target_seen++;
 		last_ns = now_ns();
@@ -88,8 +112,19 @@ static void *rodata_var(struct bpf_object *obj, const char *name, size_t size)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strncmp(argv[1], "--print=", 8) == 0) {
+		print_to = fopen(argv[1] + 8, "w");
+		if (!print_to) {
+			perror("--print");
+			return 1;
+		}
+		static char buf[1 << 20];
+		setvbuf(print_to, buf, _IOFBF, sizeof(buf));
+		argc--;
+		argv++;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: consumer OBJ [target_pid expect]\n");
+		fprintf(stderr, "usage: consumer [--print=FILE] OBJ [target_pid expect]\n");
 		return 2;
 	}
 	if (argc > 3) {
@@ -163,6 +198,8 @@ int main(int argc, char **argv)
 	drain(rb);
 	unsigned long long nlost = 0;
 	bpf_map_lookup_elem(bpf_map__fd(lost), &id, &nlost);
+	if (print_to)
+		fclose(print_to);
 	printf("done seen %llu target %llu lost %llu last_ns %lld\n", seen, target_seen, nlost, last_ns);
 	fflush(stdout);
 	bpf_link__destroy(link);

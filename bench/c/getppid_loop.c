@@ -4,6 +4,7 @@
  * syscall(2) (no libc caching) and reports its own cost per call.
  *
  *   getppid_loop N [wait]
+ *   getppid_loop for=SECONDS [wait]     as many calls as fit in SECONDS (whole chunks)
  *
  * With "wait" it prints "pid <pid>" and waits for a line on stdin before it
  * starts, so that a tracer can be attached first. It prints one line:
@@ -28,6 +29,7 @@ static int call(void)
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 2000000;
+	double seconds = argc > 1 && strncmp(argv[1], "for=", 4) == 0 ? atof(argv[1] + 4) : 0;
 	char line[64];
 
 	if (argc > 2 && strcmp(argv[2], "wait") == 0) {
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin))
 			return 1;
 	}
+	if (seconds > 0)
+		return timed_loop_for(seconds, call);
 	double *per = calloc((n + CHUNK - 1) / CHUNK, sizeof(double));
 	if (!per)
 		return 1;

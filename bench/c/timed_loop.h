@@ -43,3 +43,30 @@ static inline __attribute__((always_inline)) int timed_loop(long n, double *per,
 	fflush(stdout);
 	return 0;
 }
+
+/* The same, for as many whole chunks as fit in `seconds`; `calls` says how many were made. */
+static inline __attribute__((always_inline)) int timed_loop_for(double seconds, int (*call)(void))
+{
+	long max = (long)(seconds * 1e9 / 20.0 / CHUNK) + 1; /* at most one call per 20 ns */
+	double *per = calloc(max, sizeof(double));
+	long long start = now_ns(), t = start, until = start + (long long)(seconds * 1e9);
+	long c = 0;
+
+	if (!per)
+		return 1;
+	while (t < until && c < max) {
+		for (long i = 0; i < CHUNK; i++) {
+			if (call())
+				return 1;
+		}
+		long long u = now_ns();
+		per[c++] = (double)(u - t) / CHUNK;
+		t = u;
+	}
+	qsort(per, c, sizeof(double), cmp_double);
+	double med = c % 2 ? per[c / 2] : (per[c / 2 - 1] + per[c / 2]) / 2;
+	printf("ns_per_call %.2f start_ns %lld end_ns %lld calls %ld mean_ns %.2f\n",
+	       med, start, t, c * CHUNK, (double)(t - start) / (double)(c * CHUNK));
+	fflush(stdout);
+	return 0;
+}

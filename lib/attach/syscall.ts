@@ -8,7 +8,7 @@ import type { Probe } from '../core/probe';
 import { ProbePart, Session } from '../core/session';
 import { NotFoundError, OptionError } from '../errors';
 import { FetchArg, Source } from '../sys/abi';
-import { arch, syscallFunction } from '../sys/arch';
+import { currentArch, syscallFunction } from '../sys/arch';
 import { checkPrivileges, kernelFeatures } from '../sys/features';
 import { globMatcher, isGlob } from '../sys/glob';
 import { kernelSymbols } from '../sys/kallsyms';
@@ -30,7 +30,7 @@ import { attachFormat } from './tracepoint';
 function viaPtRegs(f: FetchArg): FetchArg {
   if (f.source !== Source.Ctx) return f;
   const at = f.steps.length ? f.steps[0].offset : (f.offset ?? 0);
-  const reg = arch().syscallArgOffsets[(at - 16) / 8];
+  const reg = currentArch().syscallArgs[(at - 16) / 8]?.offset;
   if (reg === undefined) throw new OptionError('this syscall field cannot be read from a kprobe on the syscall function');
   if (f.steps.length) return { ...f, source: Source.Reg, reg: 0, steps: [{ ...f.steps[0], offset: reg }, ...f.steps.slice(1)] };
   return { ...f, source: Source.Reg, reg: 0, offset: reg };

@@ -34,6 +34,9 @@ export function main(args: string[]): void {
       lazy(() => import('./pinned'), (m) => m.attachPinned(argv as unknown as { name: string; json: boolean; duration?: number })))
     .command('unpin <name>', 'remove a pinned probe: it stops tracing', (y) => y.positional('name', { type: 'string', demandOption: true }), (argv) =>
       lazy(() => import('./pinned'), (m) => m.removePinned(argv as unknown as { name: string })))
+    .command('serve <config>', 'run as a metrics exporter: attach the summaries a YAML or JSON file names, serve them at /metrics; SIGHUP reloads it', (y) =>
+      y.positional('config', { type: 'string', demandOption: true }).option('listen', { type: 'string', describe: 'host:port (or a port on 127.0.0.1) instead of the file\'s listen' }),
+      (argv) => lazy(() => import('./serve'), (m) => m.serveConfig(argv as unknown as { config: string; listen?: string })))
     .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
       y.positional('target', { type: 'string', demandOption: true }),
       (argv) => lazy(() => import('./inspect'), (m) => m.info(argv as unknown as { target: string; json: boolean })))
@@ -68,6 +71,9 @@ export function main(args: string[]): void {
     .option('by', { type: 'string', describe: 'with --hist or --latency: one histogram per comm or pid (with --count: as by=)' })
     .option('top', { type: 'number', describe: 'print only the largest N counts, stacks or histograms' })
     .option('interval', { type: 'number', describe: 'with --count, --latency, --hist: print every this many seconds too' })
+    .option('serve', { type: 'string', describe: 'with --count, --latency, --hist: serve it at http://<host:port>/metrics for Prometheus instead of printing it (a bare port: on 127.0.0.1)' })
+    .option('metric', { type: 'string', describe: 'with --serve: the metric\'s name (default kprobe_node_events, kprobe_node_latency_seconds, kprobe_node_value)' })
+    .option('max-series', { type: 'number', describe: 'with --serve: most series a metric exposes; the rest are added up in one "other" series (default 1000)' })
     .option('max-counts', { type: 'number', describe: 'entries of the in-kernel count map (default 10240)' })
     .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 2 MiB)' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
@@ -89,6 +95,8 @@ export function main(args: string[]): void {
     .example('$0 --syscall openat --count by=comm --interval 1', 'who opens files, every second')
     .example('$0 --syscall nanosleep --latency', 'how long sleeps take')
     .example('$0 --syscall read --hist ret', 'sizes that read returns')
+    .example('$0 --syscall openat --count --serve 9464', 'file opens by command, for Prometheus at http://127.0.0.1:9464/metrics')
+    .example('$0 serve /etc/kprobe-node/exporter.yaml', 'a metrics exporter of the summaries that file names')
     .example('$0 --syscall openat --comm bash', 'files bash opens')
     .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
     .strict()
@@ -98,7 +106,7 @@ export function main(args: string[]): void {
     .version()
     .alias('V', 'version');
   parser.check((argv) => {
-    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'ring-size', 'max-events', 'top', 'log-linear']) {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'max-series', 'ring-size', 'max-events', 'top', 'log-linear']) {
       if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
     }
     checkStringSize(argv['string-size'] as number | undefined, '--string-size');

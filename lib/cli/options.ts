@@ -48,6 +48,12 @@ export interface TraceArgs {
   /** Log-linear histogram buckets: each power of two split into 2^N. */
   logLinear?: number;
   interval?: number;
+  /** `host:port` or a port: serve the summary at /metrics instead of printing it. */
+  serve?: string;
+  /** With --serve: the metric's name. */
+  metric?: string;
+  /** With --serve: most series per metric. */
+  maxSeries?: number;
   maxCounts?: number;
   ringSize?: number;
   arg: string[];

@@ -2,9 +2,9 @@
  * `pinned`, `attach-pinned <name>` and `unpin <name>`: the probes pinned
  * with --pin, which keep tracing after the command that made them.
  */
-import type { TraceEvent } from '../core/event';
-import { formatJson } from '../format/json';
-import { LineWriter, formatLine } from '../format/text';
+import type { EventBatch } from '../core/event';
+import { jsonLine } from '../format/json';
+import { LineWriter, textLine } from '../format/text';
 import { listPinned, openPinned, unpin } from '../pin';
 import { runUntilDone } from './lifecycle';
 import { say } from './report';
@@ -27,8 +27,10 @@ export function showPinned(argv: { json: boolean }): void {
 export function attachPinned(argv: { name: string; json: boolean; duration?: number }): void {
   const probe = openPinned(argv.name);
   const out = new LineWriter(process.stdout);
-  probe.on('event', (ev: TraceEvent) => out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, false)));
-  probe.on('lost', (n: number) => say(`${n} events lost (ring buffer full)`));
+  probe.on('batch', (b: EventBatch) => {
+    for (let i = 0; i < b.length; i++) out.write(argv.json ? jsonLine(b, i) : textLine(b, i, probe.partPlans ? b.probe(i) : undefined));
+  });
+  probe.on('lost', (n: number) => say(`${n} events lost: the pinned probe's ring buffer was full`));
   runUntilDone({
     duration: argv.duration,
     finish: () => {

@@ -6,17 +6,17 @@
 import type { Target } from '../attach';
 import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
-import { KprobeNodeError, OptionError } from '../errors';
+import { ConfigError, KprobeNodeError, OptionError } from '../errors';
 import { kernelFeatures } from '../sys/features';
 import { isGlob } from '../sys/glob';
 import { bpfObjectPath, native } from '../sys/native';
 
-/** Prints `kprobe-node: <reason>` and exits; the full verifier log only with KPROBE_NODE_DEBUG. */
+/** Prints `kprobe-node: <reason>` and exits (2 for bad input); the full verifier log only with KPROBE_NODE_DEBUG. */
 export function fail(e: unknown): never {
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`kprobe-node: ${message}\n`);
   if (process.env.KPROBE_NODE_DEBUG && e instanceof KprobeNodeError && e.log) process.stderr.write(e.log + '\n');
-  process.exit(e instanceof OptionError ? 2 : 1);
+  process.exit(e instanceof OptionError || e instanceof ConfigError ? 2 : 1);
 }
 
 export function say(line: string): void {

@@ -1,6 +1,7 @@
 /**
  * --count, --latency and --hist: summaries the kernel computes, printed every
- * --interval seconds (cumulative) and at the end, as charts or JSON lines.
+ * --interval seconds (cumulative) and at the end, as charts or JSON lines;
+ * or, with --serve, served at /metrics for Prometheus until the command ends.
  * A pattern is summarised per function or tracepoint; --by groups
  * histograms by comm or pid; --top keeps the largest rows.
  */
@@ -47,6 +48,12 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   bucketSpec(buckets, { linear: '--linear', bits: '--log-linear' }); // checked in the flags' words
   const group = argv.by;
   if (group !== undefined && by === undefined && group !== 'comm' && group !== 'pid') throw new OptionError(`--by takes comm or pid for histograms, got ${JSON.stringify(group)}`);
+  if (argv.serve === undefined && (argv.metric !== undefined || argv.maxSeries !== undefined)) throw new OptionError('--metric and --max-series go with --serve');
+  if (argv.serve !== undefined && (argv.json || argv.interval !== undefined)) throw new OptionError('--serve serves the summary instead of printing it: no --json or --interval');
+  // Checked before anything is attached: bad input costs nothing.
+  // Serving (http, zlib, the metrics) loads only for --serve: printing a summary does not pay for it.
+  const serving = argv.serve !== undefined ? await import('./serve') : undefined;
+  const metrics = serving?.metricsFor(argv);
   const { args: _args, stack: _stack, ...base } = opts;
   const hopts = { ...base, ...(group !== undefined ? { by: group as 'comm' | 'pid' } : {}) };
   const counters: Counter[] = [];
@@ -69,6 +76,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     reportAttached(t, main, argv.explain || argv.verbose);
   }
   if (argv.verbose) reportLoad(all.flatMap((s) => s.probes), opts.excludeSelf === true);
+  if (serving && metrics) return serving.serveSummaries(argv, all, metrics);
 
   let dropsReported = 0;
   const print = () => {
@@ -118,3 +126,4 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);
   }
 }
+

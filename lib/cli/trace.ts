@@ -4,14 +4,14 @@
  * --hist) go to ./summarize.ts.
  */
 import { KprobeOptions, ProbeOptions, Target, attachTarget } from '../attach';
-import type { TraceEvent } from '../core/event';
+import type { EventBatch } from '../core/event';
 import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
-import { formatJson } from '../format/json';
-import { LineWriter, formatLine } from '../format/text';
+import { jsonLine } from '../format/json';
+import { LineWriter, textLine } from '../format/text';
 import { StackCounter, stackLines, withStacksJson } from '../format/stack';
-import { timeColumn } from '../format/time';
+import { TimeColumn, timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
 import { Run, runUntilDone } from './lifecycle';
 import { TraceArgs, jsonOutput, parseStackOption, probeOptionsOf, takeCountOption, targetsOf, timeFormatOf } from './options';
@@ -26,6 +26,12 @@ function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
     ...opts,
     onProgress: (done, total) => process.stderr.write(`\rkprobe-node: attaching ${name}: ${done}/${total}${done === total ? '\n' : ''}`),
   };
+}
+
+/** What a loss says: how many, which ring was full, and how to make it larger. */
+export function lostMessage(n: number, session?: Session): string {
+  const size = session ? `the ${session.ringBytes >= 1 << 20 ? `${session.ringBytes / (1 << 20)} MiB` : `${session.ringBytes / 1024} KiB`} ring buffer` : 'the ring buffer';
+  return `${n} event${n === 1 ? '' : 's'} lost: ${size} was full (a larger one rides out longer bursts: --ring-size <bytes>, a power of two)`;
 }
 
 export async function trace(argv: TraceArgs): Promise<void> {
@@ -54,6 +60,9 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.latency || argv.hist !== undefined || (countBy !== undefined && !opts.stack)) {
     return (await import('./summarize')).summarize(argv, targets, opts, countBy);
   }
+  if (argv.serve !== undefined || argv.metric !== undefined || argv.maxSeries !== undefined) {
+    throw new OptionError('--serve serves an in-kernel summary: --count (without --stack), --latency or --hist');
+  }
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
@@ -68,7 +77,8 @@ export async function trace(argv: TraceArgs): Promise<void> {
   let printed = 0;
   let run: Run | undefined;
   const limit = argv.maxEvents ?? Infinity;
-  let column: ((ns: bigint) => string) | null = null;
+  // --time: set once tracing begins (rel counts from then); undefined is HH:MM:SS.
+  let column: TimeColumn | null | undefined;
 
   try {
     for (const t of targets) {
@@ -79,23 +89,28 @@ export async function trace(argv: TraceArgs): Promise<void> {
           `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
       }
       reportAttached(t, probe, argv.explain || argv.verbose);
-      probe.on('event', (ev: TraceEvent) => {
-        if (stackCounts) {
-          stackCounts.add(probe.name, ev);
-          return;
+      // A pattern's events name their own function; several targets' events name their probe.
+      const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
+      probe.on('batch', (b: EventBatch) => {
+        for (let i = 0; i < b.length; i++) {
+          if (stackCounts) {
+            stackCounts.add(probe.name, b.event(i));
+            continue;
+          }
+          if (printed >= limit) return;
+          if (stack.stack) {
+            const ev = b.event(i);
+            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b), column), ...stackLines(ev)].join('\n'));
+          } else if (argv.count) {
+            const key = `${probe.name} ${b.comm(i)}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          } else {
+            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b), column));
+          }
+          if (++printed >= limit) run?.end({ reason: 'max-events' });
         }
-        if (printed >= limit) return;
-        if (stack.stack) {
-          out.write(argv.json ? withStacksJson(formatJson(ev), ev) : [formatLine(probe, ev, many, column), ...stackLines(ev)].join('\n'));
-        } else if (argv.count) {
-          const key = `${probe.name} ${ev.comm}`;
-          counts.set(key, (counts.get(key) ?? 0) + 1);
-        } else {
-          out.write(argv.json ? formatJson(ev) : formatLine(probe, ev, many, column));
-        }
-        if (++printed >= limit) run?.end({ reason: 'max-events' });
       });
-      probe.on('lost', (n: number) => say(`${n} events lost (ring buffer full)`));
+      probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
     }
   } catch (e) {
     for (const p of probes) p.close();
@@ -103,7 +118,6 @@ export async function trace(argv: TraceArgs): Promise<void> {
   }
 
   if (argv.verbose) reportLoad(probes, opts.excludeSelf === true);
-  // Tracing begins now: --time rel counts from here.
   column = timeColumn(time, process.hrtime.bigint());
   run = runUntilDone({
     duration: argv.duration,

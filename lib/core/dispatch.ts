@@ -4,6 +4,11 @@
  * its records at once: as an EventBatch to `batch` listeners and one
  * TraceEvent each to `event` listeners. No object is made per record unless
  * an `event` listener asks for it.
+ *
+ * The batch is the session's scratch buffer, reused by the next one: an
+ * EventBatch is valid during its listener's call (batch.copy() keeps one);
+ * events, which listeners keep freely, read from a copy of the batch made
+ * once for all the probes that have `event` listeners.
  */
 import { layout } from '../sys/abi';
 import { rememberMaps } from '../sys/procfs';
@@ -38,15 +43,15 @@ const R = layout.record;
 const RING_DISCARD = 0x40000000;
 const RING_LEN_MASK = 0x3fffffff;
 
-/** Delivers `batch` to the probes of `byId` (indexed by probe id); returns a listener's first exception. */
-export function deliverBatch(batch: Buffer, byId: ArrayLike<Entry | undefined>): unknown {
+/** Delivers the first `length` bytes of `batch` to the probes of `byId` (indexed by probe id); returns a listener's first exception. */
+export function deliverBatch(batch: Buffer, length: number, byId: ArrayLike<Entry | undefined>): unknown {
   const touched: Delivery[] = [];
-  for (let at = 0; at + RING_HEADER <= batch.length; ) {
+  for (let at = 0; at + RING_HEADER <= length; ) {
     const header = batch.readUInt32LE(at);
     const len = header & RING_LEN_MASK;
     const rec = at + RING_HEADER;
     at = rec + ((len + 7) & ~7);
-    if (header & RING_DISCARD || len < R.size || at > batch.length) continue;
+    if (header & RING_DISCARD || len < R.size || at > length) continue;
     const entry = byId[batch.readUInt32LE(rec + R.probe_id)];
     if (!entry) continue;
     const d = entry.delivery;
@@ -62,9 +67,11 @@ export function deliverBatch(batch: Buffer, byId: ArrayLike<Entry | undefined>):
     if (entry.decoder.userStacks) rememberMaps(batch.readUInt32LE(rec + R.pid));
   }
   let failure: unknown;
+  let kept: Buffer | undefined; // the batch copied for events, which may outlive it
   for (const d of touched) {
     try {
-      deliver(batch, d);
+      if (d.probe.listenerCount('event') > 0) kept ??= Buffer.from(batch.subarray(0, length));
+      deliver(batch, kept, d);
     } catch (e) {
       failure ??= e;
     }
@@ -74,15 +81,15 @@ export function deliverBatch(batch: Buffer, byId: ArrayLike<Entry | undefined>):
   return failure;
 }
 
-function deliver(batch: Buffer, d: Delivery): void {
+function deliver(batch: Buffer, kept: Buffer | undefined, d: Delivery): void {
   const { probe, count } = d;
   probe.seen += count;
   if (probe.listenerCount('batch') > 0) probe.emit('batch', new EventBatch(batch, d.offsets.slice(0, count), d.decoders.slice(0, count)));
-  if (probe.listenerCount('event') === 0) return;
+  if (!kept || probe.listenerCount('event') === 0) return;
   let failure: unknown;
   for (let i = 0; i < count; i++) {
     try {
-      probe.emit('event', new TraceEvent(batch, d.offsets[i], d.decoders[i]));
+      probe.emit('event', new TraceEvent(kept, d.offsets[i], d.decoders[i]));
     } catch (e) {
       failure ??= e;
     }

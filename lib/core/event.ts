@@ -8,7 +8,7 @@
  *     no object per event (`probe.on('batch', ...)`), for the highest rates.
  */
 import { layout } from '../sys/abi';
-import { Payload, RecordDecoder, recordComm } from './decode';
+import { ArgPlan, Payload, RecordDecoder, recordComm } from './decode';
 
 const R = layout.record;
 /** A ring record header's length bits (the two high bits are the kernel's busy and discard flags). */
@@ -125,7 +125,7 @@ export class TraceEvent<Args = Record<string, unknown>> {
     return this.decoded.userStack;
   }
 
-  /** @internal Copies the record out of its batch, so that keeping this event does not keep the batch. */
+  /** Copies the record out of its batch, so that keeping this event does not keep (or depend on) the batch. */
   detach(): this {
     const start = this.#at - RING_HEADER;
     this.#buf = Buffer.from(this.#buf.subarray(start, recordEnd(this.#buf, this.#at)));
@@ -144,8 +144,9 @@ export class TraceEvent<Args = Record<string, unknown>> {
 
 /**
  * The records of one probe in one batch from the ring buffer, read by index:
- * `batch.pid(i)`, `batch.args(i)`... without an object per event. Valid for
- * as long as it is kept (it holds the batch's memory).
+ * `batch.pid(i)`, `batch.args(i)`... without an object per event. It reads
+ * memory the next batch reuses: it is valid during its listener's call;
+ * copy() makes one to keep.
  */
 export class EventBatch<Args = Record<string, unknown>> implements Iterable<TraceEvent<Args>> {
   /** How many records. */
@@ -197,6 +198,11 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
     return recordNsNumber(this.buf, this.offsets[i]);
   }
 
+  /** What record `i` carries and how each value is shown (its probe's, or its function's for a pattern). */
+  plans(i: number): readonly ArgPlan[] {
+    return this.decoders[i].plans;
+  }
+
   /** Arguments, return value, faults and stacks of record `i`. */
   payload(i: number): Payload {
     const at = this.offsets[i];
@@ -207,9 +213,19 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
     return this.payload(i).args as Args;
   }
 
-  /** Record `i` as an event. */
+  /** Record `i` as an event, valid while the batch is (detach() it, or copy() the batch, to keep it). */
   event(i: number): TraceEvent<Args> {
     return new TraceEvent<Args>(this.buf, this.offsets[i], this.decoders[i]);
+  }
+
+  /** A copy that stays valid after the listener returns (events from it too). */
+  copy(): EventBatch<Args> {
+    const offsets = this.offsets;
+    if (!offsets.length) return this;
+    const start = offsets[0] - RING_HEADER;
+    const last = offsets[offsets.length - 1];
+    const own = Buffer.from(this.buf.subarray(start, recordEnd(this.buf, last)));
+    return new EventBatch<Args>(own, offsets.map((o) => o - start), this.decoders);
   }
 
   *[Symbol.iterator](): Iterator<TraceEvent<Args>> {

@@ -113,18 +113,18 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     this.close();
   }
 
-  /** Events until the probe closes; a `lost` count ends iteration only with close. */
+  /**
+   * Events until the probe closes. Events nobody has taken yet wait in a
+   * queue of at most 65,536; past that the oldest are dropped and counted in
+   * `lost`.
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<E> {
-    const queue: E[] = [];
+    const queue = new EventQueue<E>(ITERATOR_QUEUE_LIMIT);
     let wake: (() => void) | undefined;
     let failure: Error | undefined;
     const onEvent = (ev: E) => {
-      if (queue.length >= ITERATOR_QUEUE_LIMIT) {
-        queue.shift();
-        this.lost++;
-      }
       // A queued event keeps only its own record, not the batch it came in.
-      queue.push((ev as unknown as { detach(): E }).detach());
+      if (queue.push((ev as unknown as { detach(): E }).detach())) this.lost++;
       wake?.();
     };
     const onEnd = () => wake?.();
@@ -143,7 +143,7 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     const iterator: AsyncIterableIterator<E> = {
       next: async (): Promise<IteratorResult<E>> => {
         for (;;) {
-          if (queue.length) return { value: queue.shift() as E, done: false };
+          if (queue.length) return { value: queue.shift(), done: false };
           if (failure) {
             detach();
             throw failure;
@@ -178,5 +178,34 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   override once(event: string | symbol, listener: (...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
+  }
+}
+
+/** A bounded first-in first-out queue over a ring of slots: pushing onto a full one drops the oldest. */
+class EventQueue<T> {
+  private readonly slots: Array<T | undefined>;
+  private head = 0;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.slots = new Array<T | undefined>(capacity);
+  }
+
+  /** Adds `item`; true when the oldest item was dropped to make room. */
+  push(item: T): boolean {
+    const cap = this.slots.length;
+    const full = this.length === cap;
+    this.slots[(this.head + this.length) % cap] = item;
+    if (full) this.head = (this.head + 1) % cap;
+    else this.length++;
+    return full;
+  }
+
+  shift(): T {
+    const item = this.slots[this.head] as T;
+    this.slots[this.head] = undefined;
+    this.head = (this.head + 1) % this.slots.length;
+    this.length--;
+    return item;
   }
 }

@@ -8,14 +8,15 @@
  * dispatch, loss, clean-up after a failed attach) runs in unit tests against
  * a fake one.
  */
-import { CFG_KSTACK, CFG_USTACK, COOKIE_GEN_SHIFT, ProbeConfig, cookieOf, encodeConfig, layout } from '../sys/abi';
-import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
+import { CFG_KSTACK, CFG_USTACK, COOKIE_GEN_SHIFT, cookieOf, encodeConfig, layout } from '../sys/abi';
+import { OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
 import { checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
-import { ArgPlan, RecordDecoder } from './decode';
+import { RecordDecoder } from './decode';
 import { Delivery, Entry, deliverBatch } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
+import type { AttachSpec } from './spec';
 
 export interface SessionOptions {
   /** Ring buffer size in bytes (a power of two, at least one page). */
@@ -27,6 +28,9 @@ export interface SessionOptions {
   /** Entries of the in-kernel count map (shared by all counting probes). */
   maxCounts: number;
 }
+
+/** Bytes of ring records handed over at once: bounds what one drain holds in memory. */
+const BATCH_BYTES = 1 << 20;
 
 /** The program each kind of probe runs (kprobes, kretprobes and uprobes: kn_kprobe). */
 const PROGRAMS: Partial<Record<ProbeKind, BpfProgram>> = { tracepoint: 'kn_tracepoint', profile: 'kn_perf_event' };
@@ -46,37 +50,7 @@ export const nativeBackend: Backend = {
   openTracer: (options) => new (native().Tracer)(bpfObjectPath, options),
 };
 
-/**
- * One kernel attachment's worth of decoding: a probe over many functions (a
- * wildcard) has a part per function, each with its own probe id, config and
- * decoder, so events name the function they came from.
- */
-export interface ProbePart {
-  /** The name its events carry: `kprobe:vfs_read`. */
-  name: string;
-  /** What it covers: a function (`vfs_read`), tracepoint or syscall, as entry and return probes share it; default: the name. */
-  key?: string;
-  plans: ArgPlan[];
-  config: Omit<ProbeConfig, 'args'>;
-}
-
-/** What to attach, as the attach/ modules describe it to the session. */
-export interface AttachSpec {
-  name: string;
-  kind: ProbeKind;
-  /** What was attached and how: `kprobe __x64_sys_openat`, `tracepoint syscalls:sys_enter_openat`. */
-  strategy: string;
-  /** One part, or one per function of a wildcard; the first one's plans describe the probe. */
-  parts: ProbePart[];
-  /** Makes the kernel attachments, given each part's cookie (its id and the slot's generation); returns the links. */
-  attach(tracer: NativeTracer, cookies: number[]): number[];
-  /** Things the user should know (no BTF, a clone attached instead). */
-  warnings?: string[];
-  /** The operation in words, for errors: `attach kprobe:vfs_read`. */
-  describe: string;
-  /** The error for ENOENT, when the caller can say what was not found. */
-  notFound?: () => KprobeNodeError;
-}
+export type { AttachSpec, ProbePart } from './spec';
 
 /**
  * 'normal': the process's shared session. 'pinned': a session of its own for
@@ -102,6 +76,8 @@ export class Session implements ProbeOwner {
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
+  /** Where the addon copies each batch; reused, so reading costs no allocation per batch. */
+  private scratch?: Buffer;
   private readonly mode: SessionMode;
   private readonly pinDir?: string;
   private readonly backend: Backend;
@@ -170,7 +146,6 @@ export class Session implements ProbeOwner {
         maxProbes: this.options.maxProbes,
         ringBytes: this.options.ringBytes,
         wakeupBytes: this.options.ringBytes / 4,
-        batchBytes: 1 << 20,
         maxCounts: this.options.maxCounts,
         programs,
         ...(this.mode === 'reader' ? { pinned: this.pinDir } : {}),
@@ -193,6 +168,11 @@ export class Session implements ProbeOwner {
       this.#tracer = undefined;
       throw toTypedError(e, 'load the BPF programs');
     }
+  }
+
+  /** Bytes of the ring buffer its probes share. */
+  get ringBytes(): number {
+    return this.options.ringBytes;
   }
 
   /** Pins this session's maps and links under `dir` (a 'pinned' session). */
@@ -316,9 +296,10 @@ export class Session implements ProbeOwner {
     if (this.polling) return;
     this.polling = true;
     this.tracer.start(
-      (batch) => this.dispatch(batch),
+      (batch, length) => this.dispatch(batch, length),
       (error) => this.fail(error),
       this.options.drainMs,
+      (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
     );
     this.refreshRef();
   }
@@ -351,8 +332,8 @@ export class Session implements ProbeOwner {
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
-  private dispatch(batch: Buffer): void {
-    const failure = deliverBatch(batch, this.byId);
+  private dispatch(batch: Buffer, length: number): void {
+    const failure = deliverBatch(batch, length, this.byId);
     this.checkLost();
     // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
     if (failure !== undefined) {
@@ -388,6 +369,11 @@ export class Session implements ProbeOwner {
   /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST, or of one of its parts. */
   hist(probe: Probe, part = probe.id): Float64Array {
     return this.tracer.hist(part);
+  }
+
+  /** The kernel's sum of the values in that histogram (or that part's), as a u64. */
+  histSum(probe: Probe, part = probe.id): bigint {
+    return this.tracer.histSum(part);
   }
 
   resetHist(probe: Probe): void {

@@ -4,6 +4,7 @@
  * register, or a field of the tracepoint record).
  */
 import { Source } from '../sys/abi';
+import { currentArch } from '../sys/arch';
 import type { TracepointField } from '../sys/tracefs';
 import { Btf, BtfFunction, Kind } from '../btf';
 import { RAW, TypeRef, Types } from './ctype';
@@ -50,27 +51,36 @@ export interface ProbeContext {
   kernel: boolean;
 }
 
-/** Integer arguments passed in registers (6 on x86-64 and as the programs read them on arm64). */
-export const ARG_REGS = 6;
+/** Integer arguments passed in registers on this architecture (x86-64: 6, arm64: 8). */
+export function argRegs(): number {
+  return currentArch().args.length;
+}
 
 /**
- * Parameters of a BTF function assigned to registers the way the x86-64
- * SysV ABI does: scalars take one register, structs of up to 16 bytes two,
- * larger structs and whatever does not fit go on the stack.
+ * Parameters of a BTF function assigned to registers as the calling
+ * convention does (lib/sys/arch.ts): scalars take one register, structs of up to
+ * 16 bytes two; larger structs go on the stack (x86-64) or by reference
+ * (arm64: a pointer in one register), and what does not fit on the stack.
  */
 function functionParams(btf: Btf, fn: BtfFunction): ContextParam[] {
   const types = new Types(btf);
+  const arch = currentArch();
   let reg = 0;
   return fn.params.map((p, i) => {
     const name = p.name || `arg${i}`;
     const v = types.view(p.type);
     const size = types.size(p.type);
-    const regs = v.k === 'struct' || v.k === 'union' ? (size > 16 ? 0 : Math.ceil(size / 8)) : 1;
+    const composite = v.k === 'struct' || v.k === 'union';
+    const byReference = composite && size > 16 && arch.bigStructs === 'reference';
+    const regs = composite ? (size > 16 ? (byReference ? 1 : 0) : Math.ceil(size / 8)) : 1;
     const param: ContextParam = { name, type: p.type, at: { source: Source.Reg, reg } };
     if (regs === 0) {
       param.unavailable = `it is a ${size}-byte ${v.k} passed on the stack`;
-    } else if (reg + regs > ARG_REGS) {
-      param.unavailable = `it is passed on the stack (only ${ARG_REGS} arguments are passed in registers)`;
+    } else if (reg + regs > arch.args.length) {
+      param.unavailable = `it is passed on the stack (${arch.title} passes only ${arch.args.length} arguments in registers)`;
+    } else if (byReference) {
+      param.unavailable = `it is a ${size}-byte ${v.k} that ${arch.title} passes as a pointer to a copy`;
+      reg += regs;
     } else {
       if (regs > 1) param.unavailable = `it is a ${v.k} passed by value in two registers`;
       reg += regs;
@@ -113,7 +123,7 @@ export function rawContext(kind: ContextKind, name: string, opts: { count?: numb
   const ret = kind === 'kretprobe' || kind === 'uretprobe';
   const params: ContextParam[] = ret
     ? []
-    : Array.from({ length: Math.min(opts.count ?? ARG_REGS, ARG_REGS) }, (_, i) => ({
+    : Array.from({ length: Math.min(opts.count ?? argRegs(), argRegs()) }, (_, i) => ({
         name: `arg${i}`, type: RAW, at: { source: Source.Reg, reg: i } as ParamLocation, user,
       }));
   const retval: ContextParam | undefined = ret ? { name: 'retval', type: RAW, at: { source: Source.Ret }, user } : undefined;

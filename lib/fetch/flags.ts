@@ -2,6 +2,7 @@
  * Flag names BTF does not carry: the O_* flags are #defines, not an enum,
  * so open-like functions' `flags` arguments get them from this table.
  */
+import { archInfo } from '../sys/arch';
 
 /** One name of a flag set: a bit (or bits) when `mask` is absent, else a field value `(v & mask) == value`. */
 export interface FlagName {
@@ -12,10 +13,10 @@ export interface FlagName {
 
 const O_ACCMODE = 3n;
 
-/** include/uapi/asm-generic/fcntl.h; arm64 moves four of them. */
+/** include/uapi/asm-generic/fcntl.h, with an architecture's own values (lib/sys/arch.ts) where they differ. */
 function openFlags(arch: string): FlagName[] {
-  const arm = arch === 'arm64' || arch === 'arm';
-  const o = (name: string, octal: string): FlagName => ({ name, value: BigInt('0o' + octal) });
+  const own = archInfo(arch)?.openFlags ?? {};
+  const o = (name: string, octal: string): FlagName => ({ name, value: BigInt('0o' + (own[name] ?? octal)) });
   return [
     { name: 'O_RDONLY', value: 0n, mask: O_ACCMODE },
     { name: 'O_WRONLY', value: 1n, mask: O_ACCMODE },
@@ -28,10 +29,10 @@ function openFlags(arch: string): FlagName[] {
     o('O_NONBLOCK', '4000'),
     o('O_DSYNC', '10000'),
     o('FASYNC', '20000'),
-    o('O_DIRECT', arm ? '200000' : '40000'),
-    o('O_LARGEFILE', arm ? '400000' : '100000'),
-    o('O_DIRECTORY', arm ? '40000' : '200000'),
-    o('O_NOFOLLOW', arm ? '100000' : '400000'),
+    o('O_DIRECT', '40000'),
+    o('O_LARGEFILE', '100000'),
+    o('O_DIRECTORY', '200000'),
+    o('O_NOFOLLOW', '400000'),
     o('O_NOATIME', '1000000'),
     o('O_CLOEXEC', '2000000'),
     o('__O_SYNC', '4000000'),

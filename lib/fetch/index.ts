@@ -4,6 +4,7 @@
  */
 export { RAW, Types, knownWithoutBtf, type TypeRef, type View } from './ctype';
 export {
+  argRegs,
   fieldType,
   kprobeContext,
   kretprobeContext,

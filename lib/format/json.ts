@@ -3,7 +3,7 @@
  * log shippers and `jq` take. 64-bit values become numbers when they fit
  * exactly, strings otherwise; byte arrays become hex.
  */
-import type { TraceEvent } from '../core/event';
+import { EventBatch, wallMs } from '../core/event';
 import type { CountSnapshot, HistogramSnapshot } from '../summary';
 
 /** JSON.stringify's replacer for every line we print. */
@@ -17,22 +17,57 @@ export function jsonValue(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** One JSON object: time (ISO), ns, probe, cpu, pid, tid, uid, comm, args, and ret for return probes. */
-export function formatJson(ev: TraceEvent): string {
-  const out: Record<string, unknown> = {
-    time: ev.time.toISOString(),
-    ns: ev.ns.toString(),
-    probe: ev.probe,
-    cpu: ev.cpu,
-    pid: ev.pid,
-    tid: ev.tid,
-    uid: ev.uid,
-    comm: ev.comm,
-    args: ev.args,
-  };
-  if (ev.ret !== undefined) out.ret = ev.ret;
-  if (ev.faults) out.faults = ev.faults;
-  return JSON.stringify(out, jsonValue);
+// Records of one millisecond share their ISO time: formatting a Date costs more than the rest of a line.
+let isoMs = NaN;
+let isoText = '';
+
+function isoTime(monotonicNs: number): string {
+  const ms = wallMs(monotonicNs);
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+/** One value as JSON, by the rules of jsonValue, without the generic stringify. */
+function jsonScalar(v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'bigint':
+      return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? String(v) : `"${v}"`;
+    case 'string':
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    default:
+      if (Buffer.isBuffer(v)) return `"${v.toString('hex')}"`;
+      return v === undefined ? 'null' : JSON.stringify(v, jsonValue);
+  }
+}
+
+/**
+ * Record `i` of a batch as one JSON object: time (ISO), ns, probe, cpu, pid,
+ * tid, uid, comm, args, and ret (return probes) and faults (when any).
+ */
+export function jsonLine(batch: EventBatch, i: number): string {
+  const ns = batch.nsNumber(i);
+  let line =
+    `{"time":"${isoTime(ns)}","ns":"${batch.ns(i)}","probe":${JSON.stringify(batch.probe(i))},"cpu":${batch.cpu(i)},` +
+    `"pid":${batch.pid(i)},"tid":${batch.tid(i)},"uid":${batch.uid(i)},"comm":${JSON.stringify(batch.comm(i))},"args":{`;
+  const plans = batch.plans(i);
+  const p = plans.length ? batch.payload(i) : { args: {} as Record<string, unknown>, ret: undefined, faults: undefined };
+  let first = true;
+  for (const plan of plans) {
+    if (plan.fetch.hidden || plan.isReturn) continue;
+    line += `${first ? '' : ','}${JSON.stringify(plan.name)}:${jsonScalar(p.args[plan.name] ?? null)}`;
+    first = false;
+  }
+  line += '}';
+  if (p.ret !== undefined) line += `,"ret":${jsonScalar(p.ret)}`;
+  if (p.faults) line += `,"faults":${JSON.stringify(p.faults)}`;
+  return line + '}';
 }
 
 /**

@@ -1,20 +1,33 @@
 /**
- * How the CLI prints events as text: one line each (time, comm, pid,
- * arguments), written in one piece per turn of the event loop.
+ * How the CLI prints events as text: one line each (time, comm, pid, the
+ * probe when it helps, arguments), formatted straight from a batch, and
+ * written in large pieces.
  */
 import type { ArgPlan } from '../core/decode';
-import type { TraceEvent } from '../core/event';
-import type { Probe } from '../core/probe';
+import { EventBatch, wallMs } from '../core/event';
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-function clock(d: Date): string {
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+// Records of one second share their clock text: formatting a Date costs more than the rest of a line.
+let clockSecond = NaN;
+let clockText = '';
+
+/** `13:20:42`, local time, of a CLOCK_MONOTONIC ns value. */
+function clock(monotonicNs: number): string {
+  const ms = wallMs(monotonicNs);
+  const second = Math.floor(ms / 1000);
+  if (second !== clockSecond) {
+    const d = new Date(ms);
+    clockSecond = second;
+    clockText = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  }
+  return clockText;
 }
 
-function show(plan: ArgPlan | undefined, value: unknown): string {
+/** A value as the text output shows it: its plan's format, `<fault>` for one the kernel could not read. */
+export function showValue(plan: ArgPlan | undefined, value: unknown): string {
   if (value === null || value === undefined) return '<fault>';
   if (plan?.format) return plan.format(value);
   if (typeof value === 'string') return JSON.stringify(value);
@@ -22,35 +35,47 @@ function show(plan: ArgPlan | undefined, value: unknown): string {
   return String(value);
 }
 
+/** The time column of record `i` of a batch (lib/format/time.ts makes the finer ones). */
+export type TimeColumn = (batch: EventBatch, i: number) => string;
+
 /**
- * `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`, with the probe's name
- * when several are traced; `time` makes the time column from the event's
- * monotonic ns (lib/format/time.ts), or leaves it out when null.
+ * Record `i` of a batch as `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`;
+ * `probe` (the probe's or the function's name) goes after the pid when given;
+ * `time` makes the time column (HH:MM:SS when undefined), or leaves it out when null.
  */
-export function formatLine(probe: Probe, ev: TraceEvent, withProbe: boolean, time: ((ns: bigint) => string) | null = () => clock(ev.time)): string {
-  const parts = [ev.comm, String(ev.pid)];
-  if (time) parts.unshift(time(ev.ns));
-  // A wildcard's events each name their own function, with its own arguments.
-  if (withProbe || probe.partPlans) parts.push(probe.partPlans ? ev.probe : probe.name);
-  const plans = probe.partPlans?.get(ev.probe) ?? probe.plans;
+export function textLine(batch: EventBatch, i: number, probe?: string, time: TimeColumn | null = (b, j) => clock(b.nsNumber(j))): string {
+  let line = `${time ? `${time(batch, i)} ` : ''}${batch.comm(i)} ${batch.pid(i)}`;
+  if (probe !== undefined) line += ` ${probe}`;
+  const plans = batch.plans(i);
+  if (!plans.length) return line;
+  const { args, ret } = batch.payload(i);
   for (const plan of plans) {
     if (plan.fetch.hidden) continue;
-    const value = plan.isReturn ? ev.ret : (ev.args as Record<string, unknown>)[plan.name];
-    parts.push(`${plan.name}=${show(plan, value)}`);
+    line += ` ${plan.name}=${showValue(plan, plan.isReturn ? ret : args[plan.name])}`;
   }
-  return parts.join(' ');
+  return line;
 }
 
-/** Collects lines and writes them in one piece per turn of the event loop. */
+/** Pieces of output at least this large are written at once, without waiting for the turn of the event loop. */
+const FLUSH_CHARS = 1 << 18;
+
+/**
+ * Collects output and writes it in one piece per turn of the event loop (or
+ * sooner, past FLUSH_CHARS). On Linux, writes to a file or a pipe block: a
+ * slow reader holds up the drain, and the kernel counts what it cannot
+ * keep, instead of this process queuing it.
+ */
 export class LineWriter {
-  private lines: string[] = [];
+  private text = '';
   private scheduled = false;
 
   constructor(private readonly out: NodeJS.WritableStream) {}
 
+  /** Adds one line (or several, joined by newlines), without its final newline. */
   write(line: string): void {
-    this.lines.push(line);
-    if (!this.scheduled) {
+    this.text += line + '\n';
+    if (this.text.length >= FLUSH_CHARS) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
@@ -58,9 +83,9 @@ export class LineWriter {
 
   flush(): void {
     this.scheduled = false;
-    if (!this.lines.length) return;
-    const text = this.lines.join('\n') + '\n';
-    this.lines = [];
+    if (!this.text) return;
+    const text = this.text;
+    this.text = '';
     this.out.write(text);
   }
 }

@@ -6,6 +6,9 @@
  * whole is known to about a millisecond.
  */
 import { wallNs } from '../core/event';
+import type { TimeColumn } from './text';
+
+export type { TimeColumn } from './text';
 
 /** `s` HH:MM:SS, `ms` HH:MM:SS.mmm, `us`, `ns`, `rel` seconds since the start, `none`. */
 export type TimeFormat = 's' | 'ms' | 'us' | 'ns' | 'rel' | 'none';
@@ -34,12 +37,14 @@ export function sinceStart(ns: bigint, startNs: bigint): string {
 }
 
 /**
- * The time column of an event line, from the event's CLOCK_MONOTONIC ns;
- * null for `none`. `startNs` (monotonic) is where `rel` counts from.
+ * The time column of event lines, from each record's CLOCK_MONOTONIC ns:
+ * undefined for `s` (textLine's own HH:MM:SS), null for `none`. `startNs`
+ * (monotonic) is where `rel` counts from.
  */
-export function timeColumn(format: TimeFormat, startNs: bigint): ((ns: bigint) => string) | null {
+export function timeColumn(format: TimeFormat, startNs: bigint): TimeColumn | null | undefined {
+  if (format === 's') return undefined;
   if (format === 'none') return null;
-  if (format === 'rel') return (ns) => sinceStart(ns, startNs);
+  if (format === 'rel') return (b, i) => sinceStart(b.ns(i), startNs);
   const digits = DIGITS[format];
-  return (ns) => wallClock(wallNs(ns), digits);
+  return (b, i) => wallClock(wallNs(b.ns(i)), digits);
 }

@@ -29,6 +29,11 @@ export interface HistogramSnapshot {
   /** The non-empty buckets, lowest first. */
   buckets: Bucket[];
   total: number;
+  /**
+   * The sum of the values, kept by the kernel next to the buckets: exact (as a
+   * double). NaN for a group by comm or pid: the kernel keeps one sum per function.
+   */
+  sum: number;
   p50: number;
   p90: number;
   p99: number;
@@ -176,12 +181,27 @@ export function errorBound(scale: BucketScale): { relative: number } | { absolut
   }
 }
 
+/** What a snapshot is made with besides its buckets: the kernel's sum (a u64) is NaN when absent. */
+export interface SnapshotOptions {
+  signed?: boolean;
+  unit?: 'ns';
+  dropped?: number;
+  sum?: bigint;
+}
+
+/** The kernel's u64 sum as a number: signed values sum in two's complement. */
+function sumOf(opts: SnapshotOptions): number {
+  if (opts.sum === undefined) return NaN;
+  return Number(opts.signed ? BigInt.asIntN(64, opts.sum) : BigInt.asUintN(64, opts.sum));
+}
+
 /** Sorts, totals and estimates: a snapshot from buckets with counts. */
-function snapshotOf(buckets: Bucket[], scale: BucketScale, opts: { unit?: 'ns'; dropped?: number }): HistogramSnapshot {
+function snapshotOf(buckets: Bucket[], scale: BucketScale, opts: SnapshotOptions): HistogramSnapshot {
   buckets.sort((a, b) => a.low - b.low);
   const snap: HistogramSnapshot = {
     buckets,
     total: buckets.reduce((n, b) => n + b.count, 0),
+    sum: sumOf(opts),
     p50: percentile(buckets, 0.5),
     p90: percentile(buckets, 0.9),
     p99: percentile(buckets, 0.99),
@@ -192,28 +212,24 @@ function snapshotOf(buckets: Bucket[], scale: BucketScale, opts: { unit?: 'ns'; 
   return snap;
 }
 
-/** A snapshot from the kernel's raw log2 bucket counts (HIST_BUCKETS of them). */
-export function histogramSnapshot(counts: ArrayLike<number>, opts: { signed?: boolean; unit?: 'ns'; dropped?: number } = {}): HistogramSnapshot {
+/** A snapshot from the kernel's raw log2 bucket counts (HIST_BUCKETS of them), and its sum. */
+export function histogramSnapshot(counts: ArrayLike<number>, opts: SnapshotOptions = {}): HistogramSnapshot {
   const buckets: Bucket[] = [];
   for (let i = 0; i < Math.min(counts.length, HIST_BUCKETS); i++) {
     if (counts[i] > 0) buckets.push({ ...bucketBounds(i, opts.signed), count: counts[i] });
   }
-  return snapshotOf(buckets, { kind: 'log2' }, opts);
+  return snapshotOf(buckets, { kind: 'log2' }, { sum: 0n, ...opts });
 }
 
 /** A snapshot from bucket indices and their counts, as the count map holds them. */
-export function scaleSnapshot(
-  scale: BucketScale,
-  counts: ReadonlyMap<number, number>,
-  opts: { signed?: boolean; unit?: 'ns'; dropped?: number } = {},
-): HistogramSnapshot {
+export function scaleSnapshot(scale: BucketScale, counts: ReadonlyMap<number, number>, opts: SnapshotOptions = {}): HistogramSnapshot {
   const buckets: Bucket[] = [];
   for (const [index, count] of counts) if (count > 0) buckets.push({ ...scaleBounds(scale, index, opts.signed), count });
   return snapshotOf(buckets, scale, opts);
 }
 
-/** The sum of snapshots of one scale (the histograms of a pattern's functions, or of groups). */
-export function mergeSnapshots(parts: readonly HistogramSnapshot[], scale: BucketScale, opts: { unit?: 'ns'; dropped?: number } = {}): HistogramSnapshot {
+/** The sum of snapshots of one scale (the histograms of a pattern's functions, or of groups), with the kernel's `sum` of them all. */
+export function mergeSnapshots(parts: readonly HistogramSnapshot[], scale: BucketScale, opts: SnapshotOptions = {}): HistogramSnapshot {
   const byLow = new Map<number, Bucket>();
   for (const s of parts) {
     for (const b of s.buckets) {

@@ -236,7 +236,8 @@ export class Histogram extends Summary<HistogramSnapshot> {
     readonly unit: 'ns' | undefined,
     /** What is measured: `latency` or the expression. */
     readonly what: string,
-    private readonly signed: boolean,
+    /** The value is signed: its negative values are counted together, in one bucket below zero. */
+    readonly signed: boolean,
     private readonly store: HistogramStore,
     /** The name a group of part `key` shows (latency: the entry's, `kprobe:vfs_read`). */
     private readonly partName: (part: { key: string; name: string }) => string = (p) => p.name,
@@ -253,39 +254,47 @@ export class Histogram extends Summary<HistogramSnapshot> {
   protected read(): HistogramSnapshot {
     const opts = { signed: this.signed, unit: this.unit };
     const parts = this.session.parts(this.main);
+    // The kernel sums each part's values (not each comm's or pid's).
+    const sums = new Map(parts.map((p) => [p.id, this.session.histSum(this.main, p.id)]));
     const groups: HistogramGroup[] = [];
     let scale: BucketScale = { kind: 'log2' };
     if (this.store.kind === 'array') {
-      for (const p of parts) groups.push({ probe: this.partName(p), snapshot: histogramSnapshot(this.session.hist(this.main, p.id), opts) });
+      for (const p of parts) groups.push({ probe: this.partName(p), snapshot: histogramSnapshot(this.session.hist(this.main, p.id), { ...opts, sum: sums.get(p.id) }) });
     } else {
       scale = this.store.scale;
       const by = this.store.by;
       const names = new Map(parts.map((p) => [p.id, this.partName(p)]));
       const { keys, values } = this.session.counts(this.main);
       // (part, group) -> bucket -> count
-      const cells = new Map<string, { probe: string; key?: string | number; buckets: Map<number, number> }>();
+      const cells = new Map<string, { probe: string; id: number; key?: string | number; buckets: Map<number, number> }>();
       for (let i = 0; i < values.length; i++) {
         const key = keys.subarray(i * K.size, (i + 1) * K.size);
-        const probe = names.get(key.readUInt32LE(K.probe_id)) ?? this.name;
+        const id = key.readUInt32LE(K.probe_id);
+        const probe = names.get(id) ?? this.name;
         const group = by === CountBy.Probe ? undefined : (decodeKey(key.subarray(K.data), by, undefined, probe).key as string | number);
-        const id = `${probe}\0${String(group)}`;
-        let cell = cells.get(id);
-        if (!cell) cells.set(id, (cell = { probe, ...(group !== undefined ? { key: group } : {}), buckets: new Map() }));
+        const cellId = `${probe}\0${String(group)}`;
+        let cell = cells.get(cellId);
+        if (!cell) cells.set(cellId, (cell = { probe, id, ...(group !== undefined ? { key: group } : {}), buckets: new Map() }));
         const bucket = key.readUInt32LE(K.bucket);
         cell.buckets.set(bucket, (cell.buckets.get(bucket) ?? 0) + values[i]);
       }
-      for (const c of cells.values()) groups.push({ probe: c.probe, ...(c.key !== undefined ? { key: c.key } : {}), snapshot: scaleSnapshot(scale, c.buckets, opts) });
+      for (const c of cells.values()) {
+        const sum = by === CountBy.Probe ? sums.get(c.id) : undefined;
+        groups.push({ probe: c.probe, ...(c.key !== undefined ? { key: c.key } : {}), snapshot: scaleSnapshot(scale, c.buckets, { ...opts, sum }) });
+      }
     }
     const shown = groups.filter((g) => g.snapshot.total > 0).sort((a, b) => b.snapshot.total - a.snapshot.total);
-    const total = mergeSnapshots(groups.map((g) => g.snapshot), scale, { unit: this.unit, dropped: this.dropped });
+    const sum = [...sums.values()].reduce((a, b) => a + b, 0n);
+    const total = mergeSnapshots(groups.map((g) => g.snapshot), scale, { ...opts, dropped: this.dropped, sum });
     // One function, not grouped: the histogram is its one group.
     if (parts.length > 1 || this.by !== undefined) total.groups = shown;
     return total;
   }
 
   protected clear(): void {
-    if (this.store.kind === 'array') this.session.resetHist(this.main);
-    else this.session.clearCounts(this.main);
+    // The log2 rows and the sums; a histogram in the count map has its keys too.
+    this.session.resetHist(this.main);
+    if (this.store.kind === 'counts') this.session.clearCounts(this.main);
   }
 }
 

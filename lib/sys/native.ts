@@ -5,12 +5,12 @@
  */
 import * as path from 'path';
 import { UnsupportedError } from '../errors';
+import { currentArch } from './arch';
 
 export interface TracerOptions {
   maxProbes: number;
   ringBytes: number;
   wakeupBytes: number;
-  batchBytes: number;
   /** Entries of the in-kernel count map. */
   maxCounts: number;
   /**
@@ -55,17 +55,21 @@ export interface NativeTracer {
   lost(probeId: number): number;
   /** A probe's log2 histogram: HIST_BUCKETS counts. */
   hist(probeId: number): Float64Array;
+  /** The sum of the values in a probe's histogram: the kernel's u64, wrapping (signed values sum as two's complement). */
+  histSum(probeId: number): bigint;
+  /** Zeroes a probe's histogram and its sum. */
   resetHist(probeId: number): void;
   /** The in-kernel counts of these probe ids, in one pass over the map: whole struct kn_count_key keys and their counts. */
   counts(probeIds: number[]): { keys: Buffer; values: Float64Array };
   clearCounts(probeIds: number[]): void;
   /**
-   * Calls `onBatch` with a Buffer of whole ring records (each behind its
-   * 8-byte ring header) whenever some are ready, draining every `drainMs`
-   * while they flow and sleeping until the next one otherwise; `onError`
-   * when reading fails.
+   * Calls `onBatch` with whole ring records (each behind its 8-byte ring
+   * header) in the first `length` bytes of `batch` whenever some are ready,
+   * draining every `drainMs` while they flow and sleeping until the next
+   * one otherwise; `onError` when reading fails. `batch` is `scratch`,
+   * reused for every batch that fits (the callback copies what it keeps).
    */
-  start(onBatch: (batch: Buffer) => void, onError: (error: Error) => void, drainMs: number): void;
+  start(onBatch: (batch: Buffer, length: number) => void, onError: (error: Error) => void, drainMs: number, scratch: Buffer): void;
   stop(): void;
   /** Whether the reader's event-loop handles keep the process alive. */
   ref(ref: boolean): void;
@@ -111,7 +115,8 @@ export function isNativeError(e: unknown): e is NativeError {
 /** The package root: three levels up from dist/lib/sys. */
 export const packageRoot = path.resolve(__dirname, '..', '..', '..');
 
-export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', 'kprobe_node.bpf.o');
+/** The BPF object built for this architecture (the Makefile builds one per architecture). */
+export const bpfObjectPath = path.join(packageRoot, 'dist', 'bpf', process.arch, 'kprobe_node.bpf.o');
 
 let binding: NativeBinding | undefined;
 
@@ -121,6 +126,8 @@ export function native(): NativeBinding {
   if (process.platform !== 'linux') {
     throw new UnsupportedError('linux', `kprobe-node traces the Linux kernel; this is ${process.platform}`);
   }
+  currentArch(); // before loading an addon that may exist and then read the wrong registers
+
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const load = require('node-gyp-build') as (dir: string) => NativeBinding;
   try {

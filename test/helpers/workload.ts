@@ -77,10 +77,25 @@ export function workloadPath(): string {
   return (built = exe);
 }
 
-/** A started workload, paused before its work; `go()` lets it run. */
+let commCounter = 0;
+
+/** A comm no other process has: `prefix`, this test process's pid and a counter (at most 15 characters). */
+export function uniqueComm(prefix: string): string {
+  return `${prefix}${process.pid.toString(36)}${(commCounter++).toString(36)}`.slice(-15);
+}
+
+/** A copy of the program `file` in `dir`, named so that what it runs has the comm `comm`. */
+export function copyAs(file: string, dir: string, comm: string): string {
+  const copy = path.join(dir, comm);
+  fs.copyFileSync(file, copy);
+  fs.chmodSync(copy, 0o755);
+  return copy;
+}
+
+/** A started workload (or a copy of it, under another comm), paused before its work; `go()` lets it run. */
 export class Workload extends Child {
-  constructor(args: string[]) {
-    super(workloadPath(), args);
+  constructor(args: string[], file = workloadPath()) {
+    super(file, args);
   }
 
   /** Resolves once the program is paused (its start-up syscalls are behind it). */

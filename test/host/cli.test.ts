@@ -1,5 +1,5 @@
 /**
- * The CLI as users run it: `node dist/lib/cli.js ...` in a child process. The
+ * The CLI as users run it: `node dist/lib/cli/main.js ...` in a child process. The
  * traced commands run under a copy of sync with a name of their own, so that
  * a --comm filter sees exactly them and nothing that parallel tests run.
  */

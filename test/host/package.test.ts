@@ -21,6 +21,8 @@ import { describeHost, repoRoot } from '../helpers/host';
 jest.setTimeout(240000);
 
 const COMM = 'kn_pkg_sync'; // a copy of sync under this name: only its events count
+/** The architectures the package ships a BPF object and a prebuilt addon for. */
+const ARCHES = ['x64', 'arm64'] as const;
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
@@ -148,12 +150,14 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
     const files = packed.files.map((f) => f.path).sort();
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/, /^scripts\/install\.js$/, /^scripts\/kprobe-node$/,
-      /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
+      /^dist\/lib\/.+\.(js|d\.ts)$/, /^dist\/bpf\/[^/]+\/[^/]+\.bpf\.o$/, /^prebuilds\/linux-[^/]+\/[^/]+\.node$/,
       // for the from-source fallback where no prebuild fits
       /^native\/[^/]+\.(cc|h)$/, /^bpf\/kprobe_node\.h$/,
+      // the exporter daemon's example config and systemd unit
+      /^contrib\/exporter\/[^/]+$/,
     ];
     expect(files.filter((f) => !allowed.some((re) => re.test(f)))).toEqual([]);
-    for (const f of ['README.md', 'LICENSE', 'dist/bpf/kprobe_node.bpf.o', `prebuilds/linux-${process.arch}/${pkg.name}.glibc.node`]) {
+    for (const f of ['README.md', 'LICENSE', ...ARCHES.map((a) => `dist/bpf/${a}/kprobe_node.bpf.o`), ...ARCHES.map((a) => `prebuilds/linux-${a}/${pkg.name}.glibc.node`)]) {
       expect(files).toContain(f);
     }
     // bin, main, types and exports point into the tarball
@@ -174,6 +178,21 @@ describeHost('the npm package', { root: true, tracefs: true, tools: ['unshare', 
     // The cache started empty and holds only what this test's installs put there: no registry metadata.
     const cached = spawnSync('grep', ['-rl', 'registry.npmjs.org/', path.join(cache, '_cacache', 'index-v5')], { encoding: 'utf8' });
     expect(cached.stdout).toBe('');
+  });
+
+  test.each(ARCHES)('the %s prebuild is for that machine, stripped, and needs no libbpf, libelf or zlib', (arch) => {
+    const file = path.join(repoRoot, 'prebuilds', `linux-${arch}`, `${pkg.name}.glibc.node`);
+    expect(fs.readFileSync(file).readUInt16LE(18)).toBe({ x64: 62, arm64: 183 }[arch]); // e_machine
+    const sections = spawnSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
+    expect(sections.status).toBe(0);
+    expect(sections.stdout).toContain('.dynsym');
+    expect(sections.stdout).not.toMatch(/\.symtab|\.debug_/);
+    const needed = spawnSync('readelf', ['-d', '-W', file], { encoding: 'utf8' }).stdout;
+    const libs = [...needed.matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1]).sort();
+    expect(libs).toContain('libc.so.6');
+    // the C and C++ runtimes only: libbpf, libelf and zlib are linked in
+    expect(libs.filter((l) => !/^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libstdc\+\+\.so\.6|ld-linux-[\w-]+\.so\.\d)$/.test(l))).toEqual([]);
+    console.log(`prebuilds/linux-${arch}: ${fs.statSync(file).size} bytes`);
   });
 
   test('installs offline with no compiler or libbpf; the addon is the prebuilt one and links no libbpf', () => {
@@ -321,6 +340,25 @@ void main();
     expect(message).toContain(`npm install-scripts approve ${pkg.name}`);
     expect(message).toContain(`npm rebuild ${pkg.name}`);
     expect(message).toContain('libbpf-dev');
+  });
+
+  test('on an architecture it does not support, it installs, and the first use fails naming the architecture', () => {
+    const d = newApp('riscv64');
+    const preload = path.join(d, 'riscv64.js');
+    fs.writeFileSync(preload, "Object.defineProperty(process, 'arch', { value: 'riscv64' });");
+    const env = { NODE_OPTIONS: `--require ${preload}` };
+    const r = npmInstall(d, tarball, env);
+    expect(r.stdout + r.stderr).toContain('kprobe-node: supports x64 and arm64 only; nothing to build on riscv64');
+    expect(r.status).toBe(0);
+    const use = restricted(
+      ['node', '-e', `try { require('${pkg.name}').attachSyscall('openat') } catch (e) { console.log(e.name, e.code, e.feature, e.message) }`],
+      d,
+      env,
+    );
+    expect(use.stderr).toBe('');
+    expect(use.stdout.trim()).toBe(
+      'UnsupportedError EKN_UNSUPPORTED arch kprobe-node does not support the riscv64 architecture: it knows the registers of x64 and arm64 only',
+    );
   });
 
   test('with no prebuild that fits and no compiler, install fails saying what to install', () => {

@@ -131,7 +131,7 @@ describeHost('session loading', { root: true, tracefs: true, tools: ['gcc', 'syn
   test('handOff: true here (io_uring is available), the links leave the tracer at once; unknown ids are nothing to do', async () => {
     const out = await runScript(`
       const { native, bpfObjectPath } = require(${JSON.stringify(path.join(distLib, 'sys', 'native.js'))});
-      const t = new (native().Tracer)(bpfObjectPath, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, batchBytes: 65536, maxCounts: 4, programs: ['kn_tracepoint'] });
+      const t = new (native().Tracer)(bpfObjectPath, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, maxCounts: 4, programs: ['kn_tracepoint'] });
       const link = t.attachTracepoint('syscalls', 'sys_enter_syncfs', 1);
       const before = t.info().links;
       const handed = t.handOff([link]);

@@ -26,7 +26,7 @@ describeHost('verifier errors', { root: true, tools: ['clang'] }, () => {
     const object = build();
     let thrown: unknown;
     try {
-      const t = new (native().Tracer)(object, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, batchBytes: 65536, maxCounts: 4, programs: ['kn_tracepoint'] });
+      const t = new (native().Tracer)(object, { maxProbes: 4, ringBytes: 4096, wakeupBytes: 1024, maxCounts: 4, programs: ['kn_tracepoint'] });
       t.close();
     } catch (e) {
       thrown = e;

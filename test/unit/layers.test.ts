@@ -18,6 +18,7 @@ const LAYERS: string[][] = [
   ['stacks', 'attach'],
   ['summary', 'inspect', 'pin.js'],
   ['api.js', 'format'],
+  ['metrics'],
   ['cli', 'index.js'],
 ];
 

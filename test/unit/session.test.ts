@@ -66,6 +66,9 @@ class FakeTracer implements NativeTracer {
   hist(): Float64Array {
     return new Float64Array(64);
   }
+  histSum(): bigint {
+    return 0n;
+  }
   resetHist(id: number): void {
     this.calls.push(`resetHist ${id}`);
   }
@@ -76,9 +79,10 @@ class FakeTracer implements NativeTracer {
     this.calls.push(`clearCounts ${ids.join(',')}`);
   }
   onError?: (e: Error) => void;
-  start(onBatch: (b: Buffer) => void, onError: (e: Error) => void): void {
+  start(onBatch: (b: Buffer, length: number) => void, onError: (e: Error) => void): void {
     this.calls.push('start');
-    this.onBatch = onBatch;
+    // A test hands a batch in as the addon would: the records at the start of a buffer, and their length.
+    this.onBatch = (b) => onBatch(Buffer.concat([b, Buffer.alloc(64)]), b.length);
     this.onError = onError;
   }
   stop(): void {

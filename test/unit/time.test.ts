@@ -1,6 +1,6 @@
 /** The time column of event lines (lib/format/time.ts): wall clock to s, ms, us or ns, or seconds since start. */
 import { sinceStart, timeColumn, wallClock } from '../../lib/format/time';
-import { wallNs } from '../../lib/core/event';
+import { EventBatch, wallNs } from '../../lib/core/event';
 
 test('wall clock with 0, 3, 6 or 9 digits of the second, from nanoseconds', () => {
   const d = new Date(2026, 0, 2, 3, 4, 5, 678);
@@ -17,12 +17,16 @@ test('seconds since the start, to the microsecond', () => {
   expect(sinceStart(4_999_000_000n, 5_000_000_000n)).toBe('-0.001000');
 });
 
-test('timeColumn: none is null; the others read an event\'s monotonic ns', () => {
+/** A batch of one record at monotonic time `ns`, as far as a time column reads it. */
+const at = (ns: bigint) => ({ ns: () => ns }) as unknown as EventBatch;
+
+test("timeColumn: s is textLine's own, none is null; the others read a record's monotonic ns", () => {
+  expect(timeColumn('s', 0n)).toBeUndefined();
   expect(timeColumn('none', 0n)).toBeNull();
   const now = process.hrtime.bigint();
-  expect(timeColumn('rel', now)!(now + 2_000_000n)).toBe('0.002000');
+  expect(timeColumn('rel', now)!(at(now + 2_000_000n), 0)).toBe('0.002000');
   // The wall clock of a monotonic time is today's clock, to within the run.
-  const col = timeColumn('ms', 0n)!(now);
+  const col = timeColumn('ms', 0n)!(at(now), 0);
   const wall = Number(wallNs(now) / 1_000_000n);
   expect(Math.abs(wall - Date.now())).toBeLessThan(5000);
   expect(col).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
