@@ -25,6 +25,8 @@ LIBBPF_DIR := $(call libbpf_dir,$(HOST_ARCH))
 LIBBPF := $(LIBBPF_DIR)/versions
 BPF_CFLAGS := -target bpf -g -O2 -Wall -I$(LIBBPF_DIR)/include -Ibpf
 BPF_OBJECTS := $(foreach a,$(ARCHES),dist/bpf/$(a)/kprobe_node.bpf.o)
+# Examples of users' own BPF programs (examples/<name>/<name>.bpf.c), loaded with openObject().
+EXAMPLE_OBJECTS := $(patsubst examples/%.bpf.c,dist/examples/%.bpf.o,$(wildcard examples/*/*.bpf.c))
 ADDON := build/Release/kprobe_node.node
 # What ships: node-gyp-build loads it where no build/ exists (N-API, any Node >= 18).
 PREBUILD = prebuilds/linux-$(1)/kprobe-node.glibc.node
@@ -32,15 +34,26 @@ CROSS_PREBUILDS := $(foreach a,$(OTHER_ARCHES),$(call PREBUILD,$(a)))
 NATIVE_SOURCES := binding.gyp $(wildcard native/*.cc native/*.h) bpf/kprobe_node.h
 FIXTURE_BTF := dist/test/fixtures/kernel.btf
 
-.PHONY: all bpf addon cross libbpf ts fixtures pack test test-unit test-host vmtest vmtest-arm64 bench clean setup
+.PHONY: all bpf addon cross libbpf ts fixtures pack test test-unit test-host vmtest vmtest-arm64 bench clean setup example-types
 
 all: bpf addon cross ts fixtures
 
-bpf: $(BPF_OBJECTS)
+bpf: $(BPF_OBJECTS) $(EXAMPLE_OBJECTS)
 
 dist/bpf/%/kprobe_node.bpf.o: bpf/kprobe_node.bpf.c bpf/kprobe_node.h bpf/arch.h $(LIBBPF)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(BPF_ARCH_$*) -I$(call arch_include,$*) -c $< -o $@
+
+# Built for this machine's architecture, as a user builds theirs.
+dist/examples/%.bpf.o: examples/%.bpf.c $(wildcard examples/*/*.h) $(LIBBPF)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(BPF_ARCH_$(HOST_ARCH)) -I$(call arch_include,$(HOST_ARCH)) -I$(dir $<) -c $< -o $@
+
+# The examples' typings, generated from their objects as a user would
+# (committed; test/unit/examples.test.ts checks they are current).
+example-types: bpf
+	-npx tsc -p . > /dev/null # emits the CLI even while the examples' old typings do not fit
+	for o in $(EXAMPLE_OBJECTS); do node dist/lib/cli/main.js types $$o -o examples/$$(basename $$(dirname $$o))/$$(basename $$o .o).d.ts; done
 
 libbpf: $(LIBBPF)
 

@@ -11,9 +11,11 @@
       "target_name": "kprobe_node",
       "sources": [
         "native/addon.cc",
+        "native/perf_reader.cc",
         "native/errors.cc",
         "native/libbpf_log.cc",
         "native/ring.cc",
+        "native/object.cc",
         "native/tracer.cc"
       ],
       "include_dirs": [

@@ -8,6 +8,8 @@ const project = (name, dir) => ({
   transform: {},
   // Build caches (benchmark snapshots, VM images) hold copies of package.json.
   modulePathIgnorePatterns: ['<rootDir>/.cache/'],
+  // Every test must assert something on every path (test/setup.ts).
+  setupFilesAfterEnv: ['<rootDir>/dist/test/setup.js'],
 });
 
 module.exports = {

@@ -16,6 +16,10 @@
  * the probe fired it was in hand (CLOCK_MONOTONIC both), and adds
  * `latency_ms p50 <f> p99 <f> max <f>` to the done line.
  *
+ * With --object=PATH, it loads that BPF object (bench/c/object.bpf.c) with
+ * openObject() instead, and reads its records through ringBuffer(): the same
+ * getppid events, from a user's own program.
+ *
  * With --control, it attaches only when told, by commands on stdin, one a
  * line: "attach" (answers "attached"), "detach" (answers "detached"); the end
  * of stdin ends it. bench/c/handwritten.c --control does the same, so that a
@@ -28,9 +32,10 @@
  * (bench/c/consumer.c and bench/c/handwritten.c print the same first fields;
  * matched/other: the target's events with and without `value`).
  */
+import { EventEmitter } from 'events';
 import * as fs from 'fs';
-import { attachKprobe, attachSyscall } from '../lib/index';
-import type { EventBatch, Probe } from '../lib/index';
+import { attachKprobe, attachSyscall, openObject } from '../lib/index';
+import type { BpfObject, EventBatch, Probe } from '../lib/index';
 
 const options = new Map<string, string>();
 const positional: string[] = [];
@@ -40,7 +45,7 @@ for (const a of process.argv.slice(2)) {
   else positional.push(a);
 }
 for (const k of options.keys()) {
-  if (!['kprobe', 'arg', 'control', 'batch', 'latency'].includes(k)) throw new Error(`unknown option --${k}`);
+  if (!['kprobe', 'arg', 'control', 'batch', 'latency', 'object'].includes(k)) throw new Error(`unknown option --${k}`);
 }
 const fn = options.get('kprobe');
 const expr = options.get('arg');
@@ -48,6 +53,7 @@ if ((fn === undefined) !== (expr === undefined)) throw new Error('--kprobe and -
 const control = options.has('control');
 const batched = options.has('batch');
 const latencies: number[] | undefined = options.has('latency') ? [] : undefined;
+const objectPath = options.get('object');
 
 const targetPid = Number(positional[0] ?? 0);
 const expect = Number(positional[1] ?? 0);
@@ -62,11 +68,21 @@ let lastNs = 0n;
 /** losses of the probes closed so far */
 let lostBefore = 0;
 
-let probe: Probe | undefined;
+/** What delivers the events: a probe, or the ring buffer of a user's object (--object). */
+type Source = EventEmitter & { close(): void; lost: number };
+let probe: Source | undefined;
+let object: BpfObject | undefined;
 let lost = 0;
 
+/** The user-object contender: the object's ring buffer; its records have a pid as events do. */
+function attachObject(file: string): Source {
+  object = openObject(file).load();
+  object.attach('on_getppid');
+  return object.ringBuffer('events', 'struct ppid_event', { lost: 'dropped' });
+}
+
 function attach(): void {
-  const p = fn !== undefined ? attachKprobe(fn, { args: [`value=${expr}`] }) : attachSyscall('getppid');
+  const p = objectPath !== undefined ? attachObject(objectPath) : fn !== undefined ? attachKprobe(fn, { args: [`value=${expr}`] }) : attachSyscall('getppid');
   lost = 0;
   p.on('lost', (n: number) => {
     lost += n;
@@ -88,13 +104,13 @@ function attach(): void {
       }
     });
   } else {
-    p.on('event', (ev) => {
+    p.on('event', (ev: { pid: number; ns?: bigint; args?: unknown }) => {
       sum += ev.pid;
       seen++;
       if (ev.pid === targetPid) {
         target++;
         lastNs = process.hrtime.bigint();
-        if (latencies) latencies.push(Number(lastNs - ev.ns) / 1e6);
+        if (latencies && ev.ns !== undefined) latencies.push(Number(lastNs - ev.ns) / 1e6);
         if (want !== undefined && (ev.args as { value?: unknown }).value === want) matched++;
         else other++;
         if (expect && (want !== undefined ? matched : target) >= expect) setImmediate(finish);
@@ -109,6 +125,8 @@ function detach(): void {
   probe.close(); // delivers what is still in the ring, reports late losses
   lostBefore += Math.max(lost, probe.lost);
   probe = undefined;
+  object?.close();
+  object = undefined;
 }
 
 let finished = false;

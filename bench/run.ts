@@ -8,7 +8,8 @@
  *
  *   observer overhead   what tracing costs the traced program (ns per getppid)
  *   delivery throughput 5M events as fast as one core makes them: time to the
- *                       last event in hand, and events lost
+ *                       last event in hand, and events lost (the C consumer, a
+ *                       probe, and a user's own object's ringBuffer())
  *   firehose            a sustained flood (10 s) from one CPU, read on the
  *                       other: events delivered and lost, peak RSS, for the C
  *                       consumer, the JS batch and per-event paths and the CLI
@@ -55,6 +56,8 @@ const NODE_IDLE = path.join(SNAP, 'dist', 'bench', 'idle.js');
 const LOOP = path.join(CACHE, 'getppid_loop');
 const TICKS = path.join(CACHE, 'tick_loop');
 const C_CONSUMER = path.join(CACHE, 'consumer');
+/** bench/c/object.bpf.c, a user's own object for openObject(). */
+const OWN_OBJECT = path.join(CACHE, 'object.bpf.o');
 
 const argv = new Set(process.argv.slice(2).filter((a) => !a.startsWith('--only=')));
 /** --only=observer,throughput,startup,listing,kprobe,scrape,profile: run just those (for profiling). */
@@ -279,6 +282,7 @@ const BT_PRINTF = bpftraceContender('bpftrace printf → /dev/null', `${GETPPID_
 const C_LIMIT = consumerContender('C libbpf consumer (the limit)', C_CONSUMER, [BPF_OBJECT]);
 const KN = consumerContender('kprobe-node → JS listener', process.execPath, [NODE_CONSUMER]);
 const KN_BATCH = consumerContender('kprobe-node → JS batch listener', process.execPath, [NODE_CONSUMER, '--batch']);
+const KN_OBJECT = consumerContender('own BPF object → ringBuffer() listener', process.execPath, [NODE_CONSUMER, `--object=${OWN_OBJECT}`]);
 const KN_COUNT: Contender = {
   name: 'kprobe-node countBy() in kernel',
   start: async () => {
@@ -381,7 +385,7 @@ async function observerOverhead(): Promise<void> {
 
 async function deliveryThroughput(): Promise<void> {
   const N = P.throughputEvents;
-  const contenders = [C_LIMIT, KN];
+  const contenders = [C_LIMIT, KN, KN_OBJECT];
   const secs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const loopSecs = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const lost = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
@@ -418,6 +422,16 @@ async function deliveryThroughput(): Promise<void> {
     target: '≤ 1.25',
     pass: measured ? ratio <= 1.25 : undefined,
     note: !allDelivered ? 'not measured: a contender lost events' : producerBound ? `not measured: both kept up with the loop (ratio ${fmt(ratio, 2)}); the producer was the bottleneck` : '',
+  });
+  const own = median(secs.get(KN_OBJECT.name)!) / median(secs.get(KN.name)!);
+  const ownLost = lost.get(KN_OBJECT.name)!;
+  const ownMeasured = allDelivered && ownLost.every((n) => n === 0);
+  verdicts.push({
+    what: "throughput: own object's ringBuffer() time / kprobe-node probe time",
+    value: ownMeasured ? fmt(own, 2) : 'n/a',
+    target: '≤ 1.25',
+    pass: ownMeasured ? own <= 1.25 : undefined,
+    note: ownMeasured ? '' : 'not measured: a contender lost events',
   });
   const knLost = lost.get(KN.name)!;
   verdicts.push({
@@ -801,6 +815,8 @@ function build(): void {
   execFileSync(cc, ['-O2', '-Wall', '-o', LOOP, path.join(src, 'getppid_loop.c')], { stdio: 'inherit' });
   execFileSync(cc, ['-O2', '-Wall', '-o', TICKS, path.join(src, 'tick_loop.c')], { stdio: 'inherit' });
   execFileSync(cc, ['-O2', '-Wall', `-I${path.join(ROOT, 'bpf')}`, '-o', C_CONSUMER, path.join(src, 'consumer.c'), '-lbpf', '-lelf', '-lz'], { stdio: 'inherit' });
+  const arch = `/usr/include/${execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim()}-linux-gnu`;
+  execFileSync('clang', ['-target', 'bpf', '-g', '-O2', '-Wall', `-I${arch}`, '-c', path.join(src, 'object.bpf.c'), '-o', OWN_OBJECT], { stdio: 'inherit' });
 }
 
 let loadAtStart = NaN;

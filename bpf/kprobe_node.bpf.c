@@ -453,11 +453,20 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 		case KN_BY_VALUE:
 			*(__u64 *)key.data = value;
 			break;
-		case KN_BY_STRING:
-			/* Up to the NUL only: the scratch bytes after it are left from earlier records. */
-			bpf_probe_read_kernel_str(key.data, sizeof(key.data),
-						  &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+		case KN_BY_STRING: {
+			/*
+			 * The entry's first 16 bytes, and zeros past its length: the
+			 * scratch bytes after it are left from earlier records.
+			 */
+			__u32 len = *(__u32 *)&s->data[first_arg_at & (KN_DATA_SIZE - 1)];
+
+			bpf_probe_read_kernel(key.data, sizeof(key.data), &s->data[(first_arg_at + 4) & (KN_DATA_SIZE - 1)]);
+			for (__u32 i = 0; i < sizeof(key.data); i++) {
+				if (i >= len)
+					key.data[i] = 0;
+			}
 			break;
+		}
 		default:
 			break;
 		}

@@ -5,6 +5,8 @@
  * its own.
  */
 import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions } from './attach';
+import type { ArgsOf, RetOf } from './attach/typed-args';
+import type { TraceEvent } from './core/event';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
 import { OptionError } from './errors';
@@ -17,12 +19,26 @@ function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined
   return pinProbe(pin, target, { ...rest, ret });
 }
 
-/** Traces every call of the kernel function `fn` (or of every function a pattern like `vfs_*` matches); events carry its arguments by name. */
+/** A probe whose events' `args` are typed from the function `F` and the expressions `A` (see KernelFunctions). */
+export type TypedProbe<F extends string, A extends readonly string[] | undefined, R = unknown> = Probe<TraceEvent<ArgsOf<F, A>, R>>;
+
+/**
+ * Traces every call of the kernel function `fn` (or of every function a
+ * pattern like `vfs_*` matches); events carry its arguments by name. With
+ * `kprobe-node types --kernel <fn>` declarations, `args` is typed; with
+ * `args` written in the call, its keys are the labels.
+ */
+export function attachKprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, undefined>;
+export function attachKprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A>;
+export function attachKprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
 export function attachKprobe(fn: string, opts?: KprobeOptions): Probe {
   return attach({ kind: 'kprobe', name: fn }, opts);
 }
 
-/** Traces every return from the kernel function `fn`; events carry `ret`, typed. */
+/** Traces every return from the kernel function `fn`; events carry `ret`, typed with `kprobe-node types --kernel <fn>` declarations. */
+export function attachKretprobe<F extends string>(fn: F, opts?: KprobeOptions & { args?: undefined }): TypedProbe<F, readonly [], RetOf<F>>;
+export function attachKretprobe<F extends string, const A extends readonly string[]>(fn: F, opts: KprobeOptions & { args: A }): TypedProbe<F, A, RetOf<F>>;
+export function attachKretprobe<F extends string = string>(fn: F, opts?: KprobeOptions): Probe;
 export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
   return attach({ kind: 'kretprobe', name: fn }, opts, true);
 }
@@ -32,14 +48,14 @@ export function attachKretprobe(fn: string, opts?: KprobeOptions): Probe {
  * kprobe on the syscall's function where the kernel has kprobes, and the
  * `syscalls:sys_enter_<name>` / `sys_exit_<name>` tracepoints otherwise.
  */
-export function attachSyscall(name: string, opts?: SyscallOptions): Probe {
+export function attachSyscall<const A extends readonly string[] | undefined = undefined>(name: string, opts?: SyscallOptions & { args?: A }): TypedProbe<string, A> {
   const ret = opts?.ret === true;
-  return attach({ kind: 'syscall', name, ret }, opts, ret);
+  return attach({ kind: 'syscall', name, ret }, opts, ret) as TypedProbe<string, A>;
 }
 
 /** Traces a tracepoint, `category:name` (e.g. `sched:sched_process_exec`); events carry its fields. */
-export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe {
-  return attach({ kind: 'tracepoint', name: tracepoint }, opts);
+export function attachTracepoint<const A extends readonly string[] | undefined = undefined>(tracepoint: string, opts?: ProbeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'tracepoint', name: tracepoint }, opts) as TypedProbe<string, A>;
 }
 
 /**
@@ -47,13 +63,13 @@ export function attachTracepoint(tracepoint: string, opts?: ProbeOptions): Probe
  * `attachUprobe('libc', 'malloc', { pid })`. Events carry `arg0`..`arg5`
  * (or what `args` asks for, e.g. `arg0:ustring`).
  */
-export function attachUprobe(target: string, location: string, opts?: UprobeOptions): Probe {
-  return attach({ kind: 'uprobe', binary: target, location }, opts);
+export function attachUprobe<const A extends readonly string[] | undefined = undefined>(target: string, location: string, opts?: UprobeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'uprobe', binary: target, location }, opts) as TypedProbe<string, A>;
 }
 
 /** Traces returns from a user-space function; events carry the return value as `ret`. */
-export function attachUretprobe(target: string, location: string, opts?: UprobeOptions): Probe {
-  return attach({ kind: 'uretprobe', binary: target, location }, opts, true);
+export function attachUretprobe<const A extends readonly string[] | undefined = undefined>(target: string, location: string, opts?: UprobeOptions & { args?: A }): TypedProbe<string, A> {
+  return attach({ kind: 'uretprobe', binary: target, location }, opts, true) as TypedProbe<string, A>;
 }
 
 /** Sizes of the in-kernel maps; set before the first probe is attached. */

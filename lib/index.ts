@@ -8,7 +8,8 @@
  * Everything public is named here; the rest of lib/ is internal.
  */
 export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, attachUprobe, attachUretprobe, configure } from './api';
-export type { AggregateConfig } from './api';
+export type { AggregateConfig, TypedProbe } from './api';
+export type { ArgExpression, ArgLabel, ArgType, ArgsOf, KernelFunctionTypes, KernelFunctions, RetOf } from './attach/typed-args';
 export { parseTarget } from './attach';
 export type { KprobeOptions, ProbeOptions, ProfileTarget, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
@@ -38,6 +39,11 @@ export type { Description } from './inspect/describe';
 export { listFunctions, listProbes, listSyscalls } from './inspect/list';
 export type { KernelFunction, ListedProbe } from './inspect/list';
 export { listPinned, openPinned, pinProbe, unpin } from './pin';
+export { BpfMap, BpfObject, Link, RingBuffer, openObject } from './object';
+export type {
+  AttachTarget, KeyedMapName, MapKind, MapSpec, MapValue, MapsOfKind, ObjectMaps, ObjectOptions, ObjectSpec, PerCpuKind,
+  ProgramInfo, RecordOf, RingBufferEvents, RingBufferOptions, StreamKind, UpdateMode,
+} from './object';
 export type { PinOptions, PinnedProbeInfo } from './pin';
 export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';

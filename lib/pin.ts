@@ -24,7 +24,7 @@ import * as path from 'path';
 import { ProbeOptions, Target, attachTarget, formatTarget, onReturn, parseTarget } from './attach';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
-import { NotFoundError, OptionError, UnsupportedError } from './errors';
+import { KprobeNodeError, NotFoundError, OptionError, SystemError, UnsupportedError } from './errors';
 import { fsError } from './sys/errno';
 import { checkPrivileges } from './sys/features';
 
@@ -181,7 +181,17 @@ export function listPinned(): PinnedProbeInfo[] {
 export function openPinned(name: string): Probe {
   const info = readInfo(name);
   checkPrivileges();
-  return attachTarget(parseTarget(info.target, info.ret), info.options, { session: Session.separate('reader', pinDir(name)) });
+  let session: Session;
+  try {
+    session = Session.separate('reader', pinDir(name));
+  } catch (e) {
+    const errno = (e as KprobeNodeError).errno;
+    if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') {
+      throw new SystemError(`${name} is being read by another process, and a pinned probe has one reader at a time (readers share its ring's read position)`, { errno });
+    }
+    throw e;
+  }
+  return attachTarget(parseTarget(info.target, info.ret), info.options, { session });
 }
 
 /** Removes the probe pinned as `name`: its links go, so it stops tracing. */

@@ -8,6 +8,7 @@
 
 #include "kprobe_node.h"
 #include "libbpf_log.h"
+#include "object.h"
 #include "tracer.h"
 
 namespace {
@@ -100,6 +101,7 @@ Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kn::InstallLibbpfPrinter();
   exports.Set("Tracer", kn::Tracer::Define(env));
+  exports.Set("BpfObject", kn::BpfObject::Define(env));
   exports.Set("layout", Layout(env));
   exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));
   exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(libbpf_major_version()) + "." +

@@ -3,8 +3,10 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/io_uring.h>
 #include <linux/perf_event.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -645,6 +647,17 @@ void Tracer::Pin(const Napi::CallbackInfo& info) {
 // object: this tracer drains the pinned probe's ring and reads its lost
 // counters; it attaches nothing.
 void Tracer::OpenPinned(Napi::Env env, const std::string& dir) {
+  // One reader at a time: readers share the ring's read position, so a second
+  // would take half the events. The lock goes with this tracer's fds, and with
+  // the process if it dies.
+  int lock = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (lock >= 0) close(lock);
+    Release();
+    throw SyscallError(env, e == EWOULDBLOCK ? "read the pinned probe " + dir + ": another process reads it" : "open " + dir, -e, "");
+  }
+  pinned_fds_.push_back(lock);
   auto open = [&](const char* name) {
     std::string path = dir + "/" + name;
     int fd = bpf_obj_get(path.c_str());

@@ -23,7 +23,7 @@ if (process.platform !== 'linux') {
 
 // The BPF programs know the registers of the architectures in lib/arch.ts
 // only. Elsewhere the package installs, and its first use says why it cannot run.
-const { ARCHES } = require('../dist/lib/arch.js');
+const { ARCHES } = require('../dist/lib/sys/arch.js');
 if (!Object.prototype.hasOwnProperty.call(ARCHES, process.arch)) {
   console.warn(`kprobe-node: supports ${Object.keys(ARCHES).join(' and ')} only; nothing to build on ${process.arch}`);
   process.exit(0);

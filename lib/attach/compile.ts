@@ -58,7 +58,7 @@ export function partSummary(summary: SummaryConfig | undefined, key: string): Su
 export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg) => FetchArg = (f) => f, summary?: SummaryConfig): Compiled {
   const copts = { maxString: o.stringSize };
   const custom = o.args !== undefined && o.args.length > 0;
-  const visible: CompiledArg[] = custom ? compileArgs(o.args as string[], ctx, copts) : summary ? [] : defaultArgs(ctx, copts);
+  const visible: CompiledArg[] = custom ? compileArgs(o.args as readonly string[], ctx, copts) : summary ? [] : defaultArgs(ctx, copts);
   let hidden: CompiledArg[] = [];
   const task: Compiled['config'] = { filters: [] };
   if (o.filter !== undefined && o.filter.trim() !== '') {

@@ -19,7 +19,7 @@ export interface ProbeOptions {
    * Argument expressions, at most 8: `file->f_path.dentry->d_name.name`,
    * `size=count:u32`, `(struct sock *)arg0`. Default: every parameter by its type.
    */
-  args?: string[];
+  args?: readonly string[];
   /** Kept only when this holds, tested in the kernel: `flags & 0x40 && count > 4096 && comm == "bash"`. */
   filter?: string;
   /** Longest string fetched for one argument: 1..4096, default 256. */

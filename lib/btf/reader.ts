@@ -608,6 +608,11 @@ export class Btf {
     return T.typeToString(this, id, name);
   }
 
+  /** Whether a one-byte type reads as text ('char') or as bytes ('byte'); see types.ts. */
+  charKind(id: number): 'char' | 'byte' | false {
+    return T.charKind(this, id);
+  }
+
   /** A member by name, looking through anonymous struct/union members. */
   findMember(id: number, name: string): BtfMember | null {
     return T.findMember(this, id, name);

@@ -42,6 +42,19 @@ export function sizeOf(btf: Btf, id: number): number {
   }
 }
 
+/**
+ * Whether a one-byte type reads as text: `char`, `signed char` and
+ * `unsigned char` written as such do ('char'); through a typedef (u8,
+ * __u8) they are bytes ('byte'), and so is void. Other types are neither.
+ */
+export function charKind(btf: Btf, id: number): 'char' | 'byte' | false {
+  const t = btf.type(skipModifiers(btf, id));
+  if (t.kind === Kind.Int && t.size === 1 && !t.bool) return 'char';
+  const r = btf.type(resolve(btf, id));
+  if (r.kind === Kind.Unknown) return 'byte';
+  return r.kind === Kind.Int && r.size === 1 && !r.bool ? 'byte' : false;
+}
+
 /** True when `id` (after modifiers) is an array or a function prototype, which bind tighter than `*`. */
 function needsParens(btf: Btf, id: number): boolean {
   const k = btf.kind(skipModifiers(btf, id));

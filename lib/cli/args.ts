@@ -40,6 +40,13 @@ export function main(args: string[]): void {
     .command('info <target>', 'show the arguments of a function, tracepoint or syscall:name', (y) =>
       y.positional('target', { type: 'string', demandOption: true }),
       (argv) => lazy(() => import('./inspect'), (m) => m.info(argv as unknown as { target: string; json: boolean })))
+    .command('types [names..]', "TypeScript declarations of a BPF object's maps, programs and types; with --kernel, of kernel functions' arguments", (y) =>
+      y.positional('names', { type: 'string', array: true, default: [] as string[], describe: 'a .bpf.o file, or kernel functions with --kernel' })
+        .option('kernel', { type: 'boolean', default: false, describe: 'type kprobe events of these kernel functions (from kernel BTF)' })
+        .option('out', { alias: 'o', type: 'string', describe: 'write to this file instead of stdout' })
+        .option('name', { type: 'string', describe: "the object spec's name (default: from the file name, counts.bpf.o -> CountsSpec)" })
+        .option('module', { type: 'string', describe: 'with --kernel: the module to augment (default kprobe-node)' }),
+      (argv) => lazy(() => import('./types'), (m) => m.types(argv as unknown as import('./types').TypesArgs)))
     .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
     .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
     .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
@@ -90,6 +97,7 @@ export function main(args: string[]): void {
     .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
     .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
     .example('$0 info vfs_read', "a function's arguments")
+    .example('$0 types counts.bpf.o -o counts.d.ts', 'typings for openObject<CountsSpec>()')
     .example("$0 list 'fuse_*'", 'functions (and tracepoints, syscalls) whose names match')
     .example("$0 'vfs_fsync*' --explain", 'every function that matches, and how each was attached')
     .example('$0 --syscall openat --count by=comm --interval 1', 'who opens files, every second')

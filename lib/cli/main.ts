@@ -13,7 +13,7 @@ import type { BpfProgram } from '../sys/native';
 /** A terminal reads far fewer events per second than a service: a smaller ring keeps start-up light. */
 const CLI_RING_BYTES = 2 << 20;
 
-const SUBCOMMANDS = ['list', 'pinned', 'attach-pinned', 'unpin', 'info', 'serve'];
+const SUBCOMMANDS = ['list', 'pinned', 'attach-pinned', 'unpin', 'info', 'serve', 'types'];
 
 /**
  * The program the first probe of this command line will most likely use, read

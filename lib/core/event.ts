@@ -46,7 +46,7 @@ export function wallMs(monotonicNs: number): number {
  * used; an event kept after its listener returns keeps that batch's memory
  * (the async iterator copies each event it queues out of its batch).
  */
-export class TraceEvent<Args = Record<string, unknown>> {
+export class TraceEvent<Args = Record<string, unknown>, Ret = unknown> {
   #buf: Buffer;
   #at: number;
   readonly #decoder: RecordDecoder;
@@ -106,8 +106,8 @@ export class TraceEvent<Args = Record<string, unknown>> {
   }
 
   /** The return value (return probes only). */
-  get ret(): unknown {
-    return this.decoded.ret;
+  get ret(): Ret {
+    return this.decoded.ret as Ret;
   }
 
   /** Names of the arguments the kernel could not read (their value is null). */

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'events';
 import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
+import { asyncDispose, iterateEvents } from './iterate';
 
 export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe' | 'profile';
 
@@ -32,13 +33,6 @@ export interface ProbeEvents<E> {
   error: [Error];
   close: [];
 }
-
-// Runtimes without the well-known symbol (Node before 18.18, jest's sandbox) get a
-// registered stand-in, so the method never ends up under the key "undefined".
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
-
-/** Events the async iterator may hold before it drops (and counts) the oldest. */
-const ITERATOR_QUEUE_LIMIT = 65536;
 
 export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   /** Events delivered to JavaScript so far. */
@@ -119,53 +113,8 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
    * `lost`.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<E> {
-    const queue = new EventQueue<E>(ITERATOR_QUEUE_LIMIT);
-    let wake: (() => void) | undefined;
-    let failure: Error | undefined;
-    const onEvent = (ev: E) => {
-      // A queued event keeps only its own record, not the batch it came in.
-      if (queue.push((ev as unknown as { detach(): E }).detach())) this.lost++;
-      wake?.();
-    };
-    const onEnd = () => wake?.();
-    const onError = (e: Error) => {
-      failure = e;
-      wake?.();
-    };
-    this.on('event', onEvent);
-    this.on('close', onEnd);
-    this.on('error', onError);
-    const detach = () => {
-      this.off('event', onEvent);
-      this.off('close', onEnd);
-      this.off('error', onError);
-    };
-    const iterator: AsyncIterableIterator<E> = {
-      next: async (): Promise<IteratorResult<E>> => {
-        for (;;) {
-          if (queue.length) return { value: queue.shift(), done: false };
-          if (failure) {
-            detach();
-            throw failure;
-          }
-          if (this.#closed) {
-            detach();
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-      },
-      return: async (): Promise<IteratorResult<E>> => {
-        detach();
-        this.close();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    // A queued event keeps only its own record, not the batch it came in.
+    return iterateEvents<E>(this, () => this.lost++, (ev) => (ev as unknown as { detach(): E }).detach());
   }
 
   override on<K extends keyof ProbeEvents<E>>(event: K, listener: (...args: ProbeEvents<E>[K]) => void): this;
@@ -178,34 +127,5 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   override once(event: string | symbol, listener: (...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
-  }
-}
-
-/** A bounded first-in first-out queue over a ring of slots: pushing onto a full one drops the oldest. */
-class EventQueue<T> {
-  private readonly slots: Array<T | undefined>;
-  private head = 0;
-  length = 0;
-
-  constructor(capacity: number) {
-    this.slots = new Array<T | undefined>(capacity);
-  }
-
-  /** Adds `item`; true when the oldest item was dropped to make room. */
-  push(item: T): boolean {
-    const cap = this.slots.length;
-    const full = this.length === cap;
-    this.slots[(this.head + this.length) % cap] = item;
-    if (full) this.head = (this.head + 1) % cap;
-    else this.length++;
-    return full;
-  }
-
-  shift(): T {
-    const item = this.slots[this.head] as T;
-    this.slots[this.head] = undefined;
-    this.head = (this.head + 1) % this.slots.length;
-    this.length--;
-    return item;
   }
 }

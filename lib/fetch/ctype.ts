@@ -172,13 +172,7 @@ export class Types {
   charish(ref: TypeRef): Charish {
     if (ref === 0) return 'byte';
     if (typeof ref !== 'number') return ref.synth === 'int' && ref.size === 1 ? (/char$/.test(ref.name) ? 'char' : 'byte') : false;
-    const btf = this.btf!;
-    const id = btf.skipModifiers(ref);
-    const t = btf.type(id);
-    if (t.kind === Kind.Int && t.size === 1 && !t.bool) return 'char';
-    const v = this.view(id);
-    if (v.k === 'void') return 'byte';
-    return v.k === 'int' && v.size === 1 && !v.bool ? 'byte' : false;
+    return this.btf!.charKind(ref);
   }
 
   /** Whether a pointer type points to `const` (BTF: a CONST among the pointee's qualifiers). */

@@ -1,8 +1,10 @@
 /**
- * A small ELF64 reader: just what uprobes and user stacks need. It reads the
- * program headers (to turn virtual addresses into file offsets and back), the
- * section headers, and the function symbols of `.symtab` and `.dynsym`. Only
- * the parts it needs are read from disk, so large binaries stay cheap.
+ * A small ELF64 reader: just what uprobes, user stacks and BPF objects need.
+ * It reads the program headers (to turn virtual addresses into file offsets
+ * and back), the section headers, the function symbols of `.symtab` and
+ * `.dynsym`, and for relocatable objects (a compiled .bpf.o, read from
+ * memory) a section's bytes and every symbol. Only the parts it needs are
+ * read from disk, so large binaries stay cheap.
  */
 import * as fs from 'fs';
 import { NotFoundError, OptionError, SystemError } from '../errors';
@@ -16,6 +18,9 @@ const VERSYM_HIDDEN = 0x8000;
 const SHN_UNDEF = 0;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
+const SHT_NOBITS = 8;
+export const SHF_EXECINSTR = 0x4;
+export const EM_BPF = 247;
 
 export const ET_EXEC = 2;
 export const ET_DYN = 3;
@@ -44,10 +49,25 @@ export interface ElfSegment {
 export interface ElfSection {
   name: string;
   type: number;
+  /** SHF_* bits: SHF_EXECINSTR marks code. */
+  flags: number;
   offset: number;
   size: number;
   link: number;
   entsize: number;
+}
+
+/** Any symbol of `.symtab`, as a relocatable object (a .bpf.o) lists them. */
+export interface ElfObjectSymbol {
+  name: string;
+  /** Offset in its section, for a relocatable object. */
+  value: number;
+  size: number;
+  /** STT_*: 1 object, 2 function, 3 section. */
+  type: number;
+  bind: number;
+  /** Index of the section it is defined in (0: undefined). */
+  section: number;
 }
 
 /** The ELF machine numbers of the architectures Node runs on, to reject foreign binaries. */
@@ -61,7 +81,12 @@ export class ElfFile {
   #functions?: ElfSymbol[];
   #byName?: Map<string, ElfSymbol>;
 
-  private constructor(readonly path: string, private readonly fd: number, private readonly fileSize: number) {
+  private constructor(
+    readonly path: string,
+    /** An open file, or the whole file in memory. */
+    private readonly source: number | Buffer,
+    private readonly fileSize: number,
+  ) {
     const h = this.read(0, 64);
     if (h.readUInt32BE(0) !== 0x7f454c46) throw new OptionError(`${path} is not an ELF file`);
     if (h[4] !== 2 || h[5] !== 1) throw new OptionError(`${path} is not a 64-bit little-endian ELF file`);
@@ -103,6 +128,7 @@ export class ElfFile {
         return {
           nameAt: sh.readUInt32LE(at),
           type: sh.readUInt32LE(at + 4),
+          flags: num(sh, at + 8),
           offset: num(sh, at + 24),
           size: num(sh, at + 32),
           link: sh.readUInt32LE(at + 40),
@@ -136,6 +162,15 @@ export class ElfFile {
     }
   }
 
+  /**
+   * An ELF file held in memory (a compiled BPF object); `name` is for
+   * messages. Any machine: the caller checks `machine`.
+   */
+  static fromBuffer(buf: Buffer, name: string): ElfFile {
+    if (buf.length < 64) throw new OptionError(`${name} is not an ELF file (${buf.length} bytes)`);
+    return new ElfFile(name, buf, buf.length);
+  }
+
   /** Whether `path` is an ELF64 file for this machine (checks only the header). */
   static isNative(path: string): boolean {
     try {
@@ -157,14 +192,41 @@ export class ElfFile {
     if (offset < 0 || length < 0 || offset + length > this.fileSize) {
       throw new OptionError(`${this.path}: a header points outside the file (offset ${offset}, ${length} bytes)`);
     }
+    if (Buffer.isBuffer(this.source)) return this.source.subarray(offset, offset + length);
     const buf = Buffer.alloc(length);
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.fd, buf, done, length - done, offset + done);
+      const n = fs.readSync(this.source, buf, done, length - done, offset + done);
       if (n === 0) break;
       done += n;
     }
     return buf;
+  }
+
+  /** The bytes of section `name` (zeros for one that takes no room in the file, like .bss); undefined when there is none. */
+  sectionData(name: string): Buffer | undefined {
+    const s = this.sections.find((x) => x.name === name);
+    if (!s) return undefined;
+    return s.type === SHT_NOBITS ? Buffer.alloc(s.size) : this.read(s.offset, s.size);
+  }
+
+  /** Every named symbol of `.symtab`, in table order (for relocatable objects, where values are section offsets). */
+  objectSymbols(): ElfObjectSymbol[] {
+    const out: ElfObjectSymbol[] = [];
+    for (const s of this.sections) {
+      if (s.type !== SHT_SYMTAB || !s.entsize) continue;
+      const strtab = this.sections[s.link];
+      if (!strtab) continue;
+      const syms = this.read(s.offset, s.size);
+      const strs = this.read(strtab.offset, strtab.size);
+      for (let at = 0; at + 24 <= syms.length; at += s.entsize) {
+        const name = cstring(strs, syms.readUInt32LE(at));
+        if (!name) continue;
+        const info = syms[at + 4];
+        out.push({ name, value: num(syms, at + 8), size: num(syms, at + 16), type: info & 0xf, bind: info >> 4, section: syms.readUInt16LE(at + 6) });
+      }
+    }
+    return out;
   }
 
   /** Defined function symbols of `.symtab` and `.dynsym`, sorted by address. */

@@ -22,6 +22,16 @@ export function toTypedError(e: unknown, what: string, notFound?: () => KprobeNo
   if (!isNativeError(e)) return e as Error;
   const extra = { errno: e.code, log: e.log };
   const log = e.log ?? '';
+  const relocation = coreRelocationFailure(log);
+  if (relocation) {
+    return new UnsupportedError(
+      relocation.what,
+      `${what}: program ${relocation.program} reads ${relocation.what}, which this kernel's BTF does not have ` +
+        `(CO-RE relocation ${relocation.kind} failed; .log has libbpf's log); guard the read with bpf_core_field_exists() ` +
+        'or turn the program off for this kernel',
+      extra,
+    );
+  }
   if (log.includes('BEGIN PROG LOAD LOG') || /processed \d+ insns/.test(log)) {
     return new VerifierError(`${what}: the kernel's verifier rejected the program: ${verifierSummary(log)}`, log, { errno: e.code });
   }
@@ -47,6 +57,21 @@ export function isUnsupportedErrno(e: unknown): boolean {
   return isNativeError(e) && /^(EOPNOTSUPP|ENOTSUPP|ENOTSUP|ENOSYS|EINVAL)$/.test(e.code);
 }
 
+/**
+ * The first CO-RE relocation the running kernel could not satisfy, from
+ * libbpf's log ("failed to resolve CO-RE relocation <byte_off> [5] struct
+ * task_struct.no_such_field (0:3 @ offset 24)"): the program, the type and
+ * field (`struct task_struct.no_such_field`), the relocation's kind.
+ */
+export function coreRelocationFailure(log: string): { program: string; what: string; kind: string } | undefined {
+  const m = /failed to resolve CO-RE relocation <(\w+)> \[\d+\] (.+?) \(/.exec(log);
+  if (!m) return undefined;
+  // The program whose log it is: the last "prog 'x'" before the line.
+  const before = log.slice(0, m.index);
+  const progs = [...before.matchAll(/prog '([^']+)'/g)];
+  return { program: progs.length ? progs[progs.length - 1][1] : '(unknown)', what: m[2], kind: m[1] };
+}
+
 /** The verifier's reason: the last meaningful lines before its statistics. */
 export function verifierSummary(log: string): string {
   const lines = log.split('\n').map((l) => l.trim());
@@ -58,12 +83,13 @@ export function verifierSummary(log: string): string {
 /**
  * A failed fs call as a typed error. `needs` says what would permit it
  * (`tracefs needs root or CAP_DAC_READ_SEARCH`); `notFound` is the error for
- * a file that is not there (ENOENT, and ENOTDIR for a path through a file).
+ * a file that is not there (ENOENT; ENOTDIR for a path through a file;
+ * ENAMETOOLONG for a name no file can have).
  */
 export function fsError(e: unknown, what: string, how: { needs?: string; notFound?: () => KprobeNodeError } = {}): Error {
   if (e instanceof KprobeNodeError) return e;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return new PermissionError(`${what}: ${how.needs ?? `not permitted (${code})`}`, { errno: code });
-  if ((code === 'ENOENT' || code === 'ENOTDIR') && how.notFound) return how.notFound();
+  if ((code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') && how.notFound) return how.notFound();
   return new SystemError(`${what}: ${(e as Error).message}`, { errno: code });
 }

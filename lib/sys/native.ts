@@ -6,6 +6,7 @@
 import * as path from 'path';
 import { UnsupportedError } from '../errors';
 import { currentArch } from './arch';
+import type { NativeBpfObjectClass } from './native-object';
 
 export interface TracerOptions {
   maxProbes: number;
@@ -91,6 +92,8 @@ export interface StructLayout {
 
 export interface NativeBinding {
   Tracer: new (objectPath: string, options: TracerOptions) => NativeTracer;
+  /** A user's own BPF object (lib/object/). */
+  BpfObject: NativeBpfObjectClass;
   layout: Record<'step' | 'arg' | 'filter' | 'config' | 'buckets' | 'record' | 'count_key', StructLayout> & {
     constants: Record<string, number>;
   };

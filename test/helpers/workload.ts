@@ -94,8 +94,14 @@ export function copyAs(file: string, dir: string, comm: string): string {
 
 /** A started workload (or a copy of it, under another comm), paused before its work; `go()` lets it run. */
 export class Workload extends Child {
-  constructor(args: string[], file = workloadPath()) {
-    super(file, args);
+  /**
+   * `file`: another build of the workload (a copy under another name, for a
+   * comm of its own); `as.uid`: run as that user and group, with no
+   * supplementary groups (setpriv execs it: same pid).
+   */
+  constructor(args: string[], file = workloadPath(), as: { uid?: number } = {}) {
+    if (as.uid === undefined) super(file, args);
+    else super('setpriv', [`--reuid=${as.uid}`, `--regid=${as.uid}`, '--clear-groups', file, ...args]);
   }
 
   /** Resolves once the program is paused (its start-up syscalls are behind it). */

@@ -15,6 +15,7 @@ import { Btf, Kind, SYSFS_BTF } from '../../lib/btf';
 import { NotFoundError } from '../../lib/errors';
 import { Store, Source } from '../../lib/sys/abi';
 import { compileArg, kprobeContext } from '../../lib/fetch';
+import { codecFor, valueShape } from '../../lib/btf/values';
 import { BpftoolDump, expectSameAsBpftool } from '../helpers/bpftool-dump';
 import { describeHost, repoRoot } from '../helpers/host';
 
@@ -103,6 +104,18 @@ describeHost('the running kernel\'s BTF', { btf: true, tools: ['bpftool'] }, () 
     expect(compileArg('p->sched_remote_wakeup', wake).fetch).toMatchObject({ offset: Math.floor(bits / 8), bitOffset: bits % 8, bitSize: bitfieldSize });
     const qstr = btf.findStruct('qstr')!;
     expect([btf.sizeOf(qstr), btf.findMember(qstr, 'name')!.bitOffset]).toEqual([16, 64]);
+  });
+
+  test("the values codec reads the kernel's own types", () => {
+    const kernel = Btf.kernel();
+    const codec = codecFor(kernel, kernel.findStruct('timespec64')!);
+    const buf = Buffer.alloc(codec.size);
+    codec.encode({ tv_sec: 1700000000n, tv_nsec: 5n }, buf, 0, 'ts');
+    expect(buf.readBigInt64LE(0)).toBe(1700000000n);
+    expect(codec.decode(buf, 0)).toEqual({ tv_sec: 1700000000n, tv_nsec: 5n });
+    // A task's comm is a char array: a string.
+    const task = valueShape(kernel, kernel.findStruct('task_struct')!);
+    expect(task.k === 'struct' && task.members.find((m) => m.name === 'comm')?.shape.k).toBe('string');
   });
 
   test('Btf.modules() lists /sys/kernel/btf without vmlinux; module BTF continues vmlinux', () => {

@@ -9,7 +9,6 @@ import {
   NotFoundError,
   OptionError,
   PermissionError,
-  Probe,
   UnsupportedError,
   attachKprobe,
   attachKretprobe,
@@ -38,13 +37,8 @@ describeHost('errors', { root: true, tracefs: true, tools: ['setpriv'] }, () => 
     ['attachKprobe', attachKprobe],
     ['attachKretprobe', attachKretprobe],
   ] as const) {
-    test(`${what}('vfs_read'): ${kernelHasKprobes ? 'attaches (this kernel has kprobes)' : 'UnsupportedError naming kprobes and CONFIG_KPROBES'}`, () => {
-      if (kernelHasKprobes) {
-        const probe: Probe = attach('vfs_read');
-        expect(probe.kind).toBe(what === 'attachKprobe' ? 'kprobe' : 'kretprobe');
-        probe.close();
-        return;
-      }
+    // Where kprobes exist, test/kernel/errors.test.ts checks that these attach and deliver events.
+    (kernelHasKprobes ? test.skip : test)(`${what}('vfs_read'): UnsupportedError naming kprobes and CONFIG_KPROBES`, () => {
       const e = errorOf(() => attach('vfs_read'));
       expect(e).toBeInstanceOf(UnsupportedError);
       expect(e.name).toBe('UnsupportedError');

@@ -94,6 +94,8 @@ async function runSession(text: string, cwd: string, env: NodeJS.ProcessEnv): Pr
       bash.stdin.write(`${command}\necho __done_${n}__\n`);
       await wait(() => (out.includes(`__done_${n}__`) ? out.slice(from) + background().slice(before) : ''), shown, command);
     }
+    // Every step printed what the README shows (wait() throws otherwise), and there were steps.
+    expect(n).toBeGreaterThan(0);
   } finally {
     bash.stdin.end('kill $(jobs -p) 2>/dev/null; wait\n');
     await new Promise((r) => bash.once('close', r));

@@ -204,10 +204,12 @@ describeHost('attachTracepoint', { root: true, tracefs: true, tools: ['sync', 'b
     const aEvents = collect(a);
     const bEvents = collect(b);
     const pid = await syncfs();
-    await waitForEvent(aEvents, (e) => e.pid === pid, 'on the first probe');
-    await waitForEvent(bEvents, (e) => e.pid === pid, 'on the second probe');
+    expect((await waitForEvent(aEvents, (e) => e.pid === pid, 'on the first probe')).comm).toBe('sync');
+    expect((await waitForEvent(bEvents, (e) => e.pid === pid, 'on the second probe')).comm).toBe('sync');
     b.close();
     const pid2 = await syncfs();
-    await waitForEvent(aEvents, (e) => e.pid === pid2, 'on the first probe after the second closed');
+    expect((await waitForEvent(aEvents, (e) => e.pid === pid2, 'on the first probe after the second closed')).comm).toBe('sync');
+    // The first probe's comm filter held throughout.
+    expect(aEvents.filter((e) => e.comm !== 'sync')).toEqual([]);
   });
 });

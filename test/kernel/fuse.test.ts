@@ -9,7 +9,7 @@ import * as path from 'path';
 
 jest.setTimeout(60_000);
 
-const cli = path.resolve(__dirname, '../../lib/cli.js');
+const cli = path.resolve(__dirname, '../../lib/cli/main.js');
 let source: string;
 let mountpoint: string;
 

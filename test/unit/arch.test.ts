@@ -15,6 +15,7 @@ import { ARCHES, Arch, Reg } from '../../lib/sys/arch';
 import { distLib, repoRoot } from '../helpers/host';
 import { run } from '../helpers/proc';
 import { KernelRegs, memberOffset } from '../helpers/pt-regs';
+import { FIXTURE_BTF } from '../helpers/kernel-fixture';
 
 const kernels = JSON.parse(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'pt_regs.json'), 'utf8')) as KernelRegs[];
 
@@ -92,13 +93,14 @@ async function asArch(arch: string, script: string): Promise<unknown> {
   }
 }
 
-// Prototypes from the running kernel's BTF: ZSTD_adjustCParams(struct of 28 bytes, u64, size_t),
-// HUF_compressCTable_internal (8 parameters).
+// Prototypes of the kernel's, from the fixture's BTF: ZSTD_adjustCParams(struct of 28 bytes, u64,
+// size_t), HUF_compressCTable_internal (8 parameters).
 test('kernel functions: parameters in the registers each calling convention uses', async () => {
   const script = `
     const { Btf } = require(${JSON.stringify(path.join(distLib, 'btf'))});
     const { kprobeContext, rawContext } = require(${JSON.stringify(path.join(distLib, 'fetch'))});
-    const params = (fn) => kprobeContext(Btf.kernel().findFunction(fn)).params.map((p) => p.unavailable ? 'stack/ref' : p.at.reg);
+    const btf = Btf.load(${JSON.stringify(FIXTURE_BTF)});
+    const params = (fn) => kprobeContext(btf.findFunction(fn)).params.map((p) => p.unavailable ? 'stack/ref' : p.at.reg);
     console.log(JSON.stringify({
       big: params('ZSTD_adjustCParams'),
       eight: params('HUF_compressCTable_internal'),

@@ -213,9 +213,15 @@ describe('fuzzing the expression compiler against kernel BTF', () => {
 
   test('targets: random text gives a target or an OptionError', () => {
     const r = rng(7);
+    const tally = { ok: 0, typed: 0 };
+    const kinds = new Set<string>();
     for (let i = 0; i < 2000; i++) {
       const input = r() < 0.5 ? soup(r) : mutate(r, pick(r, ['vfs_read', 'kprobe:vfs_read', 'tracepoint:sched:sched_switch', 'syscall:openat', 'kr:x']));
-      attempt('parseTarget', input, () => parseTarget(input, r() < 0.5));
+      tally[attempt('parseTarget', input, () => kinds.add(parseTarget(input, r() < 0.5).kind))]++;
     }
+    // Both outcomes occur, and what parses is one of the target kinds.
+    expect(tally.ok).toBeGreaterThan(100);
+    expect(tally.typed).toBeGreaterThan(100);
+    expect([...kinds].filter((k) => !['kprobe', 'kretprobe', 'tracepoint', 'syscall'].includes(k))).toEqual([]);
   });
 });

@@ -16,7 +16,7 @@ const LAYERS: string[][] = [
   ['fetch'],
   ['core'],
   ['stacks', 'attach'],
-  ['summary', 'inspect', 'pin.js'],
+  ['summary', 'inspect', 'pin.js', 'object', 'typegen'],
   ['api.js', 'format'],
   ['metrics'],
   ['cli', 'index.js'],
