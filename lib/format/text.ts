@@ -43,8 +43,10 @@ export type TimeColumn = (batch: EventBatch, i: number) => string;
  * `probe` (the probe's or the function's name) goes after the pid when given;
  * `time` makes the time column (HH:MM:SS when undefined), or leaves it out when null.
  */
-export function textLine(batch: EventBatch, i: number, probe?: string, time: TimeColumn | null = (b, j) => clock(b.nsNumber(j))): string {
-  let line = `${time ? `${time(batch, i)} ` : ''}${batch.comm(i)} ${batch.pid(i)}`;
+export function textLine(batch: EventBatch, i: number, probe?: string, time?: TimeColumn | null): string {
+  // The default column is the common case: no call through a column function.
+  const when = time === undefined ? clock(batch.nsNumber(i)) : time === null ? undefined : time(batch, i);
+  let line = when === undefined ? `${batch.comm(i)} ${batch.pid(i)}` : `${when} ${batch.comm(i)} ${batch.pid(i)}`;
   if (probe !== undefined) line += ` ${probe}`;
   const plans = batch.plans(i);
   if (!plans.length) return line;

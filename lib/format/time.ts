@@ -19,13 +19,21 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+// Events of one second share their HH:MM:SS: formatting a Date costs more than the rest of a line.
+let hmsSecond = -1n;
+let hmsText = '';
+
 /** HH:MM:SS in local time, with `digits` of the second after a dot. */
 export function wallClock(wall: bigint, digits: number): string {
-  const d = new Date(Number(wall / 1_000_000n));
-  const hms = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-  if (!digits) return hms;
+  const second = wall / 1_000_000_000n;
+  if (second !== hmsSecond) {
+    const d = new Date(Number(wall / 1_000_000n));
+    hmsSecond = second;
+    hmsText = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  }
+  if (!digits) return hmsText;
   const frac = String(wall % 1_000_000_000n).padStart(9, '0').slice(0, digits);
-  return `${hms}.${frac}`;
+  return `${hmsText}.${frac}`;
 }
 
 /** Seconds since `startNs`, to the microsecond: `12.345678`. */
