@@ -11,6 +11,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "kprobe_node.h"
 #include "arch.h"
 
@@ -30,7 +31,30 @@ struct task_struct {
 	int tgid;
 	const struct cred *cred;
 	char comm[16];
+	struct pid *thread_pid;
+	struct task_struct *group_leader;
 } __attribute__((preserve_access_index));
+
+/* A task's pid in each pid namespace it is visible in, from the initial one (level 0) down. */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
+#define KN_MAX_PIDNS_LEVEL 32 /* the kernel's MAX_PID_NS_LEVEL */
 
 /* Set by the loader before load. */
 const volatile __u32 wakeup_bytes = 1 << 20; /* force a wake-up past this much unread data */
@@ -87,6 +111,14 @@ struct {
 	__type(value, __u64);
 } hists SEC(".maps");
 
+/* The cgroup of each KN_CFG_CGROUP probe, by probe id (user space stores a cgroup directory's fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroups SEC(".maps");
+
 /* The sum of the values added to each probe's histogram (for an exact mean or
  * Prometheus _sum), by probe id; user space maps this array. */
 struct {
@@ -97,7 +129,7 @@ struct {
 	__type(value, __u64);
 } hist_sums SEC(".maps");
 
-/* Entry times of latency probes, by (pair << 32 | thread id). */
+/* Entry times of latency probes, by (pair << 32 | host thread id). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
@@ -193,9 +225,75 @@ static __always_inline int str_equal(const __u8 *s, const char *want)
 	return 1;
 }
 
-/* Cheap task filters, checked before anything is fetched. */
-static __always_inline int task_wanted(const struct kn_config *cfg, struct kn_record *rec)
+/*
+ * The number the struct pid at `pid` has in the pid namespace whose inode is
+ * `ns`; 0 when it has none there (the task is outside that namespace), as
+ * the kernel reports such tasks. Its numbers go from the initial namespace
+ * (level 0) down to its own: looked at from its own up, the tracer's comes
+ * early for a task in a namespace nested in the tracer's.
+ */
+__noinline __u32 ns_pid(__u64 pid, __u32 ns)
 {
+	unsigned int level = 0, inum;
+	struct upid up;
+
+	if (!pid || bpf_core_read(&level, sizeof(level), &((struct pid *)pid)->level))
+		return 0;
+	for (int i = 0; i <= KN_MAX_PIDNS_LEVEL; i++) {
+		__u64 at = pid + bpf_core_field_offset(struct pid, numbers) +
+			   (__u64)(level - i) * bpf_core_type_size(struct upid);
+
+		if (i > level)
+			break;
+		inum = 0;
+		if (bpf_probe_read_kernel(&up, sizeof(up), (void *)at) ||
+		    bpf_core_read(&inum, sizeof(inum), &up.ns->ns.inum))
+			return 0;
+		if (inum == ns)
+			return up.nr;
+	}
+	return 0;
+}
+
+/* Who the current task is: its pids as the tracer sees them and in the initial namespace, its cgroup. */
+static __always_inline void read_task(const struct kn_config *cfg, struct kn_record *rec)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct bpf_pidns_info own;
+
+	rec->host_pid = task->tgid;
+	rec->host_tid = task->pid;
+	if (!(cfg->flags & KN_CFG_PIDNS)) {
+		rec->pid = rec->host_pid;
+		rec->tid = rec->host_tid;
+	} else if (!bpf_get_ns_current_pid_tgid(cfg->pidns_dev, cfg->pidns, &own, sizeof(own))) {
+		/* A task of the tracer's own namespace, the common case: one helper call. */
+		rec->pid = own.tgid;
+		rec->tid = own.pid;
+	} else {
+		/* Any other: its struct pid, read as a number (ns_pid adds a variable offset to it). */
+		__u64 pid = 0, leader = 0;
+
+		bpf_core_read(&pid, sizeof(pid), &task->thread_pid);
+		rec->tid = ns_pid(pid, cfg->pidns);
+		if (rec->host_tid == rec->host_pid) {
+			rec->pid = rec->tid;
+		} else {
+			bpf_core_read(&leader, sizeof(leader), &task->group_leader->thread_pid);
+			rec->pid = ns_pid(leader, cfg->pidns);
+		}
+	}
+	rec->uid = task->cred->uid.val;
+	__builtin_memcpy(rec->comm, task->comm, sizeof(rec->comm));
+	rec->cgroup_id = bpf_get_current_cgroup_id();
+}
+
+/* Cheap task filters, checked before anything is fetched. */
+static __always_inline int task_wanted(const struct kn_config *cfg, struct kn_record *rec, __u32 id)
+{
+	/* The helper walks the task's cgroup up to the probe's: 1 when it is there or below. */
+	if ((cfg->flags & KN_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroups, id) != 1)
+		return 0;
 	if ((cfg->flags & KN_CFG_PID) && rec->pid != cfg->pid)
 		return 0;
 	if ((cfg->flags & KN_CFG_NOT_SELF) && rec->pid == self_tgid)
@@ -453,6 +551,9 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 		case KN_BY_VALUE:
 			*(__u64 *)key.data = value;
 			break;
+		case KN_BY_CGROUP:
+			*(__u64 *)key.data = s->rec.cgroup_id;
+			break;
 		case KN_BY_STRING: {
 			/*
 			 * The entry's first 16 bytes, and zeros past its length: the
@@ -512,7 +613,6 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	struct kn_config *cfg = bpf_map_lookup_elem(&configs, &id);
 	__u32 zero = 0, off = 0;
 	__u64 values[KN_MAX_ARGS] = {};
-	struct task_struct *task;
 	struct scratch *s;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 size;
@@ -523,12 +623,8 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	if (!s)
 		return 0;
 
-	task = bpf_get_current_task_btf();
-	s->rec.pid = task->tgid;
-	s->rec.tid = task->pid;
-	s->rec.uid = task->cred->uid.val;
-	__builtin_memcpy(s->rec.comm, task->comm, sizeof(s->rec.comm));
-	if (!task_wanted(cfg, &s->rec))
+	read_task(cfg, &s->rec);
+	if (!task_wanted(cfg, &s->rec, id))
 		return 0;
 
 	s->rec.faults = 0;
@@ -572,7 +668,8 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	}
 
 	if (cfg->flags & (KN_CFG_LAT_START | KN_CFG_LAT_END | KN_CFG_HIST | KN_CFG_COUNT)) {
-		__u64 key = ((__u64)cfg->pair << 32) | s->rec.tid;
+		/* The host tid: unique, where tasks outside the tracer's namespace all have tid 0. */
+		__u64 key = ((__u64)cfg->pair << 32) | s->rec.host_tid;
 		__u64 now = bpf_ktime_get_ns(), *start;
 		__u64 value = cfg->nargs ? values[0] : 0;
 

@@ -113,6 +113,8 @@ struct kn_filter {
 #define KN_CFG_HIST 0x200  /* add the first argument's value (or the latency) to a log2 histogram in `hists`, and to its sum in `hist_sums` */
 #define KN_CFG_LAT_START 0x400 /* remember the entry time of this thread under `pair`, emit nothing */
 #define KN_CFG_LAT_END 0x800   /* the value is the time since this thread's entry under `pair` */
+#define KN_CFG_PIDNS 0x1000    /* pids in records and filters are those of the pid namespace `pidns` */
+#define KN_CFG_CGROUP 0x2000   /* only tasks in the cgroup v2 at `cgroups[probe id]`, or below it */
 #define KN_CFG_NOT_SELF 0x100000 /* drop events of the process that loaded the programs (`self_tgid`) */
 #define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */
 
@@ -123,6 +125,7 @@ enum kn_count_by {
 	KN_BY_PID = 2,
 	KN_BY_VALUE = 3,  /* the first argument's scalar value */
 	KN_BY_STRING = 4, /* the first argument's string (first 16 bytes) */
+	KN_BY_CGROUP = 5, /* the cgroup v2 id (u64) */
 };
 
 #define KN_HIST_BUCKETS 64 /* bucket 0: value 0; bucket k: [2^(k-1), 2^k) */
@@ -157,7 +160,7 @@ struct kn_buckets {
 struct kn_count_key {
 	__u32 probe_id;
 	__u32 bucket; /* histograms counted here (kn_buckets); 0 for plain counts */
-	__u8 data[16]; /* comm, pid (u32), value (u64) or string, by count_by */
+	__u8 data[16]; /* comm, pid (u32), value (u64), string or cgroup id (u64), by count_by */
 };
 
 struct kn_config {
@@ -173,11 +176,15 @@ struct kn_config {
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
+	__u32 pidns;     /* KN_CFG_PIDNS: the inode number of the tracer's /proc/self/ns/pid */
+	__u32 pidns_dev; /* and the device it is on (nsfs), as the kernel numbers devices */
 	struct kn_buckets buckets; /* with KN_CFG_COUNT: count the value's bucket */
 };
 
 /*
  * One event. `size` counts the header and the payload and is a multiple of 8.
+ * `pid` and `tid` are as the tracer sees them: with KN_CFG_PIDNS, in its pid
+ * namespace (0 for a task outside it); `host_pid`, `host_tid` in the initial one.
  * The payload holds, for each argument in order:
  *   scalar stores: 8 bytes (little-endian u64, already normalised);
  *   string/bytes stores: a u32 length (string bytes without the NUL), then the
@@ -198,6 +205,9 @@ struct kn_record {
 	__u16 cpu;
 	__u16 faults;
 	char comm[KN_COMM_LEN];
+	__u32 host_pid; /* pid and tid in the initial pid namespace (`pid`, `tid` are the tracer's view) */
+	__u32 host_tid;
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id(): the cgroup v2 directory's inode number */
 };
 
 #endif /* KPROBE_NODE_H */

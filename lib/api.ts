@@ -4,8 +4,9 @@
  * `{ pin }` hands the probe to lib/pin.ts, which attaches it in a session of
  * its own.
  */
-import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions } from './attach';
+import { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, attachTarget, checkOptions, checkSignal } from './attach';
 import type { ArgsOf, RetOf } from './attach/typed-args';
+import { closeOnAbort } from './core/abort';
 import type { TraceEvent } from './core/event';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
@@ -13,10 +14,16 @@ import { OptionError } from './errors';
 import { pinProbe } from './pin';
 
 function attach(target: Target, opts: (ProbeOptions & KprobeOptions) | undefined, ret = false): Probe {
+  const signal = checkSignal(opts?.signal);
+  signal?.throwIfAborted();
   const pin = opts?.pin;
-  if (pin === undefined) return attachTarget(target, opts);
+  if (pin === undefined) {
+    const probe = attachTarget(target, opts);
+    closeOnAbort(signal, probe);
+    return probe;
+  }
   const { pin: _pin, ...rest } = checkOptions(opts);
-  return pinProbe(pin, target, { ...rest, ret });
+  return pinProbe(pin, target, { ...rest, ret, signal });
 }
 
 /** A probe whose events' `args` are typed from the function `F` and the expressions `A` (see KernelFunctions). */

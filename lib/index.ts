@@ -14,6 +14,7 @@ export { parseTarget } from './attach';
 export type { KprobeOptions, ProbeOptions, ProfileTarget, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
+export type { ProbeChannels } from './core/channels';
 export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, Payload } from './core/decode';
 export { Counter, Histogram, countBy, errorBound, histogram, latency } from './summary';
@@ -45,6 +46,7 @@ export type {
   ProgramInfo, RecordOf, RingBufferEvents, RingBufferOptions, StreamKind, UpdateMode,
 } from './object';
 export type { PinOptions, PinnedProbeInfo } from './pin';
+export type { CgroupSpec } from './sys/cgroups';
 export { kernelFeatures } from './sys/features';
 export type { KernelFeatures } from './sys/features';
 export { syscallFunction } from './sys/arch';

@@ -21,10 +21,12 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ProbeOptions, Target, attachTarget, formatTarget, onReturn, parseTarget } from './attach';
+import { ProbeOptions, Target, attachTarget, checkSignal, formatTarget, onReturn, parseTarget } from './attach';
+import { closeOnAbort } from './core/abort';
 import type { Probe } from './core/probe';
 import { Session } from './core/session';
 import { KprobeNodeError, NotFoundError, OptionError, SystemError, UnsupportedError } from './errors';
+import { cgroupDirectory } from './sys/cgroups';
 import { fsError } from './sys/errno';
 import { checkPrivileges } from './sys/features';
 
@@ -53,8 +55,8 @@ export interface PinnedProbeInfo {
   linksPinned?: number;
 }
 
-/** The options a pinned probe keeps: those of ProbeOptions that can be written as JSON. */
-export type PinOptions = Pick<ProbeOptions, 'pid' | 'tid' | 'uid' | 'comm' | 'args' | 'filter' | 'stringSize' | 'stack'>;
+/** The options a pinned probe keeps: those of ProbeOptions that can be written as JSON (a cgroup is kept as its directory). */
+export type PinOptions = Pick<ProbeOptions, 'pid' | 'tid' | 'uid' | 'comm' | 'cgroup' | 'args' | 'filter' | 'stringSize' | 'stack'>;
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
@@ -100,14 +102,18 @@ function ensureBpffs(): void {
  * keeps tracing after this process exits, until `unpin(name)`. The returned
  * Probe delivers events here too; closing it stops reading, not tracing.
  */
-export function pinProbe(name: string, target: string | Target, options: PinOptions & { ret?: boolean } = {}): Probe {
+export function pinProbe(name: string, target: string | Target, options: PinOptions & { ret?: boolean; signal?: AbortSignal } = {}): Probe {
   const dir = pinDir(name);
-  const { ret = false, ...opts } = options;
+  const { ret = false, signal: given, ...opts } = options;
+  const signal = checkSignal(given);
+  signal?.throwIfAborted();
   if (typeof target === 'string' && target === '') throw new OptionError('pinProbe needs a target, e.g. syscall:openat');
   const t = typeof target === 'string' ? parseTarget(target, ret) : target;
   checkPrivileges();
   ensureBpffs();
   if (fs.existsSync(dir)) throw new OptionError(`a probe is already pinned as ${name} (${dir}); unpin it first: kprobe-node unpin ${name}`);
+  // Kept as the directory: an id or 'self' would name another cgroup in the process that reads it.
+  if (opts.cgroup !== undefined) opts.cgroup = cgroupDirectory(opts.cgroup);
   const session = Session.separate('pinned');
   const probe = attachTarget(t, opts, { session });
   try {
@@ -126,12 +132,14 @@ export function pinProbe(name: string, target: string | Target, options: PinOpti
     };
     // What a probe traces (its filters, its arguments) is for root only, like the pinned maps.
     fs.mkdirSync(INFO_ROOT, { recursive: true, mode: 0o700 });
+    fs.chmodSync(INFO_ROOT, 0o700); // made earlier, with another mode
     fs.writeFileSync(infoPath(name), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   } catch (e) {
     probe.close();
     removePins(dir);
     throw fsError(e, `pin ${name} under ${dir}`);
   }
+  closeOnAbort(signal, probe);
   return probe;
 }
 
@@ -178,7 +186,9 @@ export function listPinned(): PinnedProbeInfo[] {
  * the ring still holds come first. Closing the Probe stops reading; the
  * probe stays pinned.
  */
-export function openPinned(name: string): Probe {
+export function openPinned(name: string, opts: { signal?: AbortSignal } = {}): Probe {
+  const signal = checkSignal(opts.signal);
+  signal?.throwIfAborted();
   const info = readInfo(name);
   checkPrivileges();
   let session: Session;
@@ -191,7 +201,9 @@ export function openPinned(name: string): Probe {
     }
     throw e;
   }
-  return attachTarget(parseTarget(info.target, info.ret), info.options, { session });
+  const probe = attachTarget(parseTarget(info.target, info.ret), info.options, { session });
+  closeOnAbort(signal, probe);
+  return probe;
 }
 
 /** Removes the probe pinned as `name`: its links go, so it stops tracing. */

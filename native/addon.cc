@@ -1,8 +1,11 @@
 // The native half of kprobe-node: a thin layer over libbpf. It loads the
 // precompiled generic programs, attaches them, and delivers ring buffer
 // records to JavaScript in batches. Everything else lives in lib/.
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <napi.h>
+#include <unistd.h>
 
 #include <cstddef>
 
@@ -52,6 +55,8 @@ Napi::Object Layout(Napi::Env env) {
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
                  {"args", offsetof(kn_config, args)},
+                 {"pidns", offsetof(kn_config, pidns)},
+                 {"pidns_dev", offsetof(kn_config, pidns_dev)},
                  {"buckets", offsetof(kn_config, buckets)}});
   put("buckets", {{"size", sizeof(kn_buckets)},
                   {"min", offsetof(kn_buckets, min)},
@@ -69,7 +74,10 @@ Napi::Object Layout(Napi::Env env) {
                  {"uid", offsetof(kn_record, uid)},
                  {"cpu", offsetof(kn_record, cpu)},
                  {"faults", offsetof(kn_record, faults)},
-                 {"comm", offsetof(kn_record, comm)}});
+                 {"comm", offsetof(kn_record, comm)},
+                 {"host_pid", offsetof(kn_record, host_pid)},
+                 {"host_tid", offsetof(kn_record, host_tid)},
+                 {"cgroup_id", offsetof(kn_record, cgroup_id)}});
   put("count_key", {{"size", sizeof(kn_count_key)},
                     {"probe_id", offsetof(kn_count_key, probe_id)},
                     {"bucket", offsetof(kn_count_key, bucket)},
@@ -98,12 +106,67 @@ Napi::Value ProbeHelper(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_helper(type, helper, nullptr) == 1);
 }
 
+// probeMapType(mapType) -> whether the kernel can create a map of this type.
+Napi::Value ProbeMapType(const Napi::CallbackInfo& info) {
+  auto type = static_cast<bpf_map_type>(info[0].As<Napi::Number>().Uint32Value());
+  kn::LogCapture log;
+  return Napi::Boolean::New(info.Env(), libbpf_probe_bpf_map_type(type, nullptr) == 1);
+}
+
+// probeGlobalFuncPointerArgs() -> whether the verifier accepts a global BPF
+// function that takes a pointer to a struct (checked once, not per call site).
+// Older kernels refuse it: "Arg#0 type PTR in f() is not supported yet".
+Napi::Value ProbeGlobalFuncPointerArgs(const Napi::CallbackInfo& info) {
+  kn::LogCapture log;
+  bool ok = false;
+  btf* types = btf__new_empty();
+  if (types == nullptr) return Napi::Boolean::New(info.Env(), false);
+  // int main(void *ctx) calls int sub(struct s *p), where struct s { int x; }.
+  int int_id = btf__add_int(types, "int", 4, BTF_INT_SIGNED);
+  int void_ptr = btf__add_ptr(types, 0);
+  int s_id = btf__add_struct(types, "s", 4);
+  btf__add_field(types, "x", int_id, 0, 0);
+  int s_ptr = btf__add_ptr(types, s_id);
+  int main_proto = btf__add_func_proto(types, int_id);
+  btf__add_func_param(types, "ctx", void_ptr);
+  int main_id = btf__add_func(types, "main", BTF_FUNC_STATIC, main_proto);
+  int sub_proto = btf__add_func_proto(types, int_id);
+  btf__add_func_param(types, "p", s_ptr);
+  int sub_id = btf__add_func(types, "sub", BTF_FUNC_GLOBAL, sub_proto);
+  if (main_id > 0 && sub_id > 0 && btf__load_into_kernel(types) == 0) {
+    const bpf_insn insns[] = {
+        // main: *(u64 *)(r10 - 8) = 0; r0 = sub(r10 - 8); return r0
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 0},
+        {BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -8, 0},
+        {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_10, 0, 0},
+        {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, -8},
+        {BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+        // sub: return p ? p->x : 0
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 1, 0},
+        {BPF_LDX | BPF_MEM | BPF_W, BPF_REG_0, BPF_REG_1, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    const bpf_func_info funcs[] = {{0, static_cast<__u32>(main_id)}, {6, static_cast<__u32>(sub_id)}};
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .prog_btf_fd = static_cast<__u32>(btf__fd(types)), .func_info = funcs,
+                .func_info_cnt = 2, .func_info_rec_size = sizeof(bpf_func_info));
+    int fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "kn_probe", "GPL", insns, sizeof(insns) / sizeof(insns[0]), &opts);
+    ok = fd >= 0;
+    if (fd >= 0) close(fd);
+  }
+  btf__free(types);
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kn::InstallLibbpfPrinter();
   exports.Set("Tracer", kn::Tracer::Define(env));
   exports.Set("BpfObject", kn::BpfObject::Define(env));
   exports.Set("layout", Layout(env));
   exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));
+  exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
+  exports.Set("probeGlobalFuncPointerArgs", Napi::Function::New(env, ProbeGlobalFuncPointerArgs));
   exports.Set("libbpfVersion", Napi::String::New(env, std::to_string(libbpf_major_version()) + "." +
                                                           std::to_string(libbpf_minor_version())));
   return exports;

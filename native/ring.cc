@@ -98,7 +98,7 @@ void RingReader::OnReadable(uv_poll_t* handle, int status, int) {
   if (status < 0 && !self->on_error_.IsEmpty()) {
     Napi::HandleScope scope(self->env_);
     Napi::Error e = SyscallError(self->env_, "watch the ring buffer", status, "");
-    self->on_error_.MakeCallback(self->env_.Global(), {e.Value()});
+    self->Call(self->on_error_, e.Value());
     return;
   }
   self->OnEvent(true);
@@ -109,8 +109,21 @@ void RingReader::OnTimer(uv_timer_t* handle) {
   if (self != nullptr) self->OnEvent(false);
 }
 
+// Calls `fn` from the event loop. What JavaScript throws there (a listener's
+// exception, which the session rethrows on the next tick, and node runs the
+// ticks as the callback returns) is the process's uncaught exception, as for
+// any callback from the event loop: there is no JS caller to throw to, and it
+// is no failure to read the ring.
+void RingReader::Call(const Napi::FunctionReference& fn, napi_value arg) {
+  try {
+    fn.MakeCallback(env_.Global(), {arg});
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env_, e.Value());
+  }
+}
+
 // A wake-up from the kernel or a tick: drain; sleep after a tick that found
-// nothing. An error goes to on_error (there is no JS caller to throw to).
+// nothing.
 void RingReader::OnEvent(bool readable) {
   Napi::Env env = env_;
   Napi::HandleScope scope(env);
@@ -119,7 +132,7 @@ void RingReader::OnEvent(bool readable) {
   try {
     n = Drain(env);
   } catch (const Napi::Error& e) {
-    if (!on_error_.IsEmpty()) on_error_.MakeCallback(env.Global(), {e.Value()});
+    napi_fatal_exception(env, e.Value());  // thrown by JavaScript: see Call()
     return;
   }
   if (n == 0 && !readable && asleep_ != nullptr && open()) Sleep();

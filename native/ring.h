@@ -65,6 +65,8 @@ class RingReader {
   static void OnReadable(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
   void OnEvent(bool readable);
+  // Calls `fn(arg)` from the event loop; what JavaScript throws becomes the process's uncaught exception.
+  void Call(const Napi::FunctionReference& fn, napi_value arg);
 
   int fd_ = -1;
   uint64_t size_ = 0;  // data bytes, a power of two

@@ -77,6 +77,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::Detach>("detach"),
                          InstanceMethod<&Tracer::HandOff>("handOff"),
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
+                         InstanceMethod<&Tracer::SetCgroup>("setCgroup"),
                          InstanceMethod<&Tracer::Lost>("lost"),
                          InstanceMethod<&Tracer::Hist>("hist"),
                          InstanceMethod<&Tracer::HistSum>("histSum"),
@@ -143,8 +144,9 @@ void Tracer::Load(const LoadRequest& req) {
   bpf_map* sums = bpf_object__find_map_by_name(obj_, "hist_sums");
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
   bpf_map* reader = bpf_object__find_map_by_name(obj_, "reader");
+  bpf_map* cgroups = bpf_object__find_map_by_name(obj_, "cgroups");
   if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
-      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !SetRodata(obj_, req.wakeup_bytes)) {
+      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !cgroups || !SetRodata(obj_, req.wakeup_bytes)) {
     return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
   path_ = req.path;
@@ -160,6 +162,7 @@ void Tracer::Load(const LoadRequest& req) {
   int err = bpf_map__set_max_entries(ring, req.ring_bytes);
   if (!err) err = bpf_map__set_max_entries(configs, max_probes_);
   if (!err) err = bpf_map__set_max_entries(lost, max_probes_);
+  if (!err) err = bpf_map__set_max_entries(cgroups, max_probes_);
   if (!err) err = bpf_map__set_max_entries(hists, max_probes_ * KN_HIST_BUCKETS);
   if (!err) err = bpf_map__set_max_entries(sums, max_probes_);
   if (!err) err = bpf_map__set_max_entries(counts, req.max_counts);
@@ -168,6 +171,7 @@ void Tracer::Load(const LoadRequest& req) {
 
   configs_fd_ = bpf_map__fd(configs);
   counts_fd_ = bpf_map__fd(counts);
+  cgroups_fd_ = bpf_map__fd(cgroups);
   lost_bytes_ = PageRound(static_cast<size_t>(max_probes_) * sizeof(uint64_t));
   lost_ = static_cast<const volatile uint64_t*>(MapArray(lost, lost_bytes_, PROT_READ));
   hists_bytes_ = PageRound(static_cast<size_t>(max_probes_) * KN_HIST_BUCKETS * sizeof(uint64_t));
@@ -697,6 +701,32 @@ void Tracer::OpenPinned(Napi::Env env, const std::string& dir) {
     throw SyscallError(env, "read the pinned ring buffer", err, "");
   }
   napi_add_env_cleanup_hook(env, CleanupHook, this);
+}
+
+}  // namespace kn
+
+namespace kn {
+
+// setCgroup(probeId, directory | null): limits a KN_CFG_CGROUP probe to the
+// cgroup v2 at `directory` and below it, or forgets the probe's cgroup. The
+// map holds the cgroup itself, not our fd: the fd is closed at once, and the
+// directory may be removed while the probe runs (no task is in it then).
+void Tracer::SetCgroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  uint32_t id = ToU32(info[0]);
+  if (cgroups_fd_ < 0 || id >= max_probes_) throw Napi::RangeError::New(env, "bad probe id for a cgroup");
+  if (!info[1].IsString()) {
+    bpf_map_delete_elem(cgroups_fd_, &id);  // ENOENT: it had none
+    return;
+  }
+  std::string dir = info[1].As<Napi::String>();
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw SyscallError(env, "open the cgroup " + dir, -errno, "");
+  uint32_t value = static_cast<uint32_t>(fd);
+  int err = bpf_map_update_elem(cgroups_fd_, &id, &value, BPF_ANY) ? -errno : 0;
+  close(fd);
+  if (err) throw SyscallError(env, "limit the probe to the cgroup " + dir, err, "");
 }
 
 }  // namespace kn

@@ -38,6 +38,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   void Detach(const Napi::CallbackInfo& info);
   Napi::Value HandOff(const Napi::CallbackInfo& info);
   void SetConfig(const Napi::CallbackInfo& info);
+  void SetCgroup(const Napi::CallbackInfo& info);
   Napi::Value Lost(const Napi::CallbackInfo& info);
   Napi::Value Hist(const Napi::CallbackInfo& info);
   Napi::Value HistSum(const Napi::CallbackInfo& info);
@@ -110,6 +111,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   volatile uint64_t* reader_ = nullptr;  // mmap of the reader's wake-up flag
   volatile uint64_t* sums_ = nullptr;  // mmap of the histograms' sums, one per probe id (lost_bytes_ long)
   int counts_fd_ = -1;
+  int cgroups_fd_ = -1;  // the cgroup array of KN_CFG_CGROUP probes, by probe id
   RingReader ring_;
   std::map<uint32_t, bpf_link*> links_;
   uint32_t next_link_ = 1;

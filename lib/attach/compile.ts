@@ -3,11 +3,13 @@
  * argument plans (fetch programs and how to show each value) and the probe's
  * config (task filters, value filters, stacks, summary flags).
  */
-import { BucketSpec, CFG_KSTACK, CFG_NOT_SELF, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, isVariable } from '../sys/abi';
+import { BucketSpec, CFG_KSTACK, CFG_NOT_SELF, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, PidNamespace, isVariable } from '../sys/abi';
 import { ExpressionError, OptionError } from '../errors';
 import { CompiledArg, ProbeContext, compileArgs, defaultArgs, parseFilter } from '../fetch';
 import type { ArgPlan } from '../core/decode';
 import { toPlan } from '../core/plans';
+import { cgroupDirectory } from '../sys/cgroups';
+import { pidNamespace } from '../sys/namespaces';
 import type { ProbeOptions } from './options';
 
 /** What compiling a probe's options gives: the plans and the kernel-side filters. */
@@ -18,6 +20,8 @@ export interface Compiled {
     tid?: number;
     uid?: number;
     comm?: string;
+    pidns?: PidNamespace;
+    cgroup?: string;
     flags?: number;
     countBy?: CountBy;
     pair?: number;
@@ -77,6 +81,10 @@ export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg)
     (task as Record<string, unknown>)[key] = v;
   }
   if (o.excludeSelf) task.flags = (task.flags ?? 0) | CFG_NOT_SELF;
+  // In a container, pids (in filters and in events) are the container's.
+  const pidns = pidNamespace();
+  if (pidns !== undefined) task.pidns = pidns;
+  if (o.cgroup !== undefined) task.cgroup = cgroupDirectory(o.cgroup);
   if (o.stack === 'kernel' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_KSTACK;
   if (o.stack === 'user' || o.stack === 'both') task.flags = (task.flags ?? 0) | CFG_USTACK;
   if (summary) {

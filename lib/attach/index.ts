@@ -40,7 +40,7 @@ export function attachTarget(target: Target, opts?: ProbeOptions & KprobeOptions
 }
 
 export type { Compiled, SummaryConfig } from './compile';
-export { checkOptions } from './options';
+export { checkOptions, checkSignal } from './options';
 export type { KprobeOptions, ProbeOptions, SyscallOptions, UprobeOptions } from './options';
 export { formatTarget, isUprobe, onReturn, parseTarget, withReturn } from './target';
 export type { ProfileTarget, Target, TargetKind, UprobeTarget } from './target';

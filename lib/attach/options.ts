@@ -3,18 +3,28 @@
  * touches the kernel.
  */
 import { MAX_ARGS, MAX_STR } from '../sys/abi';
+import type { CgroupSpec } from '../sys/cgroups';
 import { OptionError } from '../errors';
 
 /** What a probe records, and which events it keeps (filters run in the kernel). */
 export interface ProbeOptions {
-  /** Only this process (tgid). */
+  /** Only this process (tgid), by its pid as this process sees it (in a container: the container's pids). */
   pid?: number;
-  /** Only this thread. */
+  /** Only this thread, by its tid as this process sees it. */
   tid?: number;
   /** Only this user id. */
   uid?: number;
   /** Only tasks with this command name (first 15 characters). */
   comm?: string;
+  /**
+   * Only tasks in this cgroup (v2) or below it, tested in the kernel: `'self'`
+   * (this process's: its container, its systemd service), a directory under
+   * the cgroup2 mount, a path as /proc/<pid>/cgroup shows it
+   * (`/system.slice/nginx.service`), or a cgroup id (`event.cgroupId`).
+   */
+  cgroup?: CgroupSpec;
+  /** Closes the probe when the signal aborts; attaching with an aborted signal throws its reason and attaches nothing. */
+  signal?: AbortSignal;
   /**
    * Argument expressions, at most 8: `file->f_path.dentry->d_name.name`,
    * `size=count:u32`, `(struct sock *)arg0`. Default: every parameter by its type.
@@ -70,6 +80,12 @@ export function checkOptions<O extends ProbeOptions>(opts: O | undefined): O {
     if (typeof o.comm !== 'string' || o.comm.length === 0) throw new OptionError('comm must be a non-empty string');
     if (o.comm.length > 15) throw new OptionError(`comm is at most 15 characters (the kernel's TASK_COMM_LEN), got "${o.comm}"`);
   }
+  if (o.cgroup !== undefined) {
+    const c = o.cgroup;
+    const ok = typeof c === 'string' ? c !== '' : typeof c === 'bigint' ? c > 0n : typeof c === 'number' && Number.isSafeInteger(c) && c > 0;
+    if (!ok) throw new OptionError(`cgroup must be 'self', a cgroup path or a cgroup id, got ${typeof c === 'bigint' ? `${c}n` : JSON.stringify(c)}`);
+  }
+  checkSignal(o.signal);
   if (o.args !== undefined && (!Array.isArray(o.args) || o.args.some((a) => typeof a !== 'string'))) {
     throw new OptionError('args must be an array of expression strings');
   }
@@ -90,6 +106,16 @@ export function checkStringSize(v: number | undefined, name = 'stringSize'): voi
   if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > MAX_STR)) {
     throw new OptionError(`${name} must be an integer from 1 to ${MAX_STR}, got ${String(v)}`);
   }
+}
+
+/** An AbortSignal, or nothing; duck-typed, so that a signal from another realm (a vm context) passes. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const s = signal as Partial<AbortSignal> | null;
+  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') {
+    throw new OptionError('signal must be an AbortSignal (new AbortController().signal)');
+  }
+  return signal as AbortSignal;
 }
 
 /** Checks a name against what its kind allows, before it reaches a file path or the kernel. */

@@ -50,10 +50,11 @@ export function main(args: string[]): void {
     .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
     .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
     .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
-    .option('pid', { alias: 'p', type: 'number', describe: 'only this process id (uprobes attach in it)' })
+    .option('pid', { alias: 'p', type: 'number', describe: 'only this process id (uprobes attach in it; in a container: as the container numbers it)' })
     .option('tid', { type: 'number', describe: 'only this thread id' })
     .option('uid', { type: 'number', describe: 'only this user id' })
     .option('comm', { type: 'string', describe: 'only tasks with this command name' })
+    .option('cgroup', { type: 'string', describe: "only tasks in this cgroup (v2) or below it: a path (/system.slice/nginx.service), 'self' or an id" })
     .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (-f json)' })
     .option('format', { alias: 'f', type: 'string', describe: 'output format: text (default) or json' })
     .option('output', { alias: 'o', type: 'string', describe: 'write events and summaries to this file instead of stdout' })
@@ -69,7 +70,7 @@ export function main(args: string[]): void {
     .option('count', {
       type: 'string',
       coerce: (v: string) => (v === '' ? true : v),
-      describe: 'count hits in the kernel, by comm (by probe for a pattern), by=pid, by=probe or by=<expr>; printed largest first',
+      describe: 'count hits in the kernel, by comm (by probe for a pattern), by=pid, by=probe, by=cgroup, by=container or by=<expr>; printed largest first',
     })
     .option('latency', { type: 'boolean', default: false, describe: 'histogram of the time from entry to return of a function or syscall (in the kernel)' })
     .option('hist', { type: 'string', describe: 'histogram of a numeric argument or return value, e.g. count or ret (in the kernel); log2 buckets unless --linear or --log-linear' })
@@ -106,6 +107,7 @@ export function main(args: string[]): void {
     .example('$0 --syscall openat --count --serve 9464', 'file opens by command, for Prometheus at http://127.0.0.1:9464/metrics')
     .example('$0 serve /etc/kprobe-node/exporter.yaml', 'a metrics exporter of the summaries that file names')
     .example('$0 --syscall openat --comm bash', 'files bash opens')
+    .example('$0 --syscall openat --count by=container', 'which containers open files')
     .example('$0 --tracepoint syscalls:sys_enter_syncfs -c "sync -f /"', 'trace while a command runs')
     .strict()
     .fail((msg, err) => fail(err ?? new OptionError(msg)))

@@ -16,6 +16,7 @@ export interface TraceArgs {
   tid?: number;
   uid?: number;
   comm?: string;
+  cgroup?: string;
   json: boolean;
   /** -f: text or json (json is --json). */
   format?: string;
@@ -82,10 +83,13 @@ export function parseStackOption(value: unknown): { stack?: StackKind; target?: 
   throw new OptionError(`--stack takes kernel, user or both, got "${value}"`);
 }
 
+/** What --count counts by without an expression. */
+const COUNT_KEYS = ['comm', 'pid', 'probe', 'cgroup', 'container'];
+
 /**
  * `--count` (by comm, or by probe for a pattern: returned as ''), `--count by=pid`,
  * `--count 'by=flags'`. A word after --count that is not a `by=` (nor a bare
- * comm, pid or probe) was a target.
+ * key of COUNT_KEYS) was a target.
  */
 export function takeCountOption(argv: TraceArgs): string | undefined {
   const v = argv.count;
@@ -93,10 +97,10 @@ export function takeCountOption(argv: TraceArgs): string | undefined {
   if (v === true || v === '') return '';
   const m = /^by=([^]*)$/.exec(v);
   if (m) {
-    if (m[1].trim() === '') throw new OptionError('--count by= needs comm, pid, probe or an argument expression');
+    if (m[1].trim() === '') throw new OptionError('--count by= needs comm, pid, probe, cgroup, container or an argument expression');
     return m[1].trim();
   }
-  if (['comm', 'pid', 'probe'].includes(v)) return v;
+  if (COUNT_KEYS.includes(v)) return v;
   argv.targets.push(v);
   return '';
 }
@@ -108,6 +112,13 @@ export function targetsOf(argv: TraceArgs): Target[] {
     ...argv.syscall.map((name): Target => ({ kind: 'syscall', name, ret: argv.ret })),
     ...argv.tracepoint.map((name): Target => ({ kind: 'tracepoint', name })),
   ];
+}
+
+/** `--cgroup`: digits are a cgroup id, anything else a path or 'self'. */
+function cgroupOption(value: string | undefined): string | number | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new OptionError("--cgroup needs a cgroup path, 'self' or a cgroup id");
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 /**
@@ -123,6 +134,7 @@ export function probeOptionsOf(argv: TraceArgs, stack?: StackKind): ProbeOptions
     tid: argv.tid,
     uid: argv.uid,
     comm: argv.comm,
+    cgroup: cgroupOption(argv.cgroup),
     args: argv.arg.length ? argv.arg : undefined,
     filter: argv.filter,
     stringSize: argv.stringSize,

@@ -12,6 +12,7 @@
  */
 import { layout } from '../sys/abi';
 import { rememberMaps } from '../sys/procfs';
+import { publishError, publishLost } from './channels';
 import type { RecordDecoder } from './decode';
 import { EventBatch, RING_HEADER, TraceEvent } from './event';
 import type { Probe } from './probe';
@@ -63,8 +64,12 @@ export function deliverBatch(batch: Buffer, length: number, byId: ArrayLike<Entr
     }
     d.offsets[d.count] = rec;
     d.decoders[d.count++] = entry.decoder;
-    // Symbolizing needs the process's mappings: snapshot them while it still exists.
-    if (entry.decoder.userStacks) rememberMaps(batch.readUInt32LE(rec + R.pid));
+    // Symbolizing needs the process's mappings: snapshot them while it still exists
+    // (pid 0: a process outside our PID namespace, which our /proc does not show).
+    if (entry.decoder.userStacks) {
+      const pid = batch.readUInt32LE(rec + R.pid);
+      if (pid) rememberMaps(pid);
+    }
   }
   let failure: unknown;
   let kept: Buffer | undefined; // the batch copied for events, which may outlive it
@@ -95,4 +100,53 @@ function deliver(batch: Buffer, kept: Buffer | undefined, d: Delivery): void {
     }
   }
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * Emits `event` as the event loop's own emitters do: an exception of a
+ * listener (or an 'error' nobody listens to, which EventEmitter throws) does
+ * not stop the delivery to other probes; it is returned, for rethrowLater().
+ */
+function emitCaught(probe: Probe, event: string, ...args: unknown[]): unknown {
+  try {
+    probe.emit(event, ...args);
+    return undefined;
+  } catch (e) {
+    return e;
+  }
+}
+
+/** A listener's exception surfaces as an uncaught exception (process 'uncaughtException') on the next tick. */
+export function rethrowLater(e: unknown): void {
+  if (e === undefined) return;
+  process.nextTick(() => {
+    throw e;
+  });
+}
+
+/** `error` to each probe (and its channel), all of them whatever a listener throws; returns the first exception. */
+export function emitError(probes: Iterable<Probe>, error: Error): unknown {
+  let thrown: unknown;
+  for (const probe of probes) {
+    publishError(probe, error);
+    const t = emitCaught(probe, 'error', error);
+    thrown ??= t;
+  }
+  return thrown;
+}
+
+/** Each probe's new losses, from the kernel's count `lostOf(id)`: added to `lost`, emitted as `lost`; returns a listener's first exception. */
+export function reportLost(entries: Iterable<Entry>, lostOf: (id: number) => number): unknown {
+  let thrown: unknown;
+  for (const entry of entries) {
+    const n = lostOf(entry.id);
+    if (n <= entry.lostSeen) continue;
+    const delta = n - entry.lostSeen;
+    entry.lostSeen = n;
+    entry.probe.lost += delta;
+    publishLost(entry.probe, delta);
+    const t = emitCaught(entry.probe, 'lost', delta);
+    thrown ??= t;
+  }
+  return thrown;
 }

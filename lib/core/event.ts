@@ -8,6 +8,7 @@
  *     no object per event (`probe.on('batch', ...)`), for the highest rates.
  */
 import { layout } from '../sys/abi';
+import { containerOf } from '../sys/cgroups';
 import { ArgPlan, Payload, RecordDecoder, recordComm } from './decode';
 
 const R = layout.record;
@@ -34,6 +35,11 @@ export function recordNsNumber(buf: Buffer, at: number): number {
 /** Wall-clock nanoseconds of a CLOCK_MONOTONIC ns value (the offset between the clocks is known to a millisecond). */
 export function wallNs(monotonicNs: bigint): bigint {
   return monotonicNs + wallOffsetNs;
+}
+
+/** The cgroup id of the record at `at`, as a number (ids are kernfs inode numbers, far below 2^53). */
+function recordCgroup(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + R.cgroup_id + 4) * 4294967296 + buf.readUInt32LE(at + R.cgroup_id);
 }
 
 /** Wall-clock milliseconds of a CLOCK_MONOTONIC ns value. */
@@ -68,14 +74,38 @@ export class TraceEvent<Args = Record<string, unknown>, Ret = unknown> {
     return this.#buf.readUInt16LE(this.#at + R.cpu);
   }
 
-  /** Process id (tgid). */
+  /**
+   * Process id (tgid) as this process sees it: in a container, the
+   * container's pid; 0 for a process outside this process's PID namespace
+   * (as the kernel shows such processes), whose pid is in `hostPid`.
+   */
   get pid(): number {
     return this.#buf.readUInt32LE(this.#at + R.pid);
   }
 
-  /** Thread id. */
+  /** Thread id as this process sees it (0 outside its PID namespace). */
   get tid(): number {
     return this.#buf.readUInt32LE(this.#at + R.tid);
+  }
+
+  /** Process id in the host's (the initial) PID namespace; the same as `pid` outside containers. */
+  get hostPid(): number {
+    return this.#buf.readUInt32LE(this.#at + R.host_pid);
+  }
+
+  /** Thread id in the host's PID namespace. */
+  get hostTid(): number {
+    return this.#buf.readUInt32LE(this.#at + R.host_tid);
+  }
+
+  /** The task's cgroup v2 id: the inode number of its cgroup's directory. */
+  get cgroupId(): number {
+    return recordCgroup(this.#buf, this.#at);
+  }
+
+  /** The container the task runs in, when its cgroup's path names one (`docker-<id>.scope`...): the 64-hex id. */
+  get containerId(): string | undefined {
+    return containerOf(this.cgroupId);
   }
 
   get uid(): number {
@@ -135,9 +165,12 @@ export class TraceEvent<Args = Record<string, unknown>, Ret = unknown> {
 
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = {
-      probe: this.probe, ns: this.ns, time: this.time, cpu: this.cpu, pid: this.pid, tid: this.tid, uid: this.uid, comm: this.comm, args: this.args,
+      probe: this.probe, ns: this.ns, time: this.time, cpu: this.cpu, pid: this.pid, tid: this.tid, uid: this.uid, comm: this.comm,
+      cgroupId: this.cgroupId, args: this.args,
     };
-    for (const k of ['ret', 'faults', 'kernelStack', 'userStack'] as const) if (this[k] !== undefined) out[k] = this[k];
+    // Host pids only where they differ: in a container.
+    if (this.hostPid !== this.pid || this.hostTid !== this.tid) Object.assign(out, { hostPid: this.hostPid, hostTid: this.hostTid });
+    for (const k of ['containerId', 'ret', 'faults', 'kernelStack', 'userStack'] as const) if (this[k] !== undefined) out[k] = this[k];
     return out;
   }
 }
@@ -182,6 +215,22 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
 
   uid(i: number): number {
     return this.buf.readUInt32LE(this.offsets[i] + R.uid);
+  }
+
+  hostPid(i: number): number {
+    return this.buf.readUInt32LE(this.offsets[i] + R.host_pid);
+  }
+
+  hostTid(i: number): number {
+    return this.buf.readUInt32LE(this.offsets[i] + R.host_tid);
+  }
+
+  cgroupId(i: number): number {
+    return recordCgroup(this.buf, this.offsets[i]);
+  }
+
+  containerId(i: number): string | undefined {
+    return containerOf(this.cgroupId(i));
   }
 
   comm(i: number): string {

@@ -5,9 +5,10 @@
  * the kernel drops links with the file descriptors that hold them.
  */
 import { EventEmitter } from 'events';
+import { publishDetach } from './channels';
 import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
-import { asyncDispose, iterateEvents } from './iterate';
+import { asyncDispose, dispose, iterateEvents } from './iterate';
 
 export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe' | 'profile';
 
@@ -79,6 +80,7 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
     if (this.#closed) return;
     this.owner.close(this);
     this.#closed = true;
+    publishDetach(this);
     this.emit('close');
   }
 
@@ -104,6 +106,11 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
 
   /** `await using probe = attach…()` closes it at the end of the scope. */
   async [asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** `using probe = attach…()` closes it at the end of the scope. */
+  [dispose](): void {
     this.close();
   }
 

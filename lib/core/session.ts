@@ -11,10 +11,11 @@
 import { CFG_KSTACK, CFG_USTACK, COOKIE_GEN_SHIFT, cookieOf, encodeConfig, layout } from '../sys/abi';
 import { OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
-import { checkPrivileges } from '../sys/features';
+import { checkKernelFloor, checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
+import { publishAttach } from './channels';
 import { RecordDecoder } from './decode';
-import { Delivery, Entry, deliverBatch } from './dispatch';
+import { Delivery, Entry, deliverBatch, emitError, reportLost, rethrowLater } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
 import type { AttachSpec } from './spec';
 
@@ -47,7 +48,10 @@ export interface Backend {
 
 export const nativeBackend: Backend = {
   checkPrivileges,
-  openTracer: (options) => new (native().Tracer)(bpfObjectPath, options),
+  openTracer: (options) => {
+    checkKernelFloor();
+    return new (native().Tracer)(bpfObjectPath, options);
+  },
 };
 
 export type { AttachSpec, ProbePart } from './spec';
@@ -201,7 +205,10 @@ export class Session implements ProbeOwner {
     try {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
-        if (this.mode !== 'reader') this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, gen: this.gens[entry.id], args: parts[i].plans.map((p) => p.fetch) }));
+        if (this.mode !== 'reader') {
+          if (parts[i].config.cgroup !== undefined) this.tracer.setCgroup(entry.id, parts[i].config.cgroup);
+          this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, gen: this.gens[entry.id], args: parts[i].plans.map((p) => p.fetch) }));
+        }
         this.probes.set(entry.id, entry);
         this.byId[entry.id] = entry;
       }
@@ -211,6 +218,7 @@ export class Session implements ProbeOwner {
       throw toTypedError(e, spec.describe, spec.notFound);
     }
     this.startPolling();
+    publishAttach(probe);
     return probe;
   }
 
@@ -254,7 +262,8 @@ export class Session implements ProbeOwner {
     // A pinned probe keeps running in the kernel: its config stays.
     if (this.mode === 'normal') {
       this.tracer.setConfig(entry.id, Buffer.alloc(layout.config.size));
-      // A reused id must start from zero.
+      // The kernel lets go of the probe's cgroup; a reused id must start from zero.
+      this.tracer.setCgroup(entry.id, null);
       this.tracer.resetHist(entry.id);
       this.tracer.clearCounts([entry.id]);
     }
@@ -325,34 +334,20 @@ export class Session implements ProbeOwner {
     if (this.polling) this.tracer.ref(this.unrefd.size < this.openProbes().size);
   }
 
-  /** A failure of the ring buffer's reading: every open probe's `error` event. */
+  /** A failure of the ring buffer's reading: every open probe's `error` event (thrown where nobody listens, as by any emitter). */
   private fail(error: unknown): void {
-    const e = toTypedError(error, 'read the ring buffer');
-    for (const probe of this.openProbes()) probe.emit('error', e);
+    rethrowLater(emitError(this.openProbes(), toTypedError(error, 'read the ring buffer')));
   }
 
   /** One batch from the ring buffer, to its probes; then the loss counters. */
   private dispatch(batch: Buffer, length: number): void {
     const failure = deliverBatch(batch, length, this.byId);
     this.checkLost();
-    // A listener's exception surfaces as one from any emitter on the event loop would, after the batch is delivered.
-    if (failure !== undefined) {
-      process.nextTick(() => {
-        throw failure;
-      });
-    }
+    rethrowLater(failure);
   }
 
   private checkLost(): void {
-    for (const entry of this.probes.values()) {
-      const n = this.tracer.lost(entry.id);
-      if (n > entry.lostSeen) {
-        const delta = n - entry.lostSeen;
-        entry.lostSeen = n;
-        entry.probe.lost += delta;
-        entry.probe.emit('lost', delta);
-      }
-    }
+    rethrowLater(reportLost(this.probes.values(), (id) => this.tracer.lost(id)));
   }
 
   /** A probe's parts: one, or one per function or tracepoint of a pattern, each with its id, its key and the name its events carry. */

@@ -49,13 +49,21 @@ function jsonScalar(v: unknown): string {
 
 /**
  * Record `i` of a batch as one JSON object: time (ISO), ns, probe, cpu, pid,
- * tid, uid, comm, args, and ret (return probes) and faults (when any).
+ * tid, uid, comm, cgroupId; hostPid and hostTid where they differ from pid and
+ * tid (a tracer in a container); containerId where the cgroup names a
+ * container; args, and ret (return probes) and faults (when any).
  */
 export function jsonLine(batch: EventBatch, i: number): string {
   const ns = batch.nsNumber(i);
   let line =
     `{"time":"${isoTime(ns)}","ns":"${batch.ns(i)}","probe":${JSON.stringify(batch.probe(i))},"cpu":${batch.cpu(i)},` +
-    `"pid":${batch.pid(i)},"tid":${batch.tid(i)},"uid":${batch.uid(i)},"comm":${JSON.stringify(batch.comm(i))},"args":{`;
+    `"pid":${batch.pid(i)},"tid":${batch.tid(i)},"uid":${batch.uid(i)},"comm":${JSON.stringify(batch.comm(i))},"cgroupId":${batch.cgroupId(i)}`;
+  const hostPid = batch.hostPid(i);
+  const hostTid = batch.hostTid(i);
+  if (hostPid !== batch.pid(i) || hostTid !== batch.tid(i)) line += `,"hostPid":${hostPid},"hostTid":${hostTid}`;
+  const container = batch.containerId(i);
+  if (container !== undefined) line += `,"containerId":"${container}"`;
+  line += ',"args":{';
   const plans = batch.plans(i);
   const p = plans.length ? batch.payload(i) : { args: {} as Record<string, unknown>, ret: undefined, faults: undefined };
   let first = true;

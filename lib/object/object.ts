@@ -13,6 +13,7 @@
  * is closed, or the process exits or is killed (the kernel then drops what
  * its fds held).
  */
+import { checkSignal } from '../attach/options';
 import { NotFoundError, OptionError } from '../errors';
 import { Codec, bytesCodec, codecFor } from '../btf/values';
 import { asyncDispose, dispose } from '../core/iterate';
@@ -38,6 +39,8 @@ export interface ObjectOptions<S extends ObjectSpec = ObjectSpec> {
   autoload?: { [P in S['programs']]?: boolean };
   /** The object's name for libbpf (it prefixes the kernel's names of .rodata, .bss, ...); default: the file's name, or `object`. */
   name?: string;
+  /** Closes the object (its links, ring buffers, programs and maps) when the signal aborts; an aborted signal throws its reason and opens nothing. */
+  signal?: AbortSignal;
 }
 
 /** A program of the object: its name, section, and where the section says it attaches. */
@@ -68,6 +71,8 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
   /** The `const volatile` globals by name: writable until load, read-only after. */
   readonly rodata: S['rodata'];
   #state: 'opened' | 'loaded' | 'closed' = 'opened';
+  /** Forgets the abort listener of `{ signal }`, when there is one. */
+  #unlisten?: () => void;
   #native: NativeBpfObject;
   readonly #links = new Map<number, Link>();
   readonly #rings = new Set<RingBuffer>();
@@ -92,6 +97,12 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     } catch (e) {
       this.close();
       throw e;
+    }
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = () => this.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -194,6 +205,7 @@ export class BpfObject<S extends ObjectSpec = ObjectSpec> {
     for (const link of this.#links.values()) link.close();
     this.#links.clear();
     openObjects.delete(this as unknown as BpfObject<ObjectSpec>);
+    this.#unlisten?.();
   }
 
   [dispose](): void {
@@ -361,6 +373,7 @@ export function openObject<S extends ObjectSpec = ObjectSpec>(source: string | B
   if (opts.name !== undefined && (typeof opts.name !== 'string' || !/^[\w.-]{1,64}$/.test(opts.name))) {
     throw new OptionError(`name must be a short word (letters, digits, _ . -), got ${JSON.stringify(opts.name)}`);
   }
+  checkSignal(opts.signal)?.throwIfAborted();
   let file: ObjectFile;
   if (typeof source === 'string') file = ObjectFile.read(source);
   else if (Buffer.isBuffer(source)) file = ObjectFile.parse(source, opts.name ?? 'object');

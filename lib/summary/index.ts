@@ -17,6 +17,7 @@ import { BucketSpec, CFG_COUNT, CFG_HIST, CFG_LAT_END, CFG_LAT_START, CountBy, l
 import { isGlob } from '../sys/glob';
 import { BucketScale, HistogramGroup, HistogramSnapshot, bucketSpec, histogramSnapshot, mergeSnapshots, scaleSnapshot } from './buckets';
 import { CountEntry, decodeKey } from './keys';
+import { Summary, abortable } from './summary';
 
 export type { Bucket, BucketScale, HistogramGroup, HistogramSnapshot } from './buckets';
 export { errorBound } from './buckets';
@@ -41,8 +42,10 @@ export interface SummaryOptions extends Omit<ProbeOptions, 'args' | 'stack' | 'p
 export interface CountOptions extends SummaryOptions {
   /**
    * What to count by: `comm` (default), `pid`, `probe` (one total, or one per
-   * function or tracepoint of a pattern), or any argument expression
-   * (`flags`, `filename`, `file->f_flags`): numbers or strings (the first 16 bytes).
+   * function or tracepoint of a pattern), `cgroup` (keys are cgroup ids,
+   * labels their paths), `container` (keys are container ids, '' for tasks in
+   * no container), or any argument expression (`flags`, `filename`,
+   * `file->f_flags`): numbers or strings (the first 16 bytes).
    */
   by?: string;
 }
@@ -91,6 +94,7 @@ function valueTarget(spec: TargetSpec, expr: string, ret: boolean): { target: Ta
 
 function checkSummaryOptions<O extends SummaryOptions>(opts: O | undefined): O {
   const o = checkOptions(opts as ProbeOptions) as O & ProbeOptions;
+  o.signal?.throwIfAborted();
   if (o.args !== undefined) throw new OptionError('a summary fetches only what it summarises: give the value as `by` or the histogram expression, not args');
   if (o.stack !== undefined) throw new OptionError('in-kernel summaries do not record stacks');
   if (o.pin !== undefined) throw new OptionError('in-kernel summaries cannot be pinned: pin a probe that streams events');
@@ -98,7 +102,7 @@ function checkSummaryOptions<O extends SummaryOptions>(opts: O | undefined): O {
 }
 
 function probeOptions(o: CountOptions | HistogramOptions, args?: string[]): ProbeOptions {
-  const { ret: _ret, by: _by, linear: _linear, bits: _bits, ...rest } = o as HistogramOptions;
+  const { ret: _ret, by: _by, linear: _linear, bits: _bits, signal: _signal, ...rest } = o as HistogramOptions;
   return args ? { ...rest, args } : rest;
 }
 
@@ -106,71 +110,6 @@ function probeOptions(o: CountOptions | HistogramOptions, args?: string[]): Prob
 function attachTo(t: Target, opts: ProbeOptions, summary: SummaryConfig, session: Session): Probe {
   const how: AttachHow = { session, summary };
   return attachTarget(t, opts, how);
-}
-
-/** Where the runtime lacks Symbol.asyncDispose, the well-known registry symbol TypeScript's `await using` falls back to. */
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
-
-/** What every summary shares: its probes, reading after close, closing. */
-abstract class Summary<S> {
-  #closed = false;
-  #final?: S;
-  #lostBase = 0;
-
-  protected constructor(
-    /** The session the probes are in: its maps hold the summary. */
-    protected readonly session: Session,
-    /** The probes in the kernel: one, or an entry and a return probe for latency. */
-    readonly probes: readonly Probe[],
-    /** The probe whose hits are summarised (and whose losses count as dropped). */
-    protected readonly main: Probe,
-  ) {}
-
-  /** The target, e.g. `syscall:openat`, `kprobe:vfs_read`. */
-  abstract readonly name: string;
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Hits the kernel could not add (the count map was full) since the last reset. */
-  get dropped(): number {
-    if (!this.#closed) this.session.flush(); // picks up the kernel's loss counters now
-    return this.main.lost - this.#lostBase;
-  }
-
-  /** The summary now. After close(), the last one taken before detaching. */
-  snapshot(): S {
-    if (this.#closed) return this.#final as S;
-    return this.read();
-  }
-
-  /** Starts from zero. */
-  reset(): void {
-    if (this.#closed) return;
-    this.clear();
-    this.#lostBase = this.main.lost;
-  }
-
-  /** Detaches the probes and frees their map entries; the last snapshot stays readable. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    // Detach first so that the final reading is final.
-    for (const p of this.probes) if (p !== this.main) p.close();
-    try {
-      this.#final = this.read();
-    } finally {
-      this.main.close();
-      this.#closed = true;
-    }
-  }
-
-  async [asyncDispose](): Promise<void> {
-    this.close();
-  }
-
-  protected abstract read(): S;
-  protected abstract clear(): void;
 }
 
 /** Counts of a probe's hits, computed in the kernel. Own it: close() detaches it. */
@@ -196,11 +135,13 @@ export class Counter extends Summary<CountSnapshot> {
     const many = parts.size > 1;
     // Equal keys are merged: a short string key may carry stale bytes after its NUL.
     const merged = new Map<string, CountEntry>();
+    // By container: the kernel counts by cgroup; the cgroups of one container add up.
+    const by = this.by === 'container' ? 'container' : this.countBy;
     for (let i = 0; i < values.length; i++) {
       const key = keys.subarray(i * K.size, (i + 1) * K.size);
       const part = parts.get(key.readUInt32LE(K.probe_id)) ?? this.probe.name;
       const plan = this.probe.partPlans?.get(part)?.[0] ?? this.probe.plans[0];
-      const entry: CountEntry = { ...decodeKey(key.subarray(K.data), this.countBy, plan, part), count: values[i] };
+      const entry: CountEntry = { ...decodeKey(key.subarray(K.data), by, plan, part), count: values[i] };
       if (many) entry.probe = part;
       const id = `${part}\0${typeof entry.key}:${String(entry.key)}`;
       const seen = merged.get(id);
@@ -298,7 +239,8 @@ export class Histogram extends Summary<HistogramSnapshot> {
   }
 }
 
-const BY_TASK: Record<string, CountBy> = { comm: CountBy.Comm, pid: CountBy.Pid, probe: CountBy.Probe };
+/** Keys the kernel counts by itself; `container` is counted by cgroup and added up by container here. */
+const BY_TASK: Record<string, CountBy> = { comm: CountBy.Comm, pid: CountBy.Pid, probe: CountBy.Probe, cgroup: CountBy.Cgroup, container: CountBy.Cgroup };
 
 /** Whether a target names many functions, tracepoints or syscalls (`vfs_*`). */
 function isPattern(t: Target): boolean {
@@ -306,25 +248,25 @@ function isPattern(t: Target): boolean {
 }
 
 /**
- * Counts the hits of `target` in the kernel, by comm, pid, probe or the
- * value of an argument expression; by default by comm, or for a pattern by
- * probe (per function or tracepoint, as BCC's funccount does).
+ * Counts the hits of `target` in the kernel, by comm, pid, probe, cgroup,
+ * container or the value of an argument expression; by default by comm, or
+ * for a pattern by probe (per function or tracepoint, as BCC's funccount does).
  */
 export function countBy(target: TargetSpec, opts: CountOptions = {}): Counter {
   const by = opts.by ?? (isPattern(toTarget(target, false)) ? 'probe' : 'comm');
-  if (typeof by !== 'string' || by.trim() === '') throw new OptionError('by must be comm, pid, probe or an argument expression');
+  if (typeof by !== 'string' || by.trim() === '') throw new OptionError('by must be comm, pid, probe, cgroup, container or an argument expression');
   const o = checkSummaryOptions(opts);
   const session = Session.get();
   const task = BY_TASK[by.trim()];
   if (task !== undefined) {
     const probe = attachTo(toTarget(target, !!o.ret), probeOptions(o), { flags: CFG_COUNT, countBy: task }, session);
-    return new Counter(session, probe, by.trim(), task);
+    return abortable(new Counter(session, probe, by.trim(), task), o.signal);
   }
   const v = valueTarget(target, by, !!o.ret);
   const probe = attachTo(v.target, probeOptions(o, [v.expr]), { flags: CFG_COUNT, countBy: CountBy.Value }, session);
   // The compiler keys strings and byte arrays by their bytes (CountBy.String).
   const kind = probe.plans[0]?.kind;
-  return new Counter(session, probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value);
+  return abortable(new Counter(session, probe, by, kind === 'string' || kind === 'bytes' ? CountBy.String : CountBy.Value), o.signal);
 }
 
 /**
@@ -359,7 +301,7 @@ export function histogram(target: TargetSpec, expr: string, opts: HistogramOptio
     probe.close();
     throw new OptionError(`a histogram needs a number: ${expr} is a ${plan.type} (count by it instead)`);
   }
-  return new Histogram(session, [probe], probe, probe.name, undefined, expr, plan.kind === 'i32' || plan.kind === 'i64', store);
+  return abortable(new Histogram(session, [probe], probe, probe.name, undefined, expr, plan.kind === 'i32' || plan.kind === 'i64', store), o.signal);
 }
 
 /** Entry and return probes of one latency histogram share this id in the kernel's `starts` map. */
@@ -398,5 +340,5 @@ export function latency(target: TargetSpec, opts: HistogramOptions = {}): Histog
   const entry = withReturn(t, false);
   // Each function's histogram is named as its entry is: kprobe:vfs_read, syscall:read.
   const partName = many ? (p: { key: string }) => formatTarget({ ...entry, name: p.key } as Target) : () => formatTarget(entry);
-  return new Histogram(session, [start, end], end, formatTarget(entry), 'ns', 'latency', false, store, partName);
+  return abortable(new Histogram(session, [start, end], end, formatTarget(entry), 'ns', 'latency', false, store, partName), o.signal);
 }

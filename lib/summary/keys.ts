@@ -4,6 +4,7 @@
  */
 import type { ArgPlan } from '../core/decode';
 import { CountBy } from '../sys/abi';
+import { cgroupPath, containerOf } from '../sys/cgroups';
 
 /** A count key: a comm or string value, a pid or small number, a 64-bit value. */
 export type CountKey = string | number | bigint;
@@ -22,9 +23,23 @@ function cString(b: Buffer): Buffer {
   return end < 0 ? b : b.subarray(0, end);
 }
 
-/** One 16-byte key of the `counts` map (struct kn_count_key.data) as a value. */
-export function decodeKey(data: Buffer, by: CountBy, plan: ArgPlan | undefined, probeName: string): Omit<CountEntry, 'count'> {
+/** Shown for the cgroups of tasks in no container. */
+export const NO_CONTAINER = '(none)';
+
+/**
+ * One 16-byte key of the `counts` map (struct kn_count_key.data) as a value;
+ * `container`: a cgroup id key as its container's id ('' for none).
+ */
+export function decodeKey(data: Buffer, by: CountBy | 'container', plan: ArgPlan | undefined, probeName: string): Omit<CountEntry, 'count'> {
   switch (by) {
+    case CountBy.Cgroup: {
+      const id = Number(data.readBigUInt64LE(0));
+      return { key: id, label: cgroupPath(id) ?? `cgroup ${id}` };
+    }
+    case 'container': {
+      const id = containerOf(Number(data.readBigUInt64LE(0))) ?? '';
+      return { key: id, label: id ? id.slice(0, 12) : NO_CONTAINER };
+    }
     case CountBy.Probe:
       return { key: probeName, label: probeName };
     case CountBy.Comm: {

@@ -64,6 +64,8 @@ export const CFG_COUNT = 0x100;
 export const CFG_HIST = 0x200;
 export const CFG_LAT_START = 0x400;
 export const CFG_LAT_END = 0x800;
+export const CFG_PIDNS = 0x1000;
+export const CFG_CGROUP = 0x2000;
 export const CFG_NOT_SELF = 0x100000;
 export const CFG_ENABLED = 0x80000000;
 
@@ -74,6 +76,7 @@ export enum CountBy {
   Pid = 2,
   Value = 3,
   String = 4,
+  Cgroup = 5,
 }
 
 /** How a histogram counted in `counts` turns a value into a bucket (enum kn_bucket_mode). */
@@ -130,13 +133,18 @@ export const layout = {
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
+    pidns: 0,
+    pidns_dev: 0,
     buckets: 0,
   },
   buckets: { size: 24, min: 0, step: 8, count: 16, mode: 20, bits: 21, is_signed: 22 },
   count_key: { size: 24, probe_id: 0, bucket: 4, data: 8 },
-  record: { size: 48, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32 },
+  record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
 };
-layout.config.buckets = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
+layout.config.pidns_dev = layout.config.pidns + 4;
+// struct kn_buckets starts on 8 bytes (its s64 min).
+layout.config.buckets = (layout.config.pidns_dev + 4 + 7) & ~7;
 layout.config.size = layout.config.buckets + layout.buckets.size;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
@@ -168,6 +176,12 @@ export interface FetchFilter {
   str?: string;
 }
 
+/** A PID namespace as the kernel identifies it: the inode of /proc/self/ns/pid and its device (the kernel's numbering). */
+export interface PidNamespace {
+  ino: number;
+  dev: number;
+}
+
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
@@ -180,6 +194,10 @@ export interface ProbeConfig {
   tid?: number;
   uid?: number;
   comm?: string;
+  /** The tracer's pid namespace, when it is not the initial one: pids are then that namespace's. */
+  pidns?: PidNamespace;
+  /** Only tasks in this cgroup v2 directory or below it; the session puts the cgroup in the kernel's `cgroups` map. */
+  cgroup?: string;
   args: FetchArg[];
   filters?: FetchFilter[];
   /** With CFG_COUNT: count the value's bucket (a histogram that can be grouped like a count). */
@@ -215,6 +233,12 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     flags |= CFG_COMM;
     b.write(cfg.comm.slice(0, COMM_LEN - 1), L.comm, 'latin1');
   }
+  if (cfg.pidns !== undefined) {
+    flags |= CFG_PIDNS;
+    b.writeUInt32LE(cfg.pidns.ino, L.pidns);
+    b.writeUInt32LE(cfg.pidns.dev, L.pidns_dev);
+  }
+  if (cfg.cgroup !== undefined) flags |= CFG_CGROUP;
   b.writeUInt32LE(flags >>> 0, L.flags);
   if (cfg.args.length > MAX_ARGS) throw new RangeError(`at most ${MAX_ARGS} arguments per probe`);
   const filters = cfg.filters ?? [];

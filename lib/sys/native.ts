@@ -52,6 +52,11 @@ export interface NativeTracer {
    */
   handOff(links: number[]): boolean;
   setConfig(probeId: number, config: Buffer): void;
+  /**
+   * Limits a probe with CFG_CGROUP to the cgroup v2 at `directory` and below;
+   * null forgets it. The kernel keeps the cgroup, not a file descriptor.
+   */
+  setCgroup(probeId: number, directory: string | null): void;
   /** Records the kernel could not reserve for this probe so far. */
   lost(probeId: number): number;
   /** A probe's log2 histogram: HIST_BUCKETS counts. */
@@ -97,7 +102,12 @@ export interface NativeBinding {
   layout: Record<'step' | 'arg' | 'filter' | 'config' | 'buckets' | 'record' | 'count_key', StructLayout> & {
     constants: Record<string, number>;
   };
+  /** Whether programs of `progType` may call helper `helperId` (libbpf_probe_bpf_helper). */
   probeHelper(progType: number, helperId: number): boolean;
+  /** Whether the kernel can create a map of `mapType` (libbpf_probe_bpf_map_type). */
+  probeMapType(mapType: number): boolean;
+  /** Whether the verifier accepts a global BPF function with a pointer-to-struct argument. */
+  probeGlobalFuncPointerArgs(): boolean;
   libbpfVersion: string;
 }
 

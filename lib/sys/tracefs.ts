@@ -37,7 +37,8 @@ export function tracefs(): string {
     const why = (e as { stderr?: Buffer }).stderr?.toString().trim();
     throw new PermissionError(
       `tracefs is not mounted and mounting it failed${why ? ` (${why})` : ''}: run as root once, or ` +
-        `mount it with: mount -t tracefs tracefs ${CANDIDATES[0]}`,
+        `mount it with: mount -t tracefs tracefs ${CANDIDATES[0]}; in a container, mount the host's: ` +
+        `docker run -v ${CANDIDATES[0]}:${CANDIDATES[0]}:ro ...`,
     );
   }
   return (root = CANDIDATES[0]);

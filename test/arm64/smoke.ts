@@ -12,8 +12,8 @@
  * there): the tests load the unpacked package, so its arm64 prebuild and BPF
  * object, and run one after the other, each with its own probes. A plain
  * runner, not jest (which takes long to start under emulation); it ends with
- * jest's summary line, "Tests: N failed, N passed, N total", which
- * scripts/test counts.
+ * jest's summary line, "Tests: N failed, N passed, N total", and the line
+ * scripts/test counts, as scripts/jest-totals.js prints it for jest runs.
  */
 import * as assert from 'assert/strict';
 import { execFileSync, spawn, spawnSync } from 'child_process';
@@ -258,6 +258,7 @@ async function inGuest(): Promise<void> {
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log(`Tests:       ${failed ? `${failed} failed, ` : ''}${passed} passed, ${passed + failed} total`);
   console.log(`Time:        ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`jest-totals: passed=${passed} failed=${failed} skipped=0 suite-errors=0 skipped-suites=0`);
   process.exit(failed ? 1 : 0);
 }
 

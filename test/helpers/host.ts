@@ -92,3 +92,16 @@ export function describeHost(name: string, needs: HostNeeds, body: () => void): 
   console.warn(`SKIPPED ${name}: ${reason} (set CI=1 to make this a failure)`);
   describe.skip(`${name} [skipped: ${reason}]`, body);
 }
+
+/** The cgroup2 mount point, from /proc/mounts (read here, not through lib/). */
+export function cgroup2Mount(): string {
+  const line = fs.readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+  if (!line) throw new Error('no cgroup2 file system is mounted');
+  return line.split(' ')[1];
+}
+
+/** The directory of this process's cgroup v2 (the mount's root is the hierarchy's root on test machines). */
+export function ownCgroupDir(): string {
+  const own = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+  return path.join(cgroup2Mount(), own);
+}

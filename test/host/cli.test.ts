@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { describeHost } from '../helpers/host';
+import { describeHost, ownCgroupDir } from '../helpers/host';
 import { Child, cliPath, runCli, sleep } from '../helpers/proc';
 
 jest.setTimeout(30000);
@@ -84,6 +84,8 @@ describeHost('kprobe-node CLI', { root: true, tracefs: true, tools: ['sync'] }, 
         tid: expect.any(Number),
         uid: 0,
         comm: COMM,
+        // The test runs in the root cgroup or a service's; on the host, no hostPid (it is pid).
+        cgroupId: fs.statSync(ownCgroupDir()).ino,
         args: { fd: expect.any(Number) },
       });
       expect(ev.tid).toBe(ev.pid);

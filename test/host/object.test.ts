@@ -389,6 +389,24 @@ int on_sys_enter(struct bpf_raw_tracepoint_args *ctx) {
     }
   });
 
+  test('{ signal }: an abort closes the object and detaches it; an aborted signal opens nothing', async () => {
+    const ac = new AbortController();
+    const obj = openObject(counter, { rodata: { target_comm: comm }, signal: ac.signal }).load();
+    obj.attach('on_getppid');
+    const ring = obj.ringBuffer('events', 'struct event');
+    const links = obj.info().links.map((l) => l.id);
+    expect(stillLoaded({ progs: [], links })).toEqual({ progs: [], links });
+    ac.abort();
+    expect(obj.state).toBe('closed');
+    expect(ring.closed).toBe(true);
+    expect(await until(() => stillLoaded({ progs: [], links }).links.length === 0, 5000)).toBe(true);
+    const before = bpfObjectsOf('self');
+    const aborted = AbortSignal.abort(new Error('shutting down'));
+    expect(() => openObject(counter, { signal: aborted })).toThrow('shutting down');
+    expect(bpfObjectsOf('self')).toEqual(before);
+    expect(() => openObject(counter, { signal: 'soon' as unknown as AbortSignal })).toThrow(OptionError);
+  });
+
   test('closing the object leaves no program, link or map of it in the kernel', async () => {
     const before = bpfObjectsOf('self');
     const obj = openObject(counter).load();

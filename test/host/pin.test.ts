@@ -152,6 +152,36 @@ describeHost('pinned probes', { root: true, tracefs: true, tools: ['bpftool', 'g
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  test('what a pinned probe traces is for root only: /run/kprobe-node is 0700, its file 0600, even where the directory was looser', () => {
+    fs.mkdirSync(INFO_ROOT, { recursive: true });
+    fs.chmodSync(INFO_ROOT, 0o755); // as an older version, or another tool, may have left it
+    const n = name('modes');
+    open.push(pinProbe(n, `tracepoint:${TP}`, { comm: 'kn_secret', filter: 'fd == 3' }));
+    expect(fs.statSync(INFO_ROOT).mode & 0o777).toBe(0o700);
+    const info = `${INFO_ROOT}/${n}.json`;
+    expect(fs.statSync(info).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(info).uid).toBe(0);
+    expect(JSON.parse(fs.readFileSync(info, 'utf8')).options).toEqual({ comm: 'kn_secret', filter: 'fd == 3' });
+  });
+
+  test('{ signal } on a pinned probe and on openPinned stops reading on abort; the probe stays pinned', () => {
+    const n = name('signal');
+    const ac = new AbortController();
+    const probe = attachTracepoint(TP, { pin: n, signal: ac.signal });
+    ac.abort();
+    expect(probe.closed).toBe(true);
+    expect(listPinned().map((p) => p.name)).toContain(n);
+    const reader = new AbortController();
+    const again = openPinned(n, { signal: reader.signal });
+    expect(again.closed).toBe(false);
+    reader.abort();
+    expect(again.closed).toBe(true);
+    expect(listPinned().map((p) => p.name)).toContain(n);
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(errorOf(() => openPinned(n, { signal: aborted.signal }))).toBe(aborted.signal.reason);
+  });
+
   test('bad names and a taken name are OptionErrors; an unknown name is a NotFoundError', () => {
     for (const bad of ['', '.', '..', '../x', 'a/b', 'x'.repeat(65), 'nul\0', 'é']) {
       const e = errorOf(() => pinProbe(bad, `tracepoint:${TP}`));

@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { NotFoundError, TraceEvent, attachKprobe, describe as describeTarget, listFunctions } from '../../lib';
 import type { Probe } from '../../lib';
+import { fuseOpenFunction } from '../helpers/kernel-text';
 
 jest.setTimeout(90_000);
 
@@ -89,7 +90,13 @@ test('a function of a module that is not loaded: the error names the module to l
     err = e;
   }
   expect(err).toBeInstanceOf(NotFoundError);
-  expect((err as Error).message).toMatch(/no kernel function cuse_open in the running kernel or a loaded module; it is in module cuse, which is not loaded: load it \(modprobe cuse\)/);
+  // The module's symbol table confirms it where the file is plain ELF; a compressed one (cuse.ko.xz, as newer
+  // Debian kernels ship) is not read, and the name's prefix only suggests the module.
+  const dep = fs.readFileSync(`/lib/modules/${os.release()}/modules.dep`, 'utf8');
+  const file = /^(\S*\/cuse\.ko\S*):/m.exec(dep)?.[1];
+  expect(file).toBeDefined();
+  const where = file?.endsWith('.ko') ? 'it is in module cuse' : 'it may be in module cuse';
+  expect((err as Error).message).toContain(`no kernel function cuse_open in the running kernel or a loaded module; ${where}, which is not loaded: load it (modprobe cuse)`);
 });
 
 test("kprobe-node 'fuse_*' through bindfs: many functions attached, events from several", () => {
@@ -99,8 +106,8 @@ test("kprobe-node 'fuse_*' through bindfs: many functions attached, events from 
   fs.writeFileSync(path.join(source, 'hello.txt'), 'hello\n');
   execFileSync('bindfs', [source, mnt]);
   try {
-    // Attaching a hundred functions under emulation on a busy host took over 80 s at times.
-    const r = spawnSync(process.execPath, [cli, 'fuse_*', '--explain', '--comm', 'cat', '-c', `cat ${mnt}/hello.txt`], { encoding: 'utf8', timeout: 160_000 });
+    // Attaching every fuse_* function in the emulated VM takes seconds on a quiet host, minutes on a busy one.
+    const r = spawnSync(process.execPath, [cli, 'fuse_*', '--explain', '--comm', 'cat', '-c', `cat ${mnt}/hello.txt`], { encoding: 'utf8', timeout: 170_000 });
     expect(r.stderr).toMatch(/fuse_\*: attached (\d+) of (\d+) functions, (\d+) skipped/);
     const [, attached, total] = /attached (\d+) of (\d+)/.exec(r.stderr) as RegExpExecArray;
     expect(Number(attached)).toBeGreaterThan(20);
@@ -108,7 +115,7 @@ test("kprobe-node 'fuse_*' through bindfs: many functions attached, events from 
     expect(r.status).toBe(0);
     const fns = new Set(r.stdout.split('\n').map((l) => / kprobe:(fuse_\w+)/.exec(l)?.[1]).filter(Boolean));
     expect(fns.size).toBeGreaterThanOrEqual(2);
-    expect(fns.has('fuse_open_common')).toBe(true);
+    expect(fns.has(fuseOpenFunction())).toBe(true);
   } finally {
     spawnSync('umount', [mnt]);
   }

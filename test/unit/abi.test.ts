@@ -201,6 +201,13 @@ describe('encodeConfig writes each field where the header puts it', () => {
     expect(b.subarray(C.buckets, C.size).every((x) => x === 0)).toBe(true);
   });
 
+  test('a PID namespace and a cgroup set their flags; the namespace inode goes in pidns', () => {
+    const e = abi.encodeConfig({ pidns: { ino: 0xeffffff0, dev: 4 }, cgroup: '/sys/fs/cgroup/unified/x', args: [] });
+    expect(e.readUInt32LE(C.flags)).toBe((0x80000000 | abi.CFG_PIDNS | abi.CFG_CGROUP) >>> 0);
+    expect([e.readUInt32LE(C.pidns), e.readUInt32LE(C.pidns_dev)]).toEqual([0xeffffff0, 4]);
+    expect(abi.encodeConfig({ args: [] }).readUInt32LE(C.flags)).toBe(0x80000000);
+  });
+
   test('limits are the header limits', () => {
     const arg: abi.FetchArg = { source: abi.Source.Reg, steps: [], store: abi.Store.Value, size: 8 };
     expect(() => abi.encodeConfig({ args: Array(N.constants.MAX_ARGS + 1).fill(arg) })).toThrow(RangeError);
@@ -227,6 +234,9 @@ describe('RecordDecoder reads a struct kn_record where the header puts it', () =
     buf.writeUInt16LE(3, R.cpu);
     buf.writeUInt16LE(0b010, R.faults);
     buf.write('kn_workload', R.comm, 'latin1');
+    buf.writeUInt32LE(91242, R.host_pid);
+    buf.writeUInt32LE(91243, R.host_tid);
+    buf.writeBigUInt64LE(0x1_0000_0007n, R.cgroup_id);
     let p = R.size;
     buf.writeBigInt64LE(-2n, p);
     p += 8;
@@ -245,6 +255,7 @@ describe('RecordDecoder reads a struct kn_record where the header puts it', () =
     ring.writeUInt32LE(buf.length, 0);
     const ev = new TraceEvent(ring, 8, dec);
     expect(ev).toMatchObject({ probe: 'test:probe', ns: 123456789012345n, pid: 4242, tid: 4243, uid: 1000, cpu: 3, comm: 'kn_workload' });
+    expect([ev.hostPid, ev.hostTid, ev.cgroupId]).toEqual([91242, 91243, 0x1_0000_0007]);
     expect(ev.ret).toBe(-2n);
     expect(ev.args).toEqual({ ptr: null, name: 'hello' });
     expect(ev.faults).toEqual(['ptr']);

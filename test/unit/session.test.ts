@@ -4,12 +4,13 @@
  * failed attach, dispatch of records to their probes, loss accounting,
  * preloading, and errno -> typed error. Plus the kprobe_multi fallback.
  */
+import { subscribe, unsubscribe } from 'diagnostics_channel';
 import { ArgPlan } from '../../lib/core/decode';
 import type { Probe } from '../../lib/core/probe';
 import { AttachSpec, Backend, Session } from '../../lib/core/session';
 import { attachFunctions, forgetKprobeMulti } from '../../lib/attach/kprobe';
 import { NotFoundError, PermissionError, SystemError, UnsupportedError, VerifierError } from '../../lib/errors';
-import { Source, Store, layout } from '../../lib/sys/abi';
+import { CFG_CGROUP, Source, Store, layout } from '../../lib/sys/abi';
 import { toTypedError } from '../../lib/sys/errno';
 import type { NativeTracer, TracerOptions } from '../../lib/sys/native';
 
@@ -59,6 +60,11 @@ class FakeTracer implements NativeTracer {
   }
   setConfig(id: number, config: Buffer): void {
     this.configs.set(id, config);
+  }
+  cgroups = new Map<number, string>();
+  setCgroup(id: number, dir: string | null): void {
+    if (dir === null) this.cgroups.delete(id);
+    else this.cgroups.set(id, dir);
   }
   lost(id: number): number {
     return this.lostCounts.get(id) ?? 0;
@@ -296,6 +302,37 @@ describe('dispatch', () => {
     expect(errors[0].message).toMatch(/^read the ring buffer: /);
   });
 
+  test("with no 'error' listener, a probe throws the error as EventEmitter does, once every probe has had it", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    s.attach(spec('silent'));
+    const b = s.attach(spec('b'));
+    const errors: Error[] = [];
+    b.on('error', (e) => errors.push(e));
+    const ticks = captureTicks(() => backend.tracers[0].onError!(nativeError('EIO')));
+    expect(errors).toHaveLength(1);
+    expect(ticks).toHaveLength(1);
+    // EventEmitter throws the error itself (wrapped as ERR_UNHANDLED_ERROR when it comes from another realm, as here in jest).
+    expect(() => ticks[0]()).toThrow(errors[0].message);
+  });
+
+  test("a 'lost' listener's exception surfaces on the next tick, not as an 'error' event", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const a = s.attach(spec('a'));
+    const errors: Error[] = [];
+    a.on('error', (e) => errors.push(e));
+    a.on('lost', () => {
+      throw new Error('lost listener failed');
+    });
+    const t = backend.tracers[0];
+    t.lostCounts.set(a.id, 2);
+    const ticks = captureTicks(() => t.onBatch!(Buffer.alloc(0)));
+    expect(errors).toEqual([]);
+    expect(a.lost).toBe(2);
+    expect(() => ticks[0]()).toThrow('lost listener failed');
+  });
+
   test("a listener's exception surfaces after the whole batch is delivered", () => {
     const backend = fakeBackend();
     const s = new Session(OPTIONS, { backend });
@@ -316,6 +353,55 @@ describe('dispatch', () => {
     expect(eb).toHaveLength(1);
     expect(ticks).toHaveLength(1);
     expect(() => ticks[0]()).toThrow('listener failed');
+  });
+});
+
+/** Runs `fn` with process.nextTick captured; returns what it scheduled. */
+function captureTicks(fn: () => void): Array<() => void> {
+  const ticks: Array<() => void> = [];
+  const spy = jest.spyOn(process, 'nextTick').mockImplementation(((f: () => void) => void ticks.push(f)) as never);
+  try {
+    fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return ticks;
+}
+
+describe('cgroups and channels', () => {
+  test("a part's cgroup goes to the kernel before its config; closing forgets it", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const p = s.attach(spec('a', { parts: [{ name: 'a', plans: [plan], config: { cgroup: '/sys/fs/cgroup/unified/app' } }] }));
+    const t = backend.tracers[0];
+    expect(t.cgroups.get(p.id)).toBe('/sys/fs/cgroup/unified/app');
+    expect(t.configs.get(p.id)!.readUInt32LE(layout.config.flags) & CFG_CGROUP).toBe(CFG_CGROUP);
+    p.close();
+    expect(t.cgroups.has(p.id)).toBe(false);
+  });
+
+  test('attach, detach, lost and error are published on diagnostics_channel', () => {
+    const got: string[] = [];
+    const on = (name: string) => (m: unknown) => {
+      const { probe, count, error } = m as { probe: Probe; count?: number; error?: Error };
+      got.push([name, probe.name, count, error?.message].filter((x) => x !== undefined).join(' '));
+    };
+    const handlers = ['attach', 'detach', 'lost', 'error'].map((n) => [`kprobe-node:${n}`, on(n)] as const);
+    for (const [ch, h] of handlers) subscribe(ch, h);
+    try {
+      const backend = fakeBackend();
+      const s = new Session(OPTIONS, { backend });
+      const a = s.attach(spec('a'));
+      a.on('error', () => undefined);
+      const t = backend.tracers[0];
+      t.lostCounts.set(a.id, 3);
+      t.onBatch!(Buffer.alloc(0));
+      t.onError!(nativeError('EIO'));
+      a.close();
+      expect(got).toEqual(['attach a', 'lost a 3', 'error a read the ring buffer: EIO from the kernel', 'detach a']);
+    } finally {
+      for (const [ch, h] of handlers) unsubscribe(ch, h);
+    }
   });
 });
 
