@@ -29,6 +29,9 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
   return run(process.execPath, [cliPath, ...args], opts);
 }
 
+/** Children still running: test/setup.ts kills them after each test file. */
+export const running = new Set<Child>();
+
 /** A started child whose output is collected; `lines` resolves when a line matches. */
 export class Child {
   readonly proc: ChildProcess;
@@ -40,9 +43,16 @@ export class Child {
     this.proc = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
     this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
     this.proc.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    running.add(this);
     this.exited = new Promise((resolve, reject) => {
-      this.proc.on('error', reject);
-      this.proc.on('close', (code, signal) => resolve({ code, signal }));
+      this.proc.on('error', (e) => {
+        running.delete(this);
+        reject(e);
+      });
+      this.proc.on('close', (code, signal) => {
+        running.delete(this);
+        resolve({ code, signal });
+      });
     });
   }
 

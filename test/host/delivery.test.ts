@@ -14,8 +14,9 @@ import { Workload } from '../helpers/workload';
 
 jest.setTimeout(60000);
 
-/** The value of this process's `reader` map (the reader's sleep flag), read by bpftool. */
-function readerFlag(): number {
+/** Ids of the `reader` maps this process holds (each session's reader has one). */
+function readerMaps(): number[] {
+  const ids: number[] = [];
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     let info: string;
     try {
@@ -24,19 +25,34 @@ function readerFlag(): number {
     } catch {
       continue;
     }
-    const id = /^map_id:\s*(\d+)/m.exec(info)?.[1];
+    const id = Number(/^map_id:\s*(\d+)/m.exec(info)?.[1]);
     if (!id) continue;
-    const show = JSON.parse(execFileSync('bpftool', ['map', 'show', 'id', id, '-j'], { encoding: 'utf8' })) as { name: string };
-    if (show.name !== 'reader') continue;
-    const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', id, '-j'], { encoding: 'utf8' })) as Array<{ value: string[] | number }>;
-    const v = dump[0].value;
-    return Array.isArray(v) ? Buffer.from(v.map((x) => parseInt(x, 16))).readUInt32LE(0) : Number(v);
+    const show = JSON.parse(execFileSync('bpftool', ['map', 'show', 'id', String(id), '-j'], { encoding: 'utf8' })) as { name: string };
+    if (show.name === 'reader') ids.push(id);
   }
-  throw new Error('this process holds no reader map');
+  return ids;
+}
+
+/**
+ * Reader maps of sessions that earlier test files left in this jest worker:
+ * not this file's (the native addon and its fds outlive a file's modules).
+ */
+let earlier = new Set<number>();
+
+/** The value of this file's session's `reader` map (the reader's sleep flag), read by bpftool. */
+function readerFlag(): number {
+  const ours = readerMaps().filter((id) => !earlier.has(id));
+  if (ours.length !== 1) throw new Error(`expected one reader map of this file's session, found ${ours.length}`);
+  const dump = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', String(ours[0]), '-j'], { encoding: 'utf8' })) as Array<{ value: string[] | number }>;
+  const v = dump[0].value;
+  return Array.isArray(v) ? Buffer.from(v.map((x) => parseInt(x, 16))).readUInt32LE(0) : Number(v);
 }
 
 describeHost('delivery', { root: true, tracefs: true, tools: ['gcc', 'bpftool'] }, () => {
   const open: Probe[] = [];
+  beforeAll(() => {
+    earlier = new Set(readerMaps());
+  });
   afterEach(() => {
     for (const p of open.splice(0)) p.close();
   });
