@@ -99,19 +99,28 @@ export interface AggregateConfig {
   drainMs?: number;
 }
 
-/** Sets map sizes and the drain interval for this process; throws OptionError once a probe is attached. */
-export function configure(config: AggregateConfig): void {
+/**
+ * Checks map sizes and the drain interval as configure() takes them; `name`
+ * says what the caller calls each one (the command line: --max-counts,
+ * --ring-size), so that the message is in its words.
+ */
+export function checkConfig(config: AggregateConfig, name: (key: keyof AggregateConfig) => string = (key) => key): void {
   const n = config.maxCounts;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
-    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+    throw new OptionError(`${name('maxCounts')} must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
   }
   const r = config.ringBytes;
   if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
-    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+    throw new OptionError(`${name('ringBytes')} must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
   }
   const d = config.drainMs;
-  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`drainMs must be an integer from 1 to 1000, got ${String(d)}`);
-  if (n !== undefined) Session.configure({ maxCounts: n });
-  if (r !== undefined) Session.configure({ ringBytes: r });
-  if (d !== undefined) Session.configure({ drainMs: d });
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`${name('drainMs')} must be an integer from 1 to 1000, got ${String(d)}`);
+}
+
+/** Sets map sizes and the drain interval for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  checkConfig(config);
+  if (config.maxCounts !== undefined) Session.configure({ maxCounts: config.maxCounts });
+  if (config.ringBytes !== undefined) Session.configure({ ringBytes: config.ringBytes });
+  if (config.drainMs !== undefined) Session.configure({ drainMs: config.drainMs });
 }

@@ -11,14 +11,26 @@ export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, attachU
 export type { AggregateConfig, TypedProbe } from './api';
 export type { ArgExpression, ArgLabel, ArgType, ArgsOf, KernelFunctionTypes, KernelFunctions, RetOf } from './attach/typed-args';
 export { parseTarget } from './attach';
-export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
+export type { KprobeOptions, ProbeOptions, ProfileTarget, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
 export type { ProbeChannels } from './core/channels';
 export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, Payload } from './core/decode';
-export { Counter, Histogram, countBy, histogram, latency } from './summary';
-export type { Bucket, CountEntry, CountKey, CountOptions, CountSnapshot, HistogramSnapshot, SummaryOptions, TargetSpec } from './summary';
+export { Counter, Histogram, countBy, errorBound, histogram, latency } from './summary';
+export type {
+  Bucket,
+  BucketScale,
+  CountEntry,
+  CountKey,
+  CountOptions,
+  CountSnapshot,
+  HistogramGroup,
+  HistogramOptions,
+  HistogramSnapshot,
+  SummaryOptions,
+  TargetSpec,
+} from './summary';
 export { MetricSet, MetricsServer, histogramProducer, observeCounts, prometheus, registerPromClient, serveMetrics } from './metrics';
 export type { ExponentialHistogramValue, KernelSummary, MetricOptions, MetricReading, MetricSetOptions, OtelCallback, OtelHistogramData, OtelMeter, OtelMetricProducer, PromClientRegistry, ServeOptions } from './metrics';
 export type { CounterFamily, ExpositionFormat, HistogramFamily, HistogramSeries, Labels, MetricFamily } from './format/prometheus';

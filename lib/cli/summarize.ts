@@ -2,16 +2,38 @@
  * --count, --latency and --hist: summaries the kernel computes, printed every
  * --interval seconds (cumulative) and at the end, as charts or JSON lines;
  * or, with --serve, served at /metrics for Prometheus until the command ends.
+ * A pattern is summarised per function or tracepoint; --by groups
+ * histograms by comm or pid; --top keeps the largest rows.
  */
 import type { ProbeOptions, Target } from '../attach';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { renderCounts, renderHistogram } from '../format/chart';
 import { countsJson, histogramJson } from '../format/json';
-import { Counter, Histogram, countBy, histogram, latency } from '../summary';
+import { CountSnapshot, Counter, Histogram, HistogramSnapshot, countBy, histogram, latency } from '../summary';
+import { bucketSpec } from '../summary/buckets';
 import { runUntilDone } from './lifecycle';
-import type { TraceArgs } from './options';
-import { say } from './report';
+import { TraceArgs, bucketOptionsOf } from './options';
+import { output } from './output';
+import { reportAttached, reportLoad, say } from './report';
+
+/** The largest `top` entries of a count snapshot (all without --top). */
+function topCounts(snap: CountSnapshot, top?: number): CountSnapshot {
+  if (top === undefined) return snap;
+  return Object.assign(snap.slice(0, top), { dropped: snap.dropped, total: snap.total });
+}
+
+/** The largest `top` groups of a histogram (all without --top). */
+function topGroups(snap: HistogramSnapshot, top?: number): HistogramSnapshot {
+  return top === undefined || !snap.groups ? snap : { ...snap, groups: snap.groups.slice(0, top) };
+}
+
+/** One chart per group (function of a pattern, comm, pid), or the histogram's own. */
+function renderHistograms(h: Histogram, snap: HistogramSnapshot): string[] {
+  if (!snap.groups) return [`${h.name} ${h.what}:\n${renderHistogram(snap)}`];
+  if (!snap.groups.length) return [`${h.name} ${h.what}:\n${renderHistogram(snap)}`];
+  return snap.groups.map((g) => `${g.probe}${g.key !== undefined ? ` ${h.by} ${g.key}` : ''} ${h.what}:\n${renderHistogram(g.snapshot)}`);
+}
 
 export async function summarize(argv: TraceArgs, targets: readonly Target[], opts: ProbeOptions, by: string | undefined): Promise<void> {
   const modes = [by !== undefined && '--count', argv.latency && '--latency', argv.hist !== undefined && '--hist'].filter(Boolean);
@@ -19,48 +41,62 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   if (opts.args) throw new OptionError('--arg does not apply to --count, --latency or --hist: use --count by=<expr> or --hist <expr>');
   if (opts.stack) throw new OptionError('--stack goes with --count (stacks are counted from events), not with --latency or --hist');
   if (argv.pin !== undefined) throw new OptionError('--pin goes with streamed events, not with --count, --latency or --hist');
+  if (argv.maxEvents !== undefined) throw new OptionError('-M (--max-events) stops streamed events, not --count, --latency or --hist (use --duration)');
   if (argv.interval !== undefined && !(argv.interval > 0)) throw new OptionError('--interval must be a positive number of seconds');
+  const buckets = bucketOptionsOf(argv);
+  if (by !== undefined && (buckets.bits !== undefined || buckets.linear !== undefined)) throw new OptionError('--linear and --log-linear shape the buckets of --hist and --latency, not of --count');
+  bucketSpec(buckets, { linear: '--linear', bits: '--log-linear' }); // checked in the flags' words
+  const group = argv.by;
+  if (group !== undefined && by === undefined && group !== 'comm' && group !== 'pid') throw new OptionError(`--by takes comm or pid for histograms, got ${JSON.stringify(group)}`);
   if (argv.serve === undefined && (argv.metric !== undefined || argv.maxSeries !== undefined)) throw new OptionError('--metric and --max-series go with --serve');
   if (argv.serve !== undefined && (argv.json || argv.interval !== undefined)) throw new OptionError('--serve serves the summary instead of printing it: no --json or --interval');
   // Checked before anything is attached: bad input costs nothing.
   // Serving (http, zlib, the metrics) loads only for --serve: printing a summary does not pay for it.
   const serving = argv.serve !== undefined ? await import('./serve') : undefined;
   const metrics = serving?.metricsFor(argv);
-  if (argv.maxCounts !== undefined) (await import('../api')).configure({ maxCounts: argv.maxCounts });
   const { args: _args, stack: _stack, ...base } = opts;
+  const hopts = { ...base, ...(group !== undefined ? { by: group as 'comm' | 'pid' } : {}) };
   const counters: Counter[] = [];
   const hists: Histogram[] = [];
   try {
     for (const t of targets) {
-      if (by !== undefined) counters.push(countBy(t, { ...base, by }));
-      else if (argv.latency) hists.push(latency(t, base));
-      else hists.push(histogram(t, argv.hist as string, base));
+      if (by !== undefined) counters.push(countBy(t, { ...base, ...(by || group ? { by: by || group } : {}) }));
+      else if (argv.latency) hists.push(latency(t, { ...hopts, ...buckets }));
+      else hists.push(histogram(t, argv.hist as string, { ...hopts, ...buckets }));
     }
   } catch (e) {
     for (const s of [...counters, ...hists]) s.close();
     throw e;
   }
   const all = [...counters, ...hists];
-  for (const s of all) for (const p of s.probes) for (const w of p.warnings) say(`warning: ${w}`);
+  for (const [i, s] of all.entries()) {
+    const t = targets[i];
+    const main = s.probes[s.probes.length - 1];
+    for (const p of s.probes) if (p !== main) for (const w of p.warnings) say(`warning: ${w}`);
+    reportAttached(t, main, argv.explain || argv.verbose);
+  }
+  if (argv.verbose) reportLoad(all.flatMap((s) => s.probes), opts.excludeSelf === true);
   if (serving && metrics) return serving.serveSummaries(argv, all, metrics);
 
   let dropsReported = 0;
   const print = () => {
     const now = new Date();
-    const snaps = counters.map((c) => ({ c, snap: c.snapshot() }));
-    const hsnaps = hists.map((h) => ({ h, snap: h.snapshot() }));
+    const snaps = counters.map((c) => ({ c, snap: topCounts(c.snapshot(), argv.top) }));
+    const hsnaps = hists.map((h) => ({ h, snap: topGroups(h.snapshot(), argv.top) }));
     if (argv.json) {
       const lines = [...snaps.map(({ c, snap }) => countsJson(now, c.name, c.by, snap)), ...hsnaps.map(({ h, snap }) => histogramJson(now, h.name, h.what, snap))];
-      process.stdout.write(lines.join('\n') + '\n');
+      output().write(lines.join('\n') + '\n');
     } else {
       const parts: string[] = [];
       if (argv.interval !== undefined) parts.push(`[${now.toTimeString().slice(0, 8)}]\n`);
       if (counters.length) {
-        const rows = snaps.flatMap(({ c, snap }) => snap.map((e) => ({ probe: c.name, label: by === 'probe' ? undefined : e.label, count: e.count })));
-        parts.push(renderCounts(rows, by === 'probe' ? undefined : by));
+        const rows = snaps.flatMap(({ c, snap }) => snap.map((e) => ({ probe: e.probe ?? c.name, label: c.by === 'probe' ? undefined : e.label, count: e.count })));
+        const column = counters.find((c) => c.by !== 'probe')?.by;
+        const table = renderCounts(rows, column);
+        parts.push(argv.top === undefined ? table : table.split('\n').slice(0, argv.top + 1).join('\n') + '\n');
       }
-      parts.push(...hsnaps.map(({ h, snap }) => `${h.name} ${h.what}:\n${renderHistogram(snap)}`));
-      process.stdout.write(parts.join('\n'));
+      parts.push(...hsnaps.flatMap(({ h, snap }) => renderHistograms(h, snap)));
+      output().write(parts.join('\n'));
     }
     const dropped = all.reduce((n, s) => n + s.dropped, 0);
     if (dropped > dropsReported) {
@@ -73,6 +109,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
   runUntilDone({
     duration: argv.duration,
     command: argv.c,
+    exitWithCommand: argv.exitWithCommand,
     finish: () => {
       clearInterval(timer);
       // Closing detaches and keeps the final reading: what is printed is final.
@@ -85,7 +122,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     },
   });
   if (argv.c === undefined && !argv.json && process.stderr.isTTY) {
-    const what = by !== undefined ? `Counting by ${by}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
+    const what = by !== undefined ? `Counting${by ? ` by ${by}` : ''}` : argv.latency ? 'Timing' : `Histogram of ${argv.hist}`;
     process.stderr.write(`${what}: ${all.map((s) => s.name).join(', ')}... Ctrl-C to end.\n`);
   }
 }

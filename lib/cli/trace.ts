@@ -11,10 +11,12 @@ import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
 import { LineWriter, textLine } from '../format/text';
 import { StackCounter, stackLines, withStacksJson } from '../format/stack';
+import { TimeColumn, timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
-import { runUntilDone } from './lifecycle';
-import { TraceArgs, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
-import { reportAttached, say } from './report';
+import { Run, runUntilDone } from './lifecycle';
+import { TraceArgs, jsonOutput, parseStackOption, probeOptionsOf, takeCountOption, targetsOf, timeFormatOf } from './options';
+import { openOutput, output } from './output';
+import { reportAttached, reportLoad, say } from './report';
 
 /** Attaching many functions one by one takes a while: show how far it got on a terminal. */
 function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
@@ -33,9 +35,19 @@ export function lostMessage(n: number, session?: Session): string {
 }
 
 export async function trace(argv: TraceArgs): Promise<void> {
+  // -l lists, as the list command does (bpftrace's -l).
+  if (argv.l) return (await import('./inspect')).listFlag(argv);
   // The command line's own ring size is set before the session loads (lib/cli/main.ts); --ring-size
-  // keeps the session from loading early, so it can still be set here.
-  if (argv.ringSize !== undefined) (await import('../api')).configure({ ringBytes: argv.ringSize });
+  // and --max-counts keep the session from loading early, so they can still be set here.
+  if (argv.ringSize !== undefined || argv.maxCounts !== undefined) {
+    const api = await import('../api');
+    const config = { ringBytes: argv.ringSize, maxCounts: argv.maxCounts };
+    api.checkConfig(config, (key) => (key === 'ringBytes' ? '--ring-size' : '--max-counts'));
+    api.configure(config);
+  }
+  argv.json = jsonOutput(argv);
+  const time = timeFormatOf(argv);
+  if (argv.output !== undefined) openOutput(argv.output);
   const countBy = takeCountOption(argv);
   const stack = parseStackOption(argv.stack);
   if (stack.target) argv.targets.unshift(stack.target);
@@ -54,12 +66,19 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
-  const out = new LineWriter(process.stdout);
+  if (argv.maxEvents !== undefined && stack.stack && argv.count) throw new OptionError('-M (--max-events) stops streamed events; --count --stack prints counts');
+  const out = new LineWriter(output());
   // --count --stack: the most common stacks, counted here from the streamed events.
   const stackCounts = stack.stack && argv.count ? new StackCounter() : undefined;
   const counts = new Map<string, number>();
   const probes: Probe[] = [];
   const many = targets.length > 1;
+  // -M: once this many events are printed, the run ends (`run` is set below, before any event can arrive).
+  let printed = 0;
+  let run: Run | undefined;
+  const limit = argv.maxEvents ?? Infinity;
+  // --time: set once tracing begins (rel counts from then); undefined is HH:MM:SS.
+  let column: TimeColumn | null | undefined;
 
   try {
     for (const t of targets) {
@@ -69,22 +88,26 @@ export async function trace(argv: TraceArgs): Promise<void> {
         say(`pinned as ${argv.pin}: it keeps tracing after this command ends; ` +
           `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
       }
-      reportAttached(t, probe, argv.explain);
+      reportAttached(t, probe, argv.explain || argv.verbose);
       // A pattern's events name their own function; several targets' events name their probe.
       const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
       probe.on('batch', (b: EventBatch) => {
         for (let i = 0; i < b.length; i++) {
           if (stackCounts) {
             stackCounts.add(probe.name, b.event(i));
-          } else if (stack.stack) {
+            continue;
+          }
+          if (printed >= limit) return;
+          if (stack.stack) {
             const ev = b.event(i);
-            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b)), ...stackLines(ev)].join('\n'));
+            out.write(argv.json ? withStacksJson(jsonLine(b, i), ev) : [textLine(b, i, label(i, b), column), ...stackLines(ev)].join('\n'));
           } else if (argv.count) {
             const key = `${probe.name} ${b.comm(i)}`;
             counts.set(key, (counts.get(key) ?? 0) + 1);
           } else {
-            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b)));
+            out.write(argv.json ? jsonLine(b, i) : textLine(b, i, label(i, b), column));
           }
+          if (++printed >= limit) run?.end({ reason: 'max-events' });
         }
       });
       probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
@@ -94,9 +117,12 @@ export async function trace(argv: TraceArgs): Promise<void> {
     throw e;
   }
 
-  runUntilDone({
+  if (argv.verbose) reportLoad(probes, opts.excludeSelf === true);
+  column = timeColumn(time, process.hrtime.bigint());
+  run = runUntilDone({
     duration: argv.duration,
     command: argv.c,
+    exitWithCommand: argv.exitWithCommand,
     // The child's last events may still sit in the ring: deliver them first.
     onCommandExit: () => probes.forEach((p) => p.flush()),
     finish: () => {
@@ -105,11 +131,11 @@ export async function trace(argv: TraceArgs): Promise<void> {
       for (const p of probes) p.close();
       out.flush();
       if (stackCounts) {
-        process.stdout.write(stackCounts.report());
+        output().write(stackCounts.report(argv.top));
       } else if (argv.count) {
         const rows = [...counts].sort((a, b) => b[1] - a[1]);
         const lines = rows.map(([key, n]) => `${String(n).padStart(10)}  ${key}`);
-        process.stdout.write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
+        output().write(`${'COUNT'.padStart(10)}  PROBE COMM\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
       }
       say(`${probes.reduce((n, p) => n + p.seen, 0)} events, ${probes.reduce((n, p) => n + p.lost, 0)} lost`);
     },
