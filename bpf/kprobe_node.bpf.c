@@ -58,6 +58,7 @@ struct pid {
 
 /* Set by the loader before load. */
 const volatile __u32 wakeup_bytes = 1 << 20; /* force a wake-up past this much unread data */
+const volatile __u32 self_tgid = 0;          /* the loading process, which KN_CFG_NOT_SELF drops */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -342,6 +343,8 @@ static __always_inline int task_wanted(const struct kn_config *cfg, struct kn_re
 		return 0;
 	if ((cfg->flags & KN_CFG_PID) && rec->pid != cfg->pid)
 		return 0;
+	if ((cfg->flags & KN_CFG_NOT_SELF) && rec->pid == self_tgid)
+		return 0;
 	if ((cfg->flags & KN_CFG_TID) && rec->tid != cfg->tid)
 		return 0;
 	if ((cfg->flags & KN_CFG_UID) && rec->uid != cfg->uid)
@@ -498,21 +501,67 @@ static __always_inline void count_lost(__u32 id)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* 0 for 0, else 1 + floor(log2(v)), at most KN_HIST_BUCKETS - 1. */
-static __always_inline __u32 log2_bucket(__u64 v)
+/* floor(log2(v)) for v > 0. */
+static __always_inline __u32 ilog2(__u64 v)
 {
 	__u32 b = 0;
 
-	if (!v)
-		return 0;
 	if (v >> 32) { v >>= 32; b += 32; }
 	if (v >> 16) { v >>= 16; b += 16; }
 	if (v >> 8) { v >>= 8; b += 8; }
 	if (v >> 4) { v >>= 4; b += 4; }
 	if (v >> 2) { v >>= 2; b += 2; }
 	if (v >> 1) b += 1;
-	b += 1;
+	return b;
+}
+
+/* 0 for 0, else 1 + floor(log2(v)), at most KN_HIST_BUCKETS - 1. */
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 b;
+
+	if (!v)
+		return 0;
+	b = ilog2(v) + 1;
 	return b < KN_HIST_BUCKETS ? b : KN_HIST_BUCKETS - 1;
+}
+
+/* A histogram counted in `counts` keeps its sum where a log2 one does. */
+static __always_inline void add_sum(const struct kn_config *cfg, __u32 id, __u64 value)
+{
+	__u64 *sum;
+
+	if (!cfg->buckets.mode)
+		return;
+	sum = bpf_map_lookup_elem(&hist_sums, &id);
+	if (sum)
+		__sync_fetch_and_add(sum, value);
+}
+
+/* The bucket of `v` in a histogram counted in `counts` (enum kn_bucket_mode). */
+static __always_inline __u32 bucket_of(const struct kn_buckets *h, __u64 v)
+{
+	__u32 bits = h->bits & 7, e;
+
+	if (h->mode == KN_BUCKETS_LINEAR) {
+		__u64 i;
+
+		if (h->is_signed ? (__s64)v < h->min : v < (__u64)h->min)
+			return 0;
+		i = (v - (__u64)h->min) / (h->step ? h->step : 1);
+		return i < h->count ? (__u32)i + 1 : h->count + 1;
+	}
+	if (h->is_signed && (__s64)v < 0)
+		return KN_BUCKET_NEGATIVE;
+	if (h->mode == KN_BUCKETS_LOG2)
+		return log2_bucket(v);
+	if (h->mode != KN_BUCKETS_LOG_LINEAR)
+		return 0;
+	/* Below 2^bits every value is its own bucket; above, 2^bits per power of two. */
+	if (v < (1ULL << bits))
+		return (__u32)v;
+	e = ilog2(v);
+	return ((e - bits + 1) << bits) + (__u32)((v >> (e - bits)) - (1ULL << bits));
 }
 
 /* Summaries computed in the kernel: nothing reaches the ring buffer. */
@@ -535,6 +584,9 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 	if (cfg->flags & KN_CFG_COUNT) {
 		struct kn_count_key key = { .probe_id = id };
 		__u64 one = 1, *n;
+
+		if (cfg->buckets.mode)
+			key.bucket = bucket_of(&cfg->buckets, value);
 
 		switch (cfg->count_by) {
 		case KN_BY_COMM:
@@ -568,15 +620,19 @@ static __always_inline void aggregate(const struct kn_config *cfg, struct scratc
 		}
 		n = bpf_map_lookup_elem(&counts, &key);
 		if (!n) {
-			if (!bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST))
+			if (!bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST)) {
+				add_sum(cfg, id, value);
 				return;
+			}
 			/* Another CPU inserted the key meanwhile, or the map is full. */
 			n = bpf_map_lookup_elem(&counts, &key);
 		}
-		if (n)
+		if (n) {
 			__sync_fetch_and_add(n, 1);
-		else
+			add_sum(cfg, id, value);
+		} else {
 			count_lost(id);
+		}
 	}
 }
 
@@ -731,7 +787,8 @@ static __always_inline void count_stack(void *ctx, const struct kn_config *cfg, 
 static __always_inline int run_probe(void *ctx, int has_regs)
 {
 	struct regs r = {};
-	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 cookie = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 id = cookie & ((1u << KN_COOKIE_GEN_SHIFT) - 1);
 	struct kn_config *cfg = bpf_map_lookup_elem(&configs, &id);
 	__u32 zero = 0, off = 0;
 	__u64 values[KN_MAX_ARGS] = {};
@@ -739,7 +796,7 @@ static __always_inline int run_probe(void *ctx, int has_regs)
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u32 size;
 
-	if (!cfg || !(cfg->flags & KN_CFG_ENABLED))
+	if (!cfg || !(cfg->flags & KN_CFG_ENABLED) || cfg->gen != (__u8)(cookie >> KN_COOKIE_GEN_SHIFT))
 		return 0;
 	s = bpf_map_lookup_elem(&scratches, &zero);
 	if (!s)
@@ -878,6 +935,17 @@ int kn_kprobe_multi(kn_pt_regs *ctx)
  */
 SEC("tracepoint")
 int kn_tracepoint(void *ctx)
+{
+	return run_probe(ctx, 0);
+}
+
+/*
+ * CPU sampling: a perf event per CPU (the CPU clock at a frequency) runs this
+ * at every sample, in the context of whatever task the CPU is running.
+ * Loaded on first use only (native/tracer.cc).
+ */
+SEC("perf_event")
+int kn_perf_event(void *ctx)
 {
 	return run_probe(ctx, 0);
 }

@@ -8,6 +8,10 @@
  * index probe id. The generic programs find their probe id in the BPF cookie
  * of the attachment, run the probe's fetch program and emit a struct
  * kn_record followed by one payload entry per visible argument.
+ *
+ * A cookie is (generation << KN_COOKIE_GEN_SHIFT) | probe id: a slot reused
+ * while an earlier probe's links are still being released (which the kernel
+ * may finish later) has a new generation, and those links' hits are ignored.
  */
 #ifndef KPROBE_NODE_H
 #define KPROBE_NODE_H
@@ -16,6 +20,7 @@
 #include <linux/types.h>
 #endif
 
+#define KN_COOKIE_GEN_SHIFT 16 /* probe ids are below 1 << 16 */
 #define KN_COMM_LEN 16
 #define KN_MAX_ARGS 8
 #define KN_MAX_STEPS 12
@@ -114,6 +119,7 @@ struct kn_filter {
 #define KN_CFG_UCALLER 0x20000 /* the same for the user stack */
 #define KN_CFG_STACKS 0x40000  /* count hits in `stack_counts` by (probe, task, stacks) instead of emitting */
 #define KN_CFG_STACKS_PID 0x80000 /* with KN_CFG_STACKS: by process id (else by comm alone) */
+#define KN_CFG_NOT_SELF 0x100000 /* drop events of the process that loaded the programs (`self_tgid`) */
 #define KN_CFG_ENABLED 0x80000000u /* the slot holds a live probe */
 
 /* What KN_CFG_COUNT counts by. */
@@ -127,6 +133,31 @@ enum kn_count_by {
 };
 
 #define KN_HIST_BUCKETS 64 /* bucket 0: value 0; bucket k: [2^(k-1), 2^k) */
+#define KN_MAX_BUCKET_BITS 5 /* log-linear: each power of two split into at most 2^5 buckets */
+#define KN_MAX_LINEAR_BUCKETS 1024 /* linear: at most this many buckets between min and max */
+#define KN_BUCKET_NEGATIVE 0xffffffffu /* a negative value of a signed log2 or log-linear histogram */
+
+/*
+ * Histograms counted in `counts`, one key per bucket (struct kn_count_key.bucket),
+ * so that they can be grouped (by comm, pid) like any count: KN_CFG_COUNT with
+ * buckets.mode set. The value is the first argument's, or the latency.
+ */
+enum kn_bucket_mode {
+	KN_BUCKETS_NONE = 0,       /* a plain count: bucket 0 */
+	KN_BUCKETS_LOG2 = 1,       /* 0 for 0, else 1 + floor(log2(v)) */
+	KN_BUCKETS_LINEAR = 2,     /* 0 below min; 1..count: [min + (i-1)*step, min + i*step); count + 1: the rest */
+	KN_BUCKETS_LOG_LINEAR = 3, /* v below 2^bits: v; above, each power of two split into 2^bits buckets */
+};
+
+struct kn_buckets {
+	__s64 min;      /* linear */
+	__u64 step;     /* linear */
+	__u32 count;    /* linear */
+	__u8 mode;      /* enum kn_bucket_mode */
+	__u8 bits;      /* log-linear */
+	__u8 is_signed; /* the value is signed: negative ones are below min, or KN_BUCKET_NEGATIVE */
+	__u8 pad;
+};
 #define KN_MAX_STACK 127   /* frames per stack (the kernel's default perf_event_max_stack) */
 #define KN_BUILD_ID_FRAME 32 /* sizeof(struct bpf_stack_build_id): a user frame as build id + file offset */
 
@@ -138,7 +169,7 @@ enum kn_count_by {
 /* A key of the `counts` hash map. */
 struct kn_count_key {
 	__u32 probe_id;
-	__u32 pad;
+	__u32 bucket; /* histograms counted here (kn_buckets); 0 for plain counts */
 	__u8 data[16]; /* comm, pid (u32), value (u64), string or cgroup id (u64), by count_by */
 };
 
@@ -174,7 +205,7 @@ struct kn_config {
 	__u8 nargs;
 	__u8 nfilters;
 	__u8 count_by; /* enum kn_count_by */
-	__u8 pad;
+	__u8 gen;      /* the slot's generation: attachments whose cookie names another are stale */
 	__u32 pair;    /* latency: the id entry and return probes share */
 	struct kn_filter filters[KN_MAX_FILTERS];
 	struct kn_arg args[KN_MAX_ARGS];
@@ -184,6 +215,7 @@ struct kn_config {
 	__u16 caller_reg;  /* byte offset in struct pt_regs of the register holding it */
 	__u8 caller_deref; /* 1: the register points at it (x86-64's sp); 0: holds it (arm64's x30) */
 	__u8 pad2;
+	struct kn_buckets buckets; /* with KN_CFG_COUNT: count the value's bucket */
 };
 
 /*

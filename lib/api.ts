@@ -117,29 +117,35 @@ export interface AggregateConfig {
 }
 
 /**
- * Sets map sizes and the drain interval for this process; ringBytes,
- * maxCounts and drainMs throw OptionError once a probe is attached.
+ * Checks map sizes and the drain interval as configure() takes them; `name`
+ * says what the caller calls each one (the command line: --max-counts,
+ * --ring-size), so that the message is in its words.
  */
-export function configure(config: AggregateConfig): void {
+export function checkConfig(config: AggregateConfig, name: (key: keyof AggregateConfig) => string = (key) => key): void {
   const n = config.maxCounts;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1 << 24)) {
-    throw new OptionError(`maxCounts must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
+    throw new OptionError(`${name('maxCounts')} must be an integer from 1 to ${1 << 24}, got ${String(n)}`);
   }
   const r = config.ringBytes;
   if (r !== undefined && (!Number.isInteger(r) || r < 4096 || r > 1 << 30 || (r & (r - 1)) !== 0)) {
-    throw new OptionError(`ringBytes must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
+    throw new OptionError(`${name('ringBytes')} must be a power of two from 4096 to ${1 << 30}, got ${String(r)}`);
   }
   const d = config.drainMs;
-  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`drainMs must be an integer from 1 to 1000, got ${String(d)}`);
+  if (d !== undefined && (!Number.isInteger(d) || d < 1 || d > 1000)) throw new OptionError(`${name('drainMs')} must be an integer from 1 to 1000, got ${String(d)}`);
   const st = config.maxStacks;
-  if (st !== undefined && (!Number.isInteger(st) || st < 1 || st > 1 << 20)) throw new OptionError(`maxStacks must be an integer from 1 to ${1 << 20}, got ${String(st)}`);
+  if (st !== undefined && (!Number.isInteger(st) || st < 1 || st > 1 << 20)) throw new OptionError(`${name('maxStacks')} must be an integer from 1 to ${1 << 20}, got ${String(st)}`);
   const dirs = config.debugDirectories;
   if (dirs !== undefined && (!Array.isArray(dirs) || dirs.some((x) => typeof x !== 'string' || x === ''))) {
-    throw new OptionError('debugDirectories must be an array of directory paths');
+    throw new OptionError(`${name('debugDirectories')} must be an array of directory paths`);
   }
-  if (st !== undefined) setMaxStacks(st);
-  if (dirs !== undefined) setDebugDirectories(dirs);
-  if (n !== undefined) Session.configure({ maxCounts: n });
-  if (r !== undefined) Session.configure({ ringBytes: r });
-  if (d !== undefined) Session.configure({ drainMs: d });
+}
+
+/** Sets map sizes, the drain interval and where stacks are symbolized from, for this process; throws OptionError once a probe is attached. */
+export function configure(config: AggregateConfig): void {
+  checkConfig(config);
+  if (config.maxStacks !== undefined) setMaxStacks(config.maxStacks);
+  if (config.debugDirectories !== undefined) setDebugDirectories(config.debugDirectories);
+  if (config.maxCounts !== undefined) Session.configure({ maxCounts: config.maxCounts });
+  if (config.ringBytes !== undefined) Session.configure({ ringBytes: config.ringBytes });
+  if (config.drainMs !== undefined) Session.configure({ drainMs: config.drainMs });
 }

@@ -11,19 +11,22 @@ export { attachKprobe, attachKretprobe, attachSyscall, attachTracepoint, attachU
 export type { AggregateConfig, TypedProbe } from './api';
 export type { ArgExpression, ArgLabel, ArgType, ArgsOf, KernelFunctionTypes, KernelFunctions, RetOf } from './attach/typed-args';
 export { parseTarget } from './attach';
-export type { KprobeOptions, ProbeOptions, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
+export type { KprobeOptions, ProbeOptions, ProfileTarget, SyscallOptions, Target, UprobeOptions, UprobeTarget } from './attach';
 export { Probe } from './core/probe';
 export type { ArgInfo, ProbeEvents, ProbeKind } from './core/probe';
 export type { ProbeChannels } from './core/channels';
 export { EventBatch, TraceEvent } from './core/event';
 export type { ArgPlan, FileFrame, Payload } from './core/decode';
-export { Counter, Histogram, StackCounter, countBy, countStacks, histogram, latency } from './summary';
+export { Counter, Histogram, StackCounter, countBy, countStacks, errorBound, histogram, latency } from './summary';
 export type {
   Bucket,
+  BucketScale,
   CountEntry,
   CountKey,
   CountOptions,
   CountSnapshot,
+  HistogramGroup,
+  HistogramOptions,
   HistogramSnapshot,
   StackCount,
   StackCountOptions,

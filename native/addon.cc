@@ -51,13 +51,22 @@ Napi::Object Layout(Napi::Env env) {
                  {"nargs", offsetof(kn_config, nargs)},
                  {"nfilters", offsetof(kn_config, nfilters)},
                  {"count_by", offsetof(kn_config, count_by)},
+                 {"gen", offsetof(kn_config, gen)},
                  {"pair", offsetof(kn_config, pair)},
                  {"filters", offsetof(kn_config, filters)},
                  {"args", offsetof(kn_config, args)},
                  {"pidns", offsetof(kn_config, pidns)},
                  {"pidns_dev", offsetof(kn_config, pidns_dev)},
                  {"caller_reg", offsetof(kn_config, caller_reg)},
-                 {"caller_deref", offsetof(kn_config, caller_deref)}});
+                 {"caller_deref", offsetof(kn_config, caller_deref)},
+                 {"buckets", offsetof(kn_config, buckets)}});
+  put("buckets", {{"size", sizeof(kn_buckets)},
+                  {"min", offsetof(kn_buckets, min)},
+                  {"step", offsetof(kn_buckets, step)},
+                  {"count", offsetof(kn_buckets, count)},
+                  {"mode", offsetof(kn_buckets, mode)},
+                  {"bits", offsetof(kn_buckets, bits)},
+                  {"is_signed", offsetof(kn_buckets, is_signed)}});
   put("record", {{"size", sizeof(kn_record)},
                  {"size_", offsetof(kn_record, size)},
                  {"probe_id", offsetof(kn_record, probe_id)},
@@ -73,6 +82,7 @@ Napi::Object Layout(Napi::Env env) {
                  {"cgroup_id", offsetof(kn_record, cgroup_id)}});
   put("count_key", {{"size", sizeof(kn_count_key)},
                     {"probe_id", offsetof(kn_count_key, probe_id)},
+                    {"bucket", offsetof(kn_count_key, bucket)},
                     {"data", offsetof(kn_count_key, data)}});
   put("stack_key", {{"size", sizeof(kn_stack_key)},
                     {"probe_id", offsetof(kn_stack_key, probe_id)},
@@ -87,6 +97,7 @@ Napi::Object Layout(Napi::Env env) {
                       {"count", offsetof(kn_stack_count, count)},
                       {"pid", offsetof(kn_stack_count, pid)}});
   Napi::Object c = Napi::Object::New(env);
+  c.Set("COOKIE_GEN_SHIFT", KN_COOKIE_GEN_SHIFT);
   c.Set("COMM_LEN", KN_COMM_LEN);
   c.Set("MAX_ARGS", KN_MAX_ARGS);
   c.Set("MAX_STEPS", KN_MAX_STEPS);
@@ -96,6 +107,8 @@ Napi::Object Layout(Napi::Env env) {
   c.Set("HIST_BUCKETS", KN_HIST_BUCKETS);
   c.Set("MAX_STACK", KN_MAX_STACK);
   c.Set("BUILD_ID_FRAME", KN_BUILD_ID_FRAME);
+  c.Set("MAX_BUCKET_BITS", KN_MAX_BUCKET_BITS);
+  c.Set("MAX_LINEAR_BUCKETS", KN_MAX_LINEAR_BUCKETS);
   o.Set("constants", c);
   return o;
 }

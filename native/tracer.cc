@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/perf_event.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -51,6 +52,18 @@ void* RodataVariable(bpf_object* obj, const char* name, size_t size) {
 
 uint32_t ToU32(const Napi::Value& v) { return v.As<Napi::Number>().Uint32Value(); }
 
+// Sets the .rodata globals every copy of the object shares: the wake-up
+// threshold, and this process's tgid (which KN_CFG_NOT_SELF drops). False
+// when the object lacks one of them.
+bool SetRodata(bpf_object* obj, uint32_t wakeup_bytes) {
+  auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj, "wakeup_bytes", sizeof(uint32_t)));
+  auto* self = static_cast<uint32_t*>(RodataVariable(obj, "self_tgid", sizeof(uint32_t)));
+  if (wakeup == nullptr || self == nullptr) return false;
+  *wakeup = wakeup_bytes;
+  *self = static_cast<uint32_t>(getpid());
+  return true;
+}
+
 }  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
@@ -60,6 +73,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                          InstanceMethod<&Tracer::AttachKprobeMulti>("attachKprobeMulti"),
                          InstanceMethod<&Tracer::AttachTracepoint>("attachTracepoint"),
                          InstanceMethod<&Tracer::AttachUprobe>("attachUprobe"),
+                         InstanceMethod<&Tracer::AttachPerfEvent>("attachPerfEvent"),
                          InstanceMethod<&Tracer::Detach>("detach"),
                          InstanceMethod<&Tracer::HandOff>("handOff"),
                          InstanceMethod<&Tracer::SetConfig>("setConfig"),
@@ -136,12 +150,10 @@ void Tracer::Load(const LoadRequest& req) {
   bpf_map* counts = bpf_object__find_map_by_name(obj_, "counts");
   bpf_map* reader = bpf_object__find_map_by_name(obj_, "reader");
   bpf_map* cgroups = bpf_object__find_map_by_name(obj_, "cgroups");
-  auto* wakeup = static_cast<uint32_t*>(RodataVariable(obj_, "wakeup_bytes", sizeof(uint32_t)));
   if (!bpf_object__find_program_by_name(obj_, "kn_kprobe") || !bpf_object__find_program_by_name(obj_, "kn_tracepoint") ||
-      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !cgroups || !wakeup) {
+      !ring || !configs || !lost || !hists || !sums || !counts || !reader || !cgroups || !SetRodata(obj_, req.wakeup_bytes)) {
     return fail("BPF object " + req.path + " lacks the expected programs or maps", -EINVAL, "");
   }
-  *wakeup = req.wakeup_bytes;
   path_ = req.path;
   wakeup_bytes_ = req.wakeup_bytes;
   // Only the programs asked for are verified now (kn_kprobe_multi never is:
@@ -281,8 +293,7 @@ bpf_object* Tracer::CopyObject(Napi::Env env, const char* name) {
   bpf_object__for_each_program(prog, copy) {
     bpf_program__set_autoload(prog, strcmp(bpf_program__name(prog), name) == 0);
   }
-  auto* wakeup = static_cast<uint32_t*>(RodataVariable(copy, "wakeup_bytes", sizeof(uint32_t)));
-  if (wakeup != nullptr) *wakeup = wakeup_bytes_;
+  SetRodata(copy, wakeup_bytes_);
   if (!err) err = bpf_object__load(copy);
   if (err) {
     bpf_object__close(copy);
@@ -364,6 +375,37 @@ Napi::Value Tracer::AttachUprobe(const Napi::CallbackInfo& info) {
   LogCapture log;
   bpf_link* link = bpf_program__attach_uprobe_opts(Program(env, "kn_kprobe"), pid, path.c_str(), offset, &opts);
   return AddLink(env, link, opts.retprobe ? "attach uretprobe" : "attach uprobe", log.text());
+}
+
+// attachPerfEvent(cpu, rate, frequency, cookie) -> link id: a CPU-clock perf
+// event on one CPU (every task that runs there), sampling `rate` times a
+// second (frequency true) or every `rate` ns of CPU time, running
+// kn_perf_event at each sample.
+Napi::Value Tracer::AttachPerfEvent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env);
+  CheckPrograms(env, obj_);
+  int cpu = info[0].As<Napi::Number>().Int32Value();
+  perf_event_attr attr = {};
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.freq = info[2].As<Napi::Boolean>() ? 1 : 0;
+  attr.sample_period = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());  // sample_freq shares it
+  attr.disabled = 1;  // libbpf enables it once the program is attached
+  LIBBPF_OPTS(bpf_perf_event_opts, opts);
+  opts.bpf_cookie = ToU32(info[3]);
+  bpf_program* prog = Program(env, "kn_perf_event");
+  int fd = static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+  if (fd < 0) throw SyscallError(env, "open a CPU-clock perf event on CPU " + std::to_string(cpu), -errno, "");
+  LogCapture log;
+  bpf_link* link = bpf_program__attach_perf_event_opts(prog, fd, &opts);
+  if (link == nullptr) {
+    int e = errno;
+    close(fd);  // the link owns it only once attached
+    errno = e;
+  }
+  return AddLink(env, link, "attach to a perf event", log.text());
 }
 
 void Tracer::Detach(const Napi::CallbackInfo& info) {
@@ -456,13 +498,24 @@ void Tracer::ResetHist(const Napi::CallbackInfo& info) {
   __atomic_store_n(&sums_[id], 0, __ATOMIC_RELAXED);
 }
 
-// counts(probeId) -> { keys: Buffer (16 bytes per entry), values: Float64Array }
-// The map is read in batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6, below the ring
-// buffer's 5.8): a few syscalls for the whole map instead of two per key.
+// The probe ids of a JS array, as a set.
+static std::vector<bool> IdSet(const Napi::Array& ids, uint32_t max) {
+  std::vector<bool> set(max, false);
+  for (uint32_t i = 0; i < ids.Length(); i++) {
+    uint32_t id = ToU32(ids.Get(i));
+    if (id < max) set[id] = true;
+  }
+  return set;
+}
+
+// counts([probeId...]) -> { keys: Buffer of struct kn_count_key, values: Float64Array }:
+// the entries of those probes (the parts of one probe). The map is read in
+// batches (BPF_MAP_LOOKUP_BATCH, Linux 5.6, below the ring buffer's 5.8): a
+// few syscalls for the whole map instead of two per key.
 Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env);
-  uint32_t id = ToU32(info[0]);
+  std::vector<bool> ids = IdSet(info[0].As<Napi::Array>(), max_probes_);
   std::vector<uint8_t> keys;
   std::vector<double> values;
   uint32_t room = 1024;
@@ -482,8 +535,10 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
     }
     if (err && errno != ENOENT) throw SyscallError(env, "read the count map", -errno, "");
     for (uint32_t i = 0; i < n; i++) {
-      if (batch_keys[i].probe_id != id) continue;
-      keys.insert(keys.end(), batch_keys[i].data, batch_keys[i].data + sizeof(batch_keys[i].data));
+      const kn_count_key& k = batch_keys[i];
+      if (k.probe_id >= max_probes_ || !ids[k.probe_id]) continue;
+      auto* bytes = reinterpret_cast<const uint8_t*>(&k);
+      keys.insert(keys.end(), bytes, bytes + sizeof(k));
       values.push_back(static_cast<double>(batch_values[i]));
     }
     if (err) break;  // ENOENT: that was the last batch
@@ -497,16 +552,16 @@ Napi::Value Tracer::Counts(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// clearCounts(probeId): forgets the probe's counts.
+// clearCounts([probeId...]): forgets those probes' counts.
 void Tracer::ClearCounts(const Napi::CallbackInfo& info) {
   Ready(info.Env());
   if (closed_) return;
-  uint32_t id = ToU32(info[0]);
+  std::vector<bool> ids = IdSet(info[0].As<Napi::Array>(), max_probes_);
   std::vector<kn_count_key> mine;
   kn_count_key key = {}, next = {};
   void* prev = nullptr;
   while (bpf_map_get_next_key(counts_fd_, prev, &next) == 0) {
-    if (next.probe_id == id) mine.push_back(next);
+    if (next.probe_id < max_probes_ && ids[next.probe_id]) mine.push_back(next);
     key = next;
     prev = &key;
   }
@@ -563,6 +618,7 @@ Napi::Value Tracer::Info(const Napi::CallbackInfo& info) {
   all[uint32_t(0)] = tracepoint;
   for (size_t i = 0; i < copies_.size(); i++) all[i + 1] = prog_id(bpf_object__find_program_by_name(copies_[i], "kn_tracepoint"));
   o.Set("tracepointPrograms", all);
+  o.Set("perfEventProgram", prog_id(Loaded("kn_perf_event")));
   o.Set("links", static_cast<double>(links_.size()));
   return o;
 }

@@ -34,6 +34,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value AttachKprobeMulti(const Napi::CallbackInfo& info);
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
+  Napi::Value AttachPerfEvent(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
   Napi::Value HandOff(const Napi::CallbackInfo& info);
   void SetConfig(const Napi::CallbackInfo& info);

@@ -3,7 +3,7 @@
  * argument plans (fetch programs and how to show each value) and the probe's
  * config (task filters, value filters, stacks, summary flags).
  */
-import { CFG_KSTACK, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, PidNamespace, isVariable } from '../sys/abi';
+import { BucketSpec, CFG_KSTACK, CFG_NOT_SELF, CFG_USTACK, CountBy, FetchArg, MAX_ARGS, PidNamespace, isVariable } from '../sys/abi';
 import { ExpressionError, OptionError } from '../errors';
 import { CompiledArg, ProbeContext, compileArgs, defaultArgs, parseFilter } from '../fetch';
 import type { ArgPlan } from '../core/decode';
@@ -25,6 +25,7 @@ export interface Compiled {
     flags?: number;
     countBy?: CountBy;
     pair?: number;
+    buckets?: BucketSpec;
     filters: ReturnType<typeof parseFilter>['filters'];
     /** Where the return address is at a function's entry (lib/attach/entry.ts). */
     callerReg?: number;
@@ -40,7 +41,20 @@ export interface Compiled {
 export interface SummaryConfig {
   flags: number;
   countBy?: CountBy;
-  pair?: number;
+  /**
+   * The latency pair id; for a probe with parts (a pattern), one per part,
+   * given by the part's key (its function or syscall), which the entry and
+   * the return probe share.
+   */
+  pair?: number | ((key: string) => number);
+  /** With CFG_COUNT: count the bucket of the value (a histogram in the count map). */
+  buckets?: BucketSpec;
+}
+
+/** The summary of one part (`key`: its function, tracepoint or syscall): the pair resolved. */
+export function partSummary(summary: SummaryConfig | undefined, key: string): SummaryConfig | undefined {
+  if (!summary || typeof summary.pair !== 'function') return summary;
+  return { ...summary, pair: summary.pair(key) };
 }
 
 /**
@@ -69,6 +83,7 @@ export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg)
     if (task[key] !== undefined && task[key] !== v) throw new OptionError(`${key} is given twice, as ${String(v)} and in the filter as ${String(task[key])}`);
     (task as Record<string, unknown>)[key] = v;
   }
+  if (o.excludeSelf) task.flags = (task.flags ?? 0) | CFG_NOT_SELF;
   // In a container, pids (in filters and in events) are the container's.
   const pidns = pidNamespace();
   if (pidns !== undefined) task.pidns = pidns;
@@ -80,7 +95,9 @@ export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg)
     if (summary.countBy !== undefined) task.countBy = summary.countBy;
     // Counting by a string or byte argument keys on its bytes, not on where they are.
     if (summary.countBy === CountBy.Value && visible.length && isVariable(visible[0].fetch.store)) task.countBy = CountBy.String;
-    if (summary.pair !== undefined) task.pair = summary.pair;
+    if (typeof summary.pair === 'number') task.pair = summary.pair;
+    // A histogram's value is signed or not as its type is; latency (no argument) is not.
+    if (summary.buckets) task.buckets = { ...summary.buckets, signed: visible.length > 0 && visible[0].decode.signed };
   }
   const plans = [...visible, ...hidden].map((a) => {
     const plan = toPlan(a, !custom && !!ctx.retval && a.expression === 'retval');
@@ -89,7 +106,11 @@ export function compile(ctx: ProbeContext, o: ProbeOptions, remap: (f: FetchArg)
   return { plans, config: task };
 }
 
-/** Whether options ask for more than a tracepoint's fields as they are (and so need kernel BTF). */
-export function needsTypes(o: ProbeOptions, summary?: unknown): boolean {
-  return !!(o.args?.length || (o.filter && o.filter.trim()) || summary);
+/**
+ * Whether options ask for more than a tracepoint's fields as they are (and so
+ * need kernel BTF). A summary fetches only what `args` names: counting by
+ * comm, pid or probe, or timing, fetches nothing.
+ */
+export function needsTypes(o: ProbeOptions): boolean {
+  return !!(o.args?.length || (o.filter && o.filter.trim()));
 }

@@ -8,6 +8,7 @@ import type { Session } from '../core/session';
 import type { SummaryConfig } from './compile';
 import { attachKprobeTarget } from './kprobe';
 import type { KprobeOptions, ProbeOptions, SyscallOptions } from './options';
+import { attachProfileTarget } from './profile';
 import { attachSyscallTarget } from './syscall';
 import { rememberMaps } from '../sys/procfs';
 import type { Target } from './target';
@@ -30,6 +31,7 @@ const ATTACHERS: { [K in Target['kind']]: Attacher<Target & { kind: K }> } = {
   syscall: (t, o, s, sum) => attachSyscallTarget(t.name, { ...o, ret: t.ret } as SyscallOptions, s, sum),
   uprobe: (t, o, s, sum) => attachUprobeTarget(t, o, s, sum),
   uretprobe: (t, o, s, sum) => attachUprobeTarget(t, o, s, sum),
+  profile: (t, o, s, sum) => attachProfileTarget(t, o, s, sum),
 };
 
 /** Attaches `target` with `opts`; `pin` is not handled here (lib/api.ts, lib/pin.ts). */
@@ -45,4 +47,4 @@ export type { Compiled, SummaryConfig } from './compile';
 export { checkOptions, checkSignal } from './options';
 export type { KprobeOptions, ProbeOptions, SyscallOptions, UprobeOptions } from './options';
 export { formatTarget, isUprobe, onReturn, parseTarget, withReturn } from './target';
-export type { Target, TargetKind, UprobeTarget } from './target';
+export type { ProfileTarget, Target, TargetKind, UprobeTarget } from './target';

@@ -6,7 +6,7 @@
 import { Btf } from '../btf';
 import type { Probe } from '../core/probe';
 import { ProbePart, Session } from '../core/session';
-import { KprobeNodeError, NotFoundError, OptionError, UnsupportedError } from '../errors';
+import { NotFoundError, UnsupportedError } from '../errors';
 import { isUnsupportedErrno, toTypedError } from '../sys/errno';
 import { checkPrivileges, kernelFeatures, requireKprobes } from '../sys/features';
 import { isGlob } from '../sys/glob';
@@ -14,7 +14,8 @@ import { clonesOf, kallsymsReadable, kernelSymbolSuggestions, moduleHolding, pro
 import { editDistance } from '../sys/names';
 import type { NativeTracer } from '../sys/native';
 import { listTracepointsOrNone } from '../sys/tracefs';
-import { SummaryConfig, compile } from './compile';
+import { SummaryConfig, compile, partSummary } from './compile';
+import { attachEach, compileParts, skippedWarning } from './parts';
 import { functionContext } from './contexts';
 import { recoverCallerAtEntry } from './entry';
 import { GLOB_SYMBOL, KprobeOptions, SYMBOL, checkName, checkOptions } from './options';
@@ -133,27 +134,14 @@ export function attachFunctions(
     try {
       const link = t.attachKprobeMulti([...fns], [...ids], ret);
       progress?.(total, total);
-      return { links: [link], skipped: [], strategy: `one kprobe_multi link for all ${total} functions, each with its own cookie` };
+      return { links: [link], skipped: [], strategy: `strategy: one kprobe_multi link for all ${total} functions, each with its own cookie` };
     } catch (e) {
       const why = toTypedError(e, 'attach kprobe_multi').message;
       if (isUnsupportedErrno(e)) multiUnsupported = why;
       notes.push(`kprobe_multi: ${why}; attaching one ${kind} per function instead`);
     }
   } else if (total > 1) notes.push(`kprobe_multi is not available here (${multiUnsupported}): one ${kind} per function`);
-  const links: number[] = [];
-  const skipped: FunctionsAttached['skipped'] = [];
-  let error: unknown;
-  for (let i = 0; i < total; i++) {
-    try {
-      links.push(t.attachKprobe(fns[i], ret, ids[i], 0));
-    } catch (e) {
-      if (total === 1) throw e;
-      error ??= e;
-      skipped.push({ name: fns[i], reason: toTypedError(e, `attach ${kind}:${fns[i]}`).message });
-    }
-    if (progress && (i % 16 === 15 || i === total - 1)) progress(i + 1, total);
-  }
-  if (!links.length) throw toTypedError(error, `attach ${kind}s: none of the ${total} functions could be attached`);
+  const { links, skipped } = attachEach(fns, ids, (fn, id) => t.attachKprobe(fn, ret, id, 0), { kind, things: 'functions' }, progress);
   const strategy = total > 1 ? `${links.length} ${kind}s, one per function` : `a ${kind} on ${fns[0]}, through the perf kprobe PMU`;
   return { links, skipped, strategy: [...notes, `strategy: ${strategy}`].join('\n') };
 }
@@ -169,7 +157,6 @@ export function attachKprobeTarget(fn: string, ret: boolean, opts: KprobeOptions
   const glob = typeof fn === 'string' && isGlob(fn);
   checkName(`${kind} function`, fn, glob ? GLOB_SYMBOL : SYMBOL, 'vfs_read or vfs_*');
   const o = checkOptions(opts);
-  if (glob && summary) throw new OptionError(`${fn}: counts, histograms and latency take one function, not a pattern`);
   checkPrivileges();
   const explain: string[] = [];
   const warnings: string[] = [];
@@ -177,28 +164,16 @@ export function attachKprobeTarget(fn: string, ret: boolean, opts: KprobeOptions
   requireKprobesFor(fn, `${kind} ${fn}`);
   const name = `${kind}:${fn}`;
 
-  const parts: ProbePart[] = [];
-  const compiled: string[] = [];
-  const skipped: FunctionsAttached['skipped'] = [];
   let noBtf = 0;
-  let firstError: unknown;
-  for (const f of fns) {
-    try {
-      const w: string[] = [];
-      const c = compile(functionContext(f, ret, w), o, undefined, summary);
-      const entryNote = ret ? undefined : recoverCallerAtEntry(c.config, 'kernel', glob ? 'each function' : f);
-      if (entryNote && !explain.includes(entryNote)) explain.push(entryNote);
-      if (w.length) noBtf++;
-      if (fns.length === 1) warnings.push(...w);
-      parts.push({ name: `${kind}:${f}`, plans: c.plans, config: c.config });
-      compiled.push(f);
-    } catch (e) {
-      if (!(e instanceof KprobeNodeError) || fns.length === 1) throw e;
-      firstError ??= e;
-      skipped.push({ name: f, reason: e.message.split('\n')[0] });
-    }
-  }
-  if (!parts.length) throw firstError;
+  const { parts, compiled, skipped } = compileParts(fns, (f): ProbePart => {
+    const w: string[] = [];
+    const c = compile(functionContext(f, ret, w), o, undefined, partSummary(summary, f));
+    const entryNote = ret ? undefined : recoverCallerAtEntry(c.config, 'kernel', glob ? 'each function' : f);
+    if (entryNote && !explain.includes(entryNote)) explain.push(entryNote);
+    if (w.length) noBtf++;
+    if (fns.length === 1) warnings.push(...w);
+    return { name: `${kind}:${f}`, key: f, plans: c.plans, config: c.config };
+  });
   if (noBtf && fns.length > 1) warnings.push(`${noBtf} of ${fns.length} functions have no BTF type information: their arguments are raw registers (arg0..arg5)`);
 
   let attached: FunctionsAttached | undefined;
@@ -214,7 +189,7 @@ export function attachKprobeTarget(fn: string, ret: boolean, opts: KprobeOptions
   });
   const done = attached as FunctionsAttached;
   skipped.push(...done.skipped);
-  if (skipped.length) warnings.push(`${skipped.length} of ${fns.length} functions could not be attached and were skipped (probe.skipped says why)`);
+  warnings.push(...skippedWarning(skipped, fns.length, 'functions'));
   explain.push(...done.strategy.split('\n'));
   explain.push(
     `calls from places the compiler inlined ${glob ? 'a function' : fn} into do not reach a ${kind}, and kallsyms cannot tell which those are ` +

@@ -37,6 +37,12 @@ export interface ProbeOptions {
   /** Record the stack with each event: `event.kernelStack`, `event.userStack`. */
   stack?: 'kernel' | 'user' | 'both';
   /**
+   * Drop the events of this process (the one that loaded the BPF programs),
+   * in the kernel: a tracer that should not see its own work. The command line sets it
+   * unless --include-self is given.
+   */
+  excludeSelf?: boolean;
+  /**
    * Pin the probe under this name (/sys/fs/bpf/kprobe-node/<name>): it keeps
    * tracing after this process exits, until `unpin(name)` (see pinProbe).
    */
@@ -88,12 +94,18 @@ export function checkOptions<O extends ProbeOptions>(opts: O | undefined): O {
   if (o.stack !== undefined && !['kernel', 'user', 'both'].includes(o.stack)) {
     throw new OptionError(`stack must be 'kernel', 'user' or 'both', got ${JSON.stringify(o.stack)}`);
   }
-  if (o.stringSize !== undefined && (!Number.isInteger(o.stringSize) || o.stringSize < 1 || o.stringSize > MAX_STR)) {
-    throw new OptionError(`stringSize must be an integer from 1 to ${MAX_STR}, got ${String(o.stringSize)}`);
-  }
+  checkStringSize(o.stringSize);
+  if (o.excludeSelf !== undefined && typeof o.excludeSelf !== 'boolean') throw new OptionError('excludeSelf must be true or false');
   const onProgress = (o as KprobeOptions).onProgress;
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new OptionError('onProgress must be a function');
   return o;
+}
+
+/** Checks a longest string length; `name` is what the caller calls it (the CLI: --string-size). */
+export function checkStringSize(v: number | undefined, name = 'stringSize'): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > MAX_STR)) {
+    throw new OptionError(`${name} must be an integer from 1 to ${MAX_STR}, got ${String(v)}`);
+  }
 }
 
 /** An AbortSignal, or nothing; duck-typed, so that a signal from another realm (a vm context) passes. */
@@ -118,4 +130,6 @@ export const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 /** A function name pattern: the symbol characters and the wildcards `*`, `?`, `[...]`. */
 export const GLOB_SYMBOL = /^[A-Za-z0-9_.*?[\]!-]+$/;
 export const TRACEPOINT = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
+/** A tracepoint pattern: `category:name` with wildcards in either part. */
+export const TRACEPOINT_GLOB = /^[A-Za-z0-9_*?[\]!-]+:[A-Za-z0-9_*?[\]!-]+$/;
 export const SYSCALL = /^[a-z_][a-z0-9_]*$/;

@@ -1,7 +1,8 @@
 /**
  * What to attach, named the way the CLI, the summaries and pinning take it:
  * `vfs_read`, `kprobe:fn`, `kretprobe:fn`, `tracepoint:cat:name`,
- * `syscall:name`, `uprobe:binary:symbol`, `uretprobe:libc:malloc`.
+ * `syscall:name`, `uprobe:binary:symbol`, `uretprobe:libc:malloc`,
+ * `profile:hz:99`.
  */
 import { OptionError } from '../errors';
 
@@ -10,7 +11,20 @@ export type Target =
   | { kind: 'kprobe' | 'kretprobe'; name: string }
   | { kind: 'tracepoint'; name: string }
   | { kind: 'syscall'; name: string; ret: boolean }
-  | UprobeTarget;
+  | UprobeTarget
+  | ProfileTarget;
+
+/**
+ * CPU sampling on every CPU: `rate` times a second (`hz`), or every `rate`
+ * seconds, milliseconds or microseconds of CPU time (`s`, `ms`, `us`).
+ */
+export interface ProfileTarget {
+  kind: 'profile';
+  unit: 'hz' | 's' | 'ms' | 'us';
+  rate: number;
+}
+
+const PROFILE_UNITS: readonly string[] = ['hz', 's', 'ms', 'us'];
 
 /** A user-space function. */
 export interface UprobeTarget {
@@ -26,7 +40,8 @@ export type TargetKind = Target['kind'];
 /**
  * Reads a target: `fn`, `kprobe:fn` (`k:`), `kretprobe:fn` (`kr:`),
  * `tracepoint:cat:name` (`t:`, or `cat:name` alone), `syscall:name` (`s:`),
- * `uprobe:binary:location` (`u:`), `uretprobe:binary:location` (`ur:`).
+ * `uprobe:binary:location` (`u:`), `uretprobe:binary:location` (`ur:`),
+ * `profile:hz:99` (`p:`; also `profile:ms:10`).
  * `ret` turns a function, syscall or uprobe into its return.
  */
 export function parseTarget(text: string, ret = false): Target {
@@ -58,10 +73,18 @@ export function parseTarget(text: string, ret = false): Target {
       const kind = prefix === 'uretprobe' || prefix === 'ur' || ret ? 'uretprobe' : 'uprobe';
       return { kind, binary: rest.slice(0, at), location: rest.slice(at + 1) };
     }
+    case 'profile':
+    case 'p': {
+      const m = /^([a-z]+):(\d+)$/.exec(rest);
+      if (!m || !PROFILE_UNITS.includes(m[1]) || Number(m[2]) < 1) {
+        throw new OptionError(`a profile target is profile:hz:<samples a second> (or profile:s|ms|us:<period>), e.g. profile:hz:99, got "${text}"`);
+      }
+      return { kind: 'profile', unit: m[1] as ProfileTarget['unit'], rate: Number(m[2]) };
+    }
     default:
       // `sched:sched_switch` alone reads as a tracepoint.
       if (/^[A-Za-z_]\w*:[A-Za-z_]\w*$/.test(text)) return { kind: 'tracepoint', name: text };
-      throw new OptionError(`unknown probe type "${prefix}" in "${text}" (use kprobe:, kretprobe:, tracepoint:, syscall:, uprobe:, uretprobe:)`);
+      throw new OptionError(`unknown probe type "${prefix}" in "${text}" (use kprobe:, kretprobe:, tracepoint:, syscall:, uprobe:, uretprobe:, profile:)`);
   }
 }
 
@@ -73,6 +96,8 @@ export function formatTarget(t: Target): string {
       return `${t.kind}:${t.binary}:${t.location}`;
     case 'syscall':
       return `syscall:${t.name}`;
+    case 'profile':
+      return `profile:${t.unit}:${t.rate}`;
     default:
       return `${t.kind}:${t.name}`;
   }
@@ -95,6 +120,7 @@ export function withReturn(t: Target, ret: boolean): Target {
     case 'syscall':
       return { ...t, ret };
     case 'tracepoint':
+    case 'profile':
       return t;
   }
 }

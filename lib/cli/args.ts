@@ -4,6 +4,7 @@
  * when they run, so start-up pays only for what tracing needs.
  */
 import yargs from 'yargs';
+import { checkStringSize } from '../attach/options';
 import { OptionError } from '../errors';
 import type { TraceArgs } from './options';
 import { fail } from './report';
@@ -18,9 +19,9 @@ function lazy<M>(load: () => Promise<M>, run: (m: M) => void | Promise<void>): v
 export function main(args: string[]): void {
   const parser = yargs(args)
     .scriptName('kprobe-node')
-    .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live.\n' +
+    .usage('$0 [target..] [options]\n\nTrace kernel functions, syscalls and tracepoints live, or sample CPUs.\n' +
       'A target is a kernel function (fuse_open_common), kprobe:fn, kretprobe:fn, syscall:name, tracepoint:cat:name,\n' +
-      'uprobe:/path/to/bin:symbol, uretprobe:libc:malloc.')
+      "uprobe:/path/to/bin:symbol, uretprobe:libc:malloc, profile:hz:99; names may be patterns ('vfs_*', 'tracepoint:syscalls:sys_enter_*').")
     .command('$0 [targets..]', 'trace (the default command)', (y) =>
       y.positional('targets', { type: 'string', array: true, default: [] as string[], describe: 'what to trace' }),
       (argv) => trace(argv as unknown as TraceArgs).catch(fail))
@@ -49,22 +50,34 @@ export function main(args: string[]): void {
     .option('ret', { type: 'boolean', default: false, describe: 'trace returns (kretprobe, syscall exit)' })
     .option('syscall', { type: 'string', array: true, default: [] as string[], describe: 'trace a syscall by name' })
     .option('tracepoint', { type: 'string', array: true, default: [] as string[], describe: 'trace a tracepoint, cat:name' })
-    .option('pid', { type: 'number', describe: 'only this process id (in a container: as the container numbers it)' })
+    .option('pid', { alias: 'p', type: 'number', describe: 'only this process id (uprobes attach in it; in a container: as the container numbers it)' })
     .option('tid', { type: 'number', describe: 'only this thread id' })
     .option('uid', { type: 'number', describe: 'only this user id' })
     .option('comm', { type: 'string', describe: 'only tasks with this command name' })
     .option('cgroup', { type: 'string', describe: "only tasks in this cgroup (v2) or below it: a path (/system.slice/nginx.service), 'self' or an id" })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line' })
+    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line (-f json)' })
+    .option('format', { alias: 'f', type: 'string', describe: 'output format: text (default) or json' })
+    .option('output', { alias: 'o', type: 'string', describe: 'write events and summaries to this file instead of stdout' })
+    .option('l', { type: 'boolean', default: false, describe: "list what can be traced, as the list command does: -l 'tracepoint:sched:*' (with -v, their arguments)" })
     .option('explain', { type: 'boolean', default: false, describe: 'say how each probe was attached and why (strategy, fallbacks, clones)' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'what --explain says, and how the BPF programs and maps were loaded' })
     .option('c', { type: 'string', describe: 'run this command, trace until it exits' })
+    .option('exit-with-command', { type: 'boolean', default: false, describe: "with -c: exit with the command's exit status" })
     .option('duration', { type: 'number', describe: 'stop after this many seconds' })
+    .option('max-events', { alias: 'M', type: 'number', describe: 'stop after printing this many events' })
+    .option('time', { type: 'string', describe: 'time column of event lines: s (HH:MM:SS, default), ms, us, ns, rel (seconds since start) or none' })
+    .option('include-self', { type: 'boolean', default: false, describe: 'trace this command itself too (left out, in the kernel, by default)' })
     .option('count', {
       type: 'string',
       coerce: (v: string) => (v === '' ? true : v),
-      describe: 'count hits in the kernel, by comm (default), by=pid, by=probe, by=cgroup, by=container or by=<expr>; printed largest first',
+      describe: 'count hits in the kernel, by comm (by probe for a pattern), by=pid, by=probe, by=cgroup, by=container or by=<expr>; printed largest first',
     })
     .option('latency', { type: 'boolean', default: false, describe: 'histogram of the time from entry to return of a function or syscall (in the kernel)' })
-    .option('hist', { type: 'string', describe: 'log2 histogram of a numeric argument or return value, e.g. count or ret (in the kernel)' })
+    .option('hist', { type: 'string', describe: 'histogram of a numeric argument or return value, e.g. count or ret (in the kernel); log2 buckets unless --linear or --log-linear' })
+    .option('linear', { type: 'string', describe: "with --hist or --latency: linear buckets 'min,max,step' (bpftrace's lhist; durations like 1ms for --latency)" })
+    .option('log-linear', { type: 'number', describe: "with --hist or --latency: each power of two split into 2^N buckets, N 0..5 (bpftrace's hist(n, N))" })
+    .option('by', { type: 'string', describe: 'with --hist or --latency: one histogram per comm or pid (with --count: as by=)' })
+    .option('top', { type: 'number', describe: 'print only the largest N counts, stacks or histograms' })
     .option('interval', { type: 'number', describe: 'with --count, --latency, --hist: print every this many seconds too' })
     .option('serve', { type: 'string', describe: 'with --count, --latency, --hist: serve it at http://<host:port>/metrics for Prometheus instead of printing it (a bare port: on 127.0.0.1)' })
     .option('metric', { type: 'string', describe: 'with --serve: the metric\'s name (default kprobe_node_events, kprobe_node_latency_seconds, kprobe_node_value)' })
@@ -72,7 +85,7 @@ export function main(args: string[]): void {
     .option('max-counts', { type: 'number', describe: 'entries of the in-kernel count map (default 10240)' })
     .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 2 MiB)' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
-    .option('filter', { alias: 'f', type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
+    .option('filter', { type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
     .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, stacks counted in the kernel, most common first' })
     .option('folded', { type: 'boolean', default: false, describe: 'with --count --stack: folded stacks (comm;outer;...;inner count), the input of flamegraph.pl and speedscope' })
     .option('demangle', { type: 'boolean', default: true, describe: 'show C++ names demangled (--no-demangle: as the binary has them)' })
@@ -81,6 +94,10 @@ export function main(args: string[]): void {
     .option('pin', { type: 'string', describe: 'keep the probe attached after this command ends, pinned in bpffs under this name' })
     .option('string-size', { type: 'number', describe: 'longest string fetched per argument (default 256, at most 4096)' })
     .example('$0 fuse_open_common', 'every call of a kernel function')
+    .example("$0 -l 'tracepoint:syscalls:sys_enter_*'", 'what can be traced (as bpftrace -l)')
+    .example("$0 'tracepoint:syscalls:sys_enter_*' --count -c 'ls /'", 'syscalls a command makes, counted per syscall')
+    .example('$0 profile:hz:99 --stack kernel --count --duration 5', 'where the CPUs spend their time (kernel stacks)')
+    .example('$0 --syscall read --ret --hist ret --log-linear 3', 'read sizes, each power of two in 8 buckets')
     .example("$0 vfs_fsync_range --arg 'name=file->f_path.dentry->d_name.name'", 'a field reached through pointers')
     .example('$0 uprobe:libc:malloc --pid 1234 --arg size=arg0', 'a user-space function, in one process')
     .example('$0 --count --stack kernel -c "sync -f /" syscalls:sys_enter_syncfs', 'the most common stacks')
@@ -100,10 +117,17 @@ export function main(args: string[]): void {
     .strict()
     .fail((msg, err) => fail(err ?? new OptionError(msg)))
     .help()
-    .version();
+    .alias('h', 'help')
+    .version()
+    .alias('V', 'version');
   parser.check((argv) => {
-    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'max-series', 'ring-size', 'max-stacks']) {
+    for (const key of ['pid', 'tid', 'uid', 'duration', 'string-size', 'interval', 'max-counts', 'max-series', 'ring-size', 'max-stacks', 'max-events', 'top', 'log-linear']) {
       if (argv[key] !== undefined && Number.isNaN(argv[key])) throw new OptionError(`--${key} must be a number`);
+    }
+    checkStringSize(argv['string-size'] as number | undefined, '--string-size');
+    for (const key of ['max-events', 'top']) {
+      const v = argv[key] as number | undefined;
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new OptionError(`--${key} must be a positive integer, got ${v}`);
     }
     return true;
   });

@@ -25,9 +25,9 @@ const SUBCOMMANDS = ['list', 'pinned', 'attach-pinned', 'unpin', 'info', 'serve'
 export function programToPreload(args: readonly string[]): BpfProgram | undefined {
   if (args.some((a) => SUBCOMMANDS.includes(a))) return undefined;
   const sets = (flag: string) => args.some((a) => a === flag || a.startsWith(flag + '='));
-  if (['--help', '-h', '--version', '--ring-size', '--max-counts', '--pin'].some(sets)) return undefined;
+  if (['--help', '-h', '--version', '-V', '-l', '--ring-size', '--max-counts', '--pin'].some(sets)) return undefined;
   const program = (kind: string): BpfProgram =>
-    kind === 'tracepoint' || (kind === 'syscall' && !kernelFeatures().kprobes) ? 'kn_tracepoint' : 'kn_kprobe';
+    kind === 'profile' ? 'kn_perf_event' : kind === 'tracepoint' || (kind === 'syscall' && !kernelFeatures().kprobes) ? 'kn_tracepoint' : 'kn_kprobe';
   // Words with a kind (`t:sched:sched_switch`, `u:libc:malloc`); a bare word may be an option's value.
   for (const a of args) {
     if (a.startsWith('-') || !a.includes(':')) continue;

@@ -11,10 +11,12 @@ import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
 import { LineWriter, textLine } from '../format/text';
 import type { StackFormat } from '../format/stack';
+import { TimeColumn, timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
-import { runUntilDone } from './lifecycle';
-import { TraceArgs, offerStackFiles, parseStackOption, probeOptionsOf, takeCountOption, targetsOf } from './options';
-import { reportAttached, say } from './report';
+import { Run, runUntilDone } from './lifecycle';
+import { TraceArgs, jsonOutput, offerStackFiles, parseStackOption, probeOptionsOf, takeCountOption, targetsOf, timeFormatOf } from './options';
+import { openOutput, output } from './output';
+import { reportAttached, reportLoad, say } from './report';
 
 /** Attaching many functions one by one takes a while: show how far it got on a terminal. */
 function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
@@ -33,9 +35,19 @@ export function lostMessage(n: number, session?: Session): string {
 }
 
 export async function trace(argv: TraceArgs): Promise<void> {
+  // -l lists, as the list command does (bpftrace's -l).
+  if (argv.l) return (await import('./inspect')).listFlag(argv);
   // The command line's own ring size is set before the session loads (lib/cli/main.ts); --ring-size
-  // keeps the session from loading early, so it can still be set here.
-  if (argv.ringSize !== undefined) (await import('../api')).configure({ ringBytes: argv.ringSize });
+  // and --max-counts keep the session from loading early, so they can still be set here.
+  if (argv.ringSize !== undefined || argv.maxCounts !== undefined) {
+    const api = await import('../api');
+    const config = { ringBytes: argv.ringSize, maxCounts: argv.maxCounts };
+    api.checkConfig(config, (key) => (key === 'ringBytes' ? '--ring-size' : '--max-counts'));
+    api.configure(config);
+  }
+  argv.json = jsonOutput(argv);
+  const time = timeFormatOf(argv);
+  if (argv.output !== undefined) openOutput(argv.output);
   const countBy = takeCountOption(argv);
   const stack = parseStackOption(argv.stack);
   if (stack.target) argv.targets.unshift(stack.target);
@@ -56,11 +68,17 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
-  const out = new LineWriter(process.stdout);
+  const out = new LineWriter(output());
   // With --stack, each event's stacks, symbolized, under its line (or in its JSON object).
   const stackFormat: StackFormat | undefined = stack.stack ? { explain: argv.explain, demangle: argv.demangle } : undefined;
   const probes: Probe[] = [];
   const many = targets.length > 1;
+  // -M: once this many events are printed, the run ends (`run` is set below, before any event can arrive).
+  let printed = 0;
+  let run: Run | undefined;
+  const limit = argv.maxEvents ?? Infinity;
+  // --time: set once tracing begins (rel counts from then); undefined is HH:MM:SS.
+  let column: TimeColumn | null | undefined;
 
   try {
     for (const t of targets) {
@@ -70,11 +88,15 @@ export async function trace(argv: TraceArgs): Promise<void> {
         say(`pinned as ${argv.pin}: it keeps tracing after this command ends; ` +
           `read it with: kprobe-node attach-pinned ${argv.pin}; remove it with: kprobe-node unpin ${argv.pin}`);
       }
-      reportAttached(t, probe, argv.explain);
+      reportAttached(t, probe, argv.explain || argv.verbose);
       // A pattern's events name their own function; several targets' events name their probe.
       const label = (i: number, b: EventBatch) => (probe.partPlans ? b.probe(i) : many ? probe.name : undefined);
       probe.on('batch', (b: EventBatch) => {
-        for (let i = 0; i < b.length; i++) out.write(argv.json ? jsonLine(b, i, stackFormat) : textLine(b, i, label(i, b), stackFormat));
+        for (let i = 0; i < b.length; i++) {
+          if (printed >= limit) return;
+          out.write(argv.json ? jsonLine(b, i, stackFormat) : textLine(b, i, label(i, b), column, stackFormat));
+          if (++printed >= limit) run?.end({ reason: 'max-events' });
+        }
       });
       probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
     }
@@ -83,9 +105,12 @@ export async function trace(argv: TraceArgs): Promise<void> {
     throw e;
   }
 
-  runUntilDone({
+  if (argv.verbose) reportLoad(probes, opts.excludeSelf === true);
+  column = timeColumn(time, process.hrtime.bigint());
+  run = runUntilDone({
     duration: argv.duration,
     command: argv.c,
+    exitWithCommand: argv.exitWithCommand,
     // The child's last events may still sit in the ring: deliver them first.
     onCommandExit: () => probes.forEach((p) => p.flush()),
     finish: () => {

@@ -19,6 +19,8 @@ import type { Probe } from './probe';
 
 export interface Entry {
   id: number;
+  /** The part's key (lib/core/session.ts ProbePart.key). */
+  key: string;
   probe: Probe;
   decoder: RecordDecoder;
   links: number[];

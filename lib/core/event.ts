@@ -32,6 +32,11 @@ export function recordNsNumber(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + R.ns + 4) * 4294967296 + buf.readUInt32LE(at + R.ns);
 }
 
+/** Wall-clock nanoseconds of a CLOCK_MONOTONIC ns value (the offset between the clocks is known to a millisecond). */
+export function wallNs(monotonicNs: bigint): bigint {
+  return monotonicNs + wallOffsetNs;
+}
+
 /** The cgroup id of the record at `at`, as a number (ids are kernfs inode numbers, far below 2^53). */
 function recordCgroup(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at + R.cgroup_id + 4) * 4294967296 + buf.readUInt32LE(at + R.cgroup_id);

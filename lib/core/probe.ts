@@ -10,7 +10,7 @@ import type { ArgPlan } from './decode';
 import type { EventBatch, TraceEvent } from './event';
 import { asyncDispose, dispose, iterateEvents } from './iterate';
 
-export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe';
+export type ProbeKind = 'kprobe' | 'kretprobe' | 'tracepoint' | 'uprobe' | 'uretprobe' | 'profile';
 
 /** How the session detaches a probe and delivers its records; lib/core/session.ts implements it. */
 export interface ProbeOwner {

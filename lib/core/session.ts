@@ -8,15 +8,16 @@
  * dispatch, loss, clean-up after a failed attach) runs in unit tests against
  * a fake one.
  */
-import { CFG_KSTACK, CFG_USTACK, ProbeConfig, encodeConfig, layout } from '../sys/abi';
-import { KprobeNodeError, OptionError, UnsupportedError } from '../errors';
+import { CFG_KSTACK, CFG_USTACK, COOKIE_GEN_SHIFT, cookieOf, encodeConfig, layout } from '../sys/abi';
+import { OptionError, UnsupportedError } from '../errors';
 import { toTypedError } from '../sys/errno';
 import { checkKernelFloor, checkPrivileges } from '../sys/features';
 import { BpfProgram, NativeTracer, TracerOptions, bpfObjectPath, native } from '../sys/native';
 import { publishAttach } from './channels';
-import { ArgPlan, RecordDecoder } from './decode';
+import { RecordDecoder } from './decode';
 import { Delivery, Entry, deliverBatch, emitError, reportLost, rethrowLater } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
+import type { AttachSpec } from './spec';
 
 export interface SessionOptions {
   /** Ring buffer size in bytes (a power of two, at least one page). */
@@ -31,6 +32,9 @@ export interface SessionOptions {
 
 /** Bytes of ring records handed over at once: bounds what one drain holds in memory. */
 const BATCH_BYTES = 1 << 20;
+
+/** The program each kind of probe runs (kprobes, kretprobes and uprobes: kn_kprobe). */
+const PROGRAMS: Partial<Record<ProbeKind, BpfProgram>> = { tracepoint: 'kn_tracepoint', profile: 'kn_perf_event' };
 
 const defaults: SessionOptions = { ringBytes: 8 << 20, drainMs: 10, maxProbes: 1024, maxCounts: 10240 };
 
@@ -50,35 +54,7 @@ export const nativeBackend: Backend = {
   },
 };
 
-/**
- * One kernel attachment's worth of decoding: a probe over many functions (a
- * wildcard) has a part per function, each with its own probe id, config and
- * decoder, so events name the function they came from.
- */
-export interface ProbePart {
-  /** The name its events carry: `kprobe:vfs_read`. */
-  name: string;
-  plans: ArgPlan[];
-  config: Omit<ProbeConfig, 'args'>;
-}
-
-/** What to attach, as the attach/ modules describe it to the session. */
-export interface AttachSpec {
-  name: string;
-  kind: ProbeKind;
-  /** What was attached and how: `kprobe __x64_sys_openat`, `tracepoint syscalls:sys_enter_openat`. */
-  strategy: string;
-  /** One part, or one per function of a wildcard; the first one's plans describe the probe. */
-  parts: ProbePart[];
-  /** Makes the kernel attachments, given each part's id (its cookie); returns the links. */
-  attach(tracer: NativeTracer, ids: number[]): number[];
-  /** Things the user should know (no BTF, a clone attached instead). */
-  warnings?: string[];
-  /** The operation in words, for errors: `attach kprobe:vfs_read`. */
-  describe: string;
-  /** The error for ENOENT, when the caller can say what was not found. */
-  notFound?: () => KprobeNodeError;
-}
+export type { AttachSpec, ProbePart } from './spec';
 
 /**
  * 'normal': the process's shared session. 'pinned': a session of its own for
@@ -99,6 +75,8 @@ export class Session implements ProbeOwner {
   /** Probes that keep the process alive (all, unless unref'd). */
   private readonly unrefd = new Set<Probe>();
   private readonly freeIds: number[] = [];
+  /** Each id's generation (ids are below 1 << COOKIE_GEN_SHIFT), bumped when it is freed: old cookies then name no probe. */
+  private readonly gens = new Uint8Array(1 << COOKIE_GEN_SHIFT);
   private nextId = 1; // cookie 0 means "no cookie"
   private polling = false;
   private backgroundDetach = false;
@@ -110,7 +88,8 @@ export class Session implements ProbeOwner {
 
   /** @internal Use Session.get() (or Session.separate()); tests give their own backend. */
   constructor(
-    private readonly options: SessionOptions,
+    /** The sizes its maps are made with. */
+    readonly options: Readonly<SessionOptions>,
     how: { mode?: SessionMode; pinDir?: string; backend?: Backend } = {},
   ) {
     this.mode = how.mode ?? 'normal';
@@ -213,7 +192,7 @@ export class Session implements ProbeOwner {
   attach(spec: AttachSpec): Probe {
     const { parts } = spec;
     this.ready();
-    if (!this.#tracer) this.load([spec.kind === 'tracepoint' ? 'kn_tracepoint' : 'kn_kprobe']);
+    if (!this.#tracer) this.load([PROGRAMS[spec.kind] ?? 'kn_kprobe']);
     const ids = this.allocateIds(parts.length);
     const probe = new Probe(this, ids[0], spec.name, spec.kind, spec.strategy, parts[0].plans, spec.warnings ?? []);
     const delivery: Delivery = { probe, offsets: new Int32Array(256), decoders: [], count: 0 };
@@ -221,19 +200,19 @@ export class Session implements ProbeOwner {
       const flags = part.config.flags ?? 0;
       const stacks = { kernel: (flags & CFG_KSTACK) !== 0, user: (flags & CFG_USTACK) !== 0 };
       const decoder = new RecordDecoder(part.name, part.plans, stacks);
-      return { id: ids[i], probe, decoder, links: [], lostSeen: this.tracer.lost(ids[i]), group: ids, delivery };
+      return { id: ids[i], key: part.key ?? part.name, probe, decoder, links: [], lostSeen: this.tracer.lost(ids[i]), group: ids, delivery };
     });
     try {
       for (const [i, entry] of entries.entries()) {
         // A reader only decodes: the pinned config is already in the kernel.
         if (this.mode !== 'reader') {
           if (parts[i].config.cgroup !== undefined) this.tracer.setCgroup(entry.id, parts[i].config.cgroup);
-          this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, args: parts[i].plans.map((p) => p.fetch) }));
+          this.tracer.setConfig(entry.id, encodeConfig({ ...parts[i].config, gen: this.gens[entry.id], args: parts[i].plans.map((p) => p.fetch) }));
         }
         this.probes.set(entry.id, entry);
         this.byId[entry.id] = entry;
       }
-      if (this.mode !== 'reader') entries[0].links.push(...spec.attach(this.tracer, ids));
+      if (this.mode !== 'reader') entries[0].links.push(...spec.attach(this.tracer, ids.map((id) => cookieOf(id, this.gens[id]))));
     } catch (e) {
       for (const entry of entries) this.release(entry);
       throw toTypedError(e, spec.describe, spec.notFound);
@@ -261,10 +240,11 @@ export class Session implements ProbeOwner {
   }
 
   close(probe: Probe): void {
-    const first = this.probes.get(probe.id);
-    if (!first || first.probe !== probe) return;
-    const entries = first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe);
-    if (this.backgroundDetach && this.tracer.handOff(entries.flatMap((e) => e.links))) {
+    const entries = this.entriesOf(probe);
+    if (!entries.length) return;
+    const links = entries.flatMap((e) => e.links);
+    // A pattern's links go to a kernel worker (a release waits ~40 ms, serialised); their late hits are ignored (gens).
+    if ((this.backgroundDetach || links.length > 1) && this.tracer.handOff(links)) {
       for (const entry of entries) entry.links = [];
     }
     for (const entry of entries) {
@@ -285,11 +265,12 @@ export class Session implements ProbeOwner {
       // The kernel lets go of the probe's cgroup; a reused id must start from zero.
       this.tracer.setCgroup(entry.id, null);
       this.tracer.resetHist(entry.id);
-      this.tracer.clearCounts(entry.id);
+      this.tracer.clearCounts([entry.id]);
       this.tracer.clearStackCounts(entry.id);
     }
     this.probes.delete(entry.id);
     this.byId[entry.id] = undefined;
+    this.gens[entry.id]++;
     this.freeIds.push(entry.id);
     this.unrefd.delete(entry.probe);
     this.refreshRef();
@@ -370,27 +351,38 @@ export class Session implements ProbeOwner {
     rethrowLater(reportLost(this.probes.values(), (id) => this.tracer.lost(id)));
   }
 
-  /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST. */
-  hist(probe: Probe): Float64Array {
-    return this.tracer.hist(probe.id);
+  /** A probe's parts: one, or one per function or tracepoint of a pattern, each with its id, its key and the name its events carry. */
+  parts(probe: Probe): Array<{ id: number; key: string; name: string }> {
+    return this.entriesOf(probe).map((e) => ({ id: e.id, key: e.key, name: e.decoder.probe }));
   }
 
-  /** The kernel's sum of the values in that histogram, as a u64. */
-  histSum(probe: Probe): bigint {
-    return this.tracer.histSum(probe.id);
+  /** The entries of an open probe's parts. */
+  private entriesOf(probe: Probe): Entry[] {
+    const first = this.probes.get(probe.id);
+    return first?.probe === probe ? first.group.map((id) => this.probes.get(id)).filter((e): e is Entry => e?.probe === probe) : [];
+  }
+
+  /** The log2 histogram (HIST_BUCKETS counts) of a probe attached with CFG_HIST, or of one of its parts. */
+  hist(probe: Probe, part = probe.id): Float64Array {
+    return this.tracer.hist(part);
+  }
+
+  /** The kernel's sum of the values in that histogram (or that part's), as a u64. */
+  histSum(probe: Probe, part = probe.id): bigint {
+    return this.tracer.histSum(part);
   }
 
   resetHist(probe: Probe): void {
-    this.tracer.resetHist(probe.id);
+    for (const { id } of this.parts(probe)) this.tracer.resetHist(id);
   }
 
-  /** The in-kernel counts of a probe attached with CFG_COUNT: 16-byte keys and counts. */
+  /** The in-kernel counts of every part of a probe attached with CFG_COUNT: whole struct kn_count_key keys and counts. */
   counts(probe: Probe): { keys: Buffer; values: Float64Array } {
-    return this.tracer.counts(probe.id);
+    return this.tracer.counts(this.parts(probe).map((p) => p.id));
   }
 
   clearCounts(probe: Probe): void {
-    this.tracer.clearCounts(probe.id);
+    this.tracer.clearCounts(this.parts(probe).map((p) => p.id));
   }
 
   /** In-kernel stack counting (lib/summary/stacks.ts counts the users of the stack maps): the stack maps, a CFG_STACKS probe's counts and stacks. */

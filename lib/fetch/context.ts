@@ -32,7 +32,7 @@ export interface ContextParam {
   ctype?: string;
 }
 
-export type ContextKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall';
+export type ContextKind = 'kprobe' | 'kretprobe' | 'uprobe' | 'uretprobe' | 'tracepoint' | 'syscall' | 'profile';
 
 export interface ProbeContext {
   kind: ContextKind;

@@ -175,6 +175,22 @@ export class Types {
     return this.btf!.charKind(ref);
   }
 
+  /** Whether a pointer type points to `const` (BTF: a CONST among the pointee's qualifiers). */
+  pointsToConst(ref: TypeRef): boolean {
+    if (typeof ref !== 'number' || !this.btf) return false;
+    const btf = this.btf;
+    const ptr = btf.resolve(ref);
+    if (btf.kind(ptr) !== Kind.Ptr) return false;
+    let id = (btf.type(ptr) as { type: number }).type;
+    for (let i = 0; i < 16; i++) {
+      const k = btf.kind(id);
+      if (k === Kind.Const) return true;
+      if (k !== Kind.Volatile && k !== Kind.Restrict && k !== Kind.TypeTag && k !== Kind.Typedef) return false;
+      id = (btf.type(id) as { type: number }).type;
+    }
+    return false;
+  }
+
   /** True for a type whose values are strings by default: a pointer to, or array of, char. */
   isCharPointer(ref: TypeRef): boolean {
     const v = this.view(ref);

@@ -26,6 +26,7 @@ export {
   compileArgs,
   compileSpec,
   defaultArgs,
+  isOutParameter,
   render,
   type CompileOptions,
   type CompiledArg,

@@ -57,6 +57,8 @@ interface Loc {
   owner: string;
   /** The parameter's declared C type, while the location is still the parameter itself. */
   ctype?: string;
+  /** The location is still the parameter itself (no member, index or cast). */
+  param?: ContextParam;
 }
 
 const MEMBERS_SHOWN = 24;
@@ -101,6 +103,7 @@ class Compiler {
     const target = e.type === 'cast' ? this.typeName(e.ctype) : 0;
     const loc = this.eval(e.type === 'cast' ? e.operand : e.object);
     loc.ctype = undefined;
+    loc.param = undefined;
     switch (e.type) {
       case 'cast':
         return this.cast(loc, e, target);
@@ -140,7 +143,7 @@ class Compiler {
     if (p.unavailable) throw this.err(pos, `cannot read '${name}': ${p.unavailable}`);
     const loc: Loc = {
       type: p.type, source: p.at.source, reg: 0, steps: [], inMem: false, offset: 0,
-      memUser: false, valUser: !!p.user, ptrUser: false, name: p.name, owner: ctx.name, ctype: p.ctype,
+      memUser: false, valUser: !!p.user, ptrUser: false, name: p.name, owner: ctx.name, ctype: p.ctype, param: p,
     };
     if (p.at.source === Source.Reg) loc.reg = p.at.reg;
     if (p.at.source === Source.Ctx) {
@@ -436,7 +439,7 @@ class Compiler {
       case 'float':
         return { fetch: scalar(v.size, false), decode: dec('hex', v.size, false) };
       case 'ptr':
-        if (types.charish(v.to) === 'char') return pointee(Store.Str, this.maxString, false, 'string');
+        if (types.charish(v.to) === 'char' && !(loc.param && isOutParameter(this.ctx, loc.param))) return pointee(Store.Str, this.maxString, false, 'string');
         return { fetch: scalar(8, false), decode: dec('pointer', 8, false) };
       case 'array': {
         const c = types.charish(v.elem);
@@ -455,6 +458,21 @@ class Compiler {
         throw this.err(end, `${this.is(expr, loc)}, which has no value to read`);
     }
   }
+}
+
+/**
+ * Whether a function's or syscall's parameter is a buffer it fills: a `char *`
+ * that is not `const` (read's `buf`, getcwd's) holds, at entry, bytes the
+ * kernel has not written yet, so it is shown as a pointer; `const char *`
+ * (open's `filename`, write's `buf`) is the caller's string. `:string` reads either.
+ */
+export function isOutParameter(ctx: ProbeContext, p: ContextParam): boolean {
+  if (ctx.kind !== 'kprobe' && ctx.kind !== 'syscall') return false;
+  const types = new Types(ctx.btf);
+  if (!types.isCharPointer(p.type)) return false;
+  // A format file's C text says const where its field's type (a pointer without BTF) may not.
+  if (p.ctype !== undefined) return !/\bconst\b/.test(p.ctype);
+  return !types.pointsToConst(p.type);
 }
 
 function enumNames(e: View & { k: 'enum' }): Map<bigint, string> {

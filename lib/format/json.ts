@@ -82,13 +82,16 @@ export function jsonLine(batch: EventBatch, i: number, stacks?: StackFormat): st
   return line + '}';
 }
 
-/** One reading of in-kernel counts: `{ time, probe, by, counts: [{ key, count, label }], dropped }`. */
+/**
+ * One reading of in-kernel counts: `{ time, probe, by, counts: [{ key, count, label }], dropped }`;
+ * each count names its `probe` too when a pattern matched several.
+ */
 export function countsJson(time: Date, probe: string, by: string, snap: CountSnapshot): string {
-  const counts = snap.map((e) => ({ key: e.key, count: e.count, label: e.label }));
+  const counts = snap.map((e) => ({ key: e.key, count: e.count, label: e.label, ...(e.probe !== undefined ? { probe: e.probe } : {}) }));
   return JSON.stringify({ time: time.toISOString(), probe, by, counts, dropped: snap.dropped }, jsonValue);
 }
 
-/** One reading of a histogram: `{ time, probe, value, buckets, total, p50, p90, p99, dropped, unit }`. */
+/** One reading of a histogram: `{ time, probe, value, buckets, total, p50, p90, p99, dropped, unit, scale, groups }`. */
 export function histogramJson(time: Date, probe: string, value: string, snap: HistogramSnapshot): string {
   return JSON.stringify({ time: time.toISOString(), probe, value, ...snap }, jsonValue);
 }

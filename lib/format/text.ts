@@ -36,14 +36,21 @@ export function showValue(plan: ArgPlan | undefined, value: unknown): string {
   return String(value);
 }
 
+/** The time column of record `i` of a batch (lib/format/time.ts makes the finer ones). */
+export type TimeColumn = (batch: EventBatch, i: number) => string;
+
 /**
  * Record `i` of a batch as `13:20:42 cat 8279 dfd=-100 filename="/etc/hostname"`;
- * `probe` (the probe's or the function's name) goes after the pid when given.
- * With `stacks`, a record's stacks follow as lines of symbolized frames
- * (kernel frames, `--`, user frames, innermost first), indented.
+
+ * `probe` (the probe's or the function's name) goes after the pid when given;
+ * `time` makes the time column (HH:MM:SS when undefined), or leaves it out
+ * when null. With `stacks`, a record's stacks follow as lines of symbolized
+ * frames (kernel frames, `--`, user frames, innermost first), indented.
  */
-export function textLine(batch: EventBatch, i: number, probe?: string, stacks?: StackFormat): string {
-  let line = `${clock(batch.nsNumber(i))} ${batch.comm(i)} ${batch.pid(i)}`;
+export function textLine(batch: EventBatch, i: number, probe?: string, time?: TimeColumn | null, stacks?: StackFormat): string {
+  // The default column is the common case: no call through a column function.
+  const when = time === undefined ? clock(batch.nsNumber(i)) : time === null ? undefined : time(batch, i);
+  let line = when === undefined ? `${batch.comm(i)} ${batch.pid(i)}` : `${when} ${batch.comm(i)} ${batch.pid(i)}`;
   if (probe !== undefined) line += ` ${probe}`;
   const plans = batch.plans(i);
   if (!plans.length && !stacks) return line;

@@ -5,7 +5,7 @@
 import { functionContext, tracepointFormatContext } from '../attach/contexts';
 import { NotFoundError, OptionError } from '../errors';
 import type { ContextParam, ProbeContext } from '../fetch';
-import { Types } from '../fetch';
+import { Types, isOutParameter } from '../fetch';
 import { syscallFunction } from '../sys/arch';
 import { cloneBase } from '../sys/kallsyms';
 import { closest } from '../sys/names';
@@ -35,6 +35,7 @@ function paramsOf(ctx: ProbeContext): Description['params'] {
     .map((p) => {
       const out: { name: string; type: string; note?: string } = { name: p.name, type: p.ctype ?? types.text(p.type) };
       if (p.unavailable) out.note = `not readable: ${p.unavailable}`;
+      else if (isOutParameter(ctx, p)) out.note = `a buffer it fills: shown as a pointer; ${p.name}:string reads it`;
       return out;
     });
 }

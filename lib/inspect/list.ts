@@ -2,8 +2,8 @@
  * What can be traced here: kernel functions (kprobes), tracepoints and
  * syscalls, optionally filtered with a glob pattern.
  */
-import { syscallFunction } from '../sys/arch';
-import { KernelFunction, kernelSymbols, probeableFunctions } from '../sys/kallsyms';
+import { listSyscalls } from '../attach/syscall';
+import { KernelFunction, probeableFunctions } from '../sys/kallsyms';
 import { globMatcher } from '../sys/glob';
 import { listTracepoints, listTracepointsOrNone } from '../sys/tracefs';
 
@@ -32,14 +32,7 @@ export function listFunctions(pattern?: string): KernelFunction[] {
   return probeableFunctions(pattern);
 }
 
-/** Syscall names: the sys_enter tracepoints and, on kernels that have them, the syscall functions. */
-export function listSyscalls(): string[] {
-  const names = new Set<string>();
-  for (const t of listTracepointsOrNone()) if (t.category === 'syscalls' && t.name.startsWith('sys_enter_')) names.add(t.name.slice(10));
-  const prefix = syscallFunction('');
-  for (const fn of kernelSymbols(`${prefix}*`)) if (/^[a-z0-9_]+$/.test(fn.slice(prefix.length))) names.add(fn.slice(prefix.length));
-  return [...names].sort();
-}
+export { listSyscalls } from '../attach/syscall';
 
 const PREFIXES: Record<string, ListedProbe['kind']> = { kprobe: 'kprobe', k: 'kprobe', tracepoint: 'tracepoint', t: 'tracepoint', syscall: 'syscall', s: 'syscall' };
 

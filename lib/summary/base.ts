@@ -1,5 +1,5 @@
 /**
- * What every in-kernel summary shares: how a target is named, the options
+ * What every in-kernel summary shares (counts, histograms, stack counts): how a target is named, the options
  * all summaries take, attaching their probes, and the Summary base class
  * (reading at any time, reading after close, reset, close).
  */
@@ -22,7 +22,10 @@ export interface SummaryOptions extends Omit<ProbeOptions, 'args' | 'stack' | 'p
 
 export function toTarget(spec: TargetSpec, ret: boolean): Target {
   if (typeof spec === 'string') return parseTarget(spec, ret);
-  const ok = spec && typeof spec === 'object' && (isUprobe(spec) ? typeof spec.binary === 'string' : typeof (spec as { name?: unknown }).name === 'string');
+  const ok =
+    spec &&
+    typeof spec === 'object' &&
+    (isUprobe(spec) ? typeof spec.binary === 'string' : spec.kind === 'profile' ? typeof spec.rate === 'number' : typeof (spec as { name?: unknown }).name === 'string');
   if (!ok) throw new OptionError('target must be a string like syscall:openat or a parsed target');
   return ret ? withReturn(spec, true) : spec;
 }

@@ -14,6 +14,8 @@ export interface CountEntry {
   count: number;
   /** The key as the CLI shows it: flags and enums by name, strings quoted. */
   label: string;
+  /** The function or tracepoint counted, when a pattern matched several (`kprobe:vfs_read`). */
+  probe?: string;
 }
 
 function cString(b: Buffer): Buffer {

@@ -10,7 +10,12 @@ export const MAX_STEPS = 12;
 export const MAX_FILTERS = 8;
 export const MAX_STR = 4096;
 export const DATA_SIZE = 16384;
+export const COOKIE_GEN_SHIFT = 16;
 export const HIST_BUCKETS = 64;
+export const MAX_BUCKET_BITS = 5;
+export const MAX_LINEAR_BUCKETS = 1024;
+/** The bucket of a negative value in a signed log2 or log-linear histogram counted in `counts`. */
+export const BUCKET_NEGATIVE = 0xffffffff;
 export const MAX_STACK = 127;
 /** sizeof(struct bpf_stack_build_id): a user frame as build id (20 bytes) and file offset. */
 export const BUILD_ID_FRAME = 32;
@@ -78,6 +83,7 @@ export const CFG_UCALLER = 0x20000;
 export const CFG_STACKS = 0x40000;
 /** Stack counts by process id (else by comm). */
 export const CFG_STACKS_PID = 0x80000;
+export const CFG_NOT_SELF = 0x100000;
 export const CFG_ENABLED = 0x80000000;
 
 /** What a counting probe counts by (enum kn_count_by). */
@@ -88,6 +94,29 @@ export enum CountBy {
   Value = 3,
   String = 4,
   Cgroup = 5,
+}
+
+/** How a histogram counted in `counts` turns a value into a bucket (enum kn_bucket_mode). */
+export enum BucketMode {
+  None = 0,
+  Log2 = 1,
+  Linear = 2,
+  LogLinear = 3,
+}
+
+/** Buckets of a histogram counted in `counts` (struct kn_buckets). */
+export interface BucketSpec {
+  mode: BucketMode;
+  /** Linear: the low end of bucket 1 (bucket 0 holds what is below it). */
+  min?: bigint;
+  /** Linear: the width of each bucket. */
+  step?: bigint;
+  /** Linear: buckets from min up; bucket count + 1 holds what is above them. */
+  count?: number;
+  /** Log-linear: each power of two is split into 2^bits buckets. */
+  bits?: number;
+  /** Negative values are below min (linear), or in bucket BUCKET_NEGATIVE. */
+  signed?: boolean;
 }
 
 /** Byte layouts; the keys match the C member names. */
@@ -117,6 +146,7 @@ export const layout = {
     nargs: 32,
     nfilters: 33,
     count_by: 34,
+    gen: 35,
     pair: 36,
     filters: 40,
     args: 40 + 32 * MAX_FILTERS,
@@ -124,8 +154,10 @@ export const layout = {
     pidns_dev: 0,
     caller_reg: 0,
     caller_deref: 0,
+    buckets: 0,
   },
-  count_key: { size: 24, probe_id: 0, data: 8 },
+  buckets: { size: 24, min: 0, step: 8, count: 16, mode: 20, bits: 21, is_signed: 22 },
+  count_key: { size: 24, probe_id: 0, bucket: 4, data: 8 },
   stack_key: { size: 56, probe_id: 0, pid: 4, kstack: 8, ustack: 12, kcaller: 16, ucaller: 24, uentry: 32, comm: 40 },
   stack_count: { size: 16, count: 0, pid: 8 },
   record: { size: 64, size_: 0, probe_id: 4, ns: 8, pid: 16, tid: 20, uid: 24, cpu: 28, faults: 30, comm: 32, host_pid: 48, host_tid: 52, cgroup_id: 56 },
@@ -134,8 +166,9 @@ layout.config.pidns = layout.config.args + layout.arg.size * MAX_ARGS;
 layout.config.pidns_dev = layout.config.pidns + 4;
 layout.config.caller_reg = layout.config.pidns_dev + 4;
 layout.config.caller_deref = layout.config.caller_reg + 2;
-// The u64 in struct kn_filter aligns the struct to 8 bytes.
-layout.config.size = (layout.config.caller_deref + 2 + 7) & ~7;
+// struct kn_buckets starts on 8 bytes (its s64 min).
+layout.config.buckets = (layout.config.caller_deref + 2 + 7) & ~7;
+layout.config.size = layout.config.buckets + layout.buckets.size;
 
 /** One dereference of a fetch program: value = *(u64 *)(value + offset). */
 export interface FetchStep {
@@ -175,6 +208,8 @@ export interface PidNamespace {
 export interface ProbeConfig {
   /** Extra CFG_* flags: stacks, counting, histograms, latency. */
   flags?: number;
+  /** The slot's generation, as its attachments' cookies carry it (cookieOf). */
+  gen?: number;
   countBy?: CountBy;
   /** Latency: the id that entry and return probes share. */
   pair?: number;
@@ -191,6 +226,13 @@ export interface ProbeConfig {
   /** CFG_KCALLER/CFG_UCALLER: byte offset in struct pt_regs of the register holding the return address at entry, or pointing at it. */
   callerReg?: number;
   callerDeref?: boolean;
+  /** With CFG_COUNT: count the value's bucket (a histogram that can be grouped like a count). */
+  buckets?: BucketSpec;
+}
+
+/** The BPF cookie of an attachment of probe `id` in generation `gen` of its slot. */
+export function cookieOf(id: number, gen: number): number {
+  return ((gen & 0xff) * (1 << COOKIE_GEN_SHIFT) + id) >>> 0;
 }
 
 /** Encodes a struct kn_config. */
@@ -199,6 +241,7 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
   const b = Buffer.alloc(L.size);
   let flags = CFG_ENABLED | (cfg.flags ?? 0);
   b.writeUInt8(cfg.countBy ?? 0, L.count_by);
+  b.writeUInt8(cfg.gen ?? 0, L.gen);
   b.writeUInt32LE(cfg.pair ?? 0, L.pair);
   b.writeUInt16LE(cfg.callerReg ?? 0, L.caller_reg);
   b.writeUInt8(cfg.callerDeref ? 1 : 0, L.caller_deref);
@@ -238,7 +281,18 @@ export function encodeConfig(cfg: ProbeConfig): Buffer {
     if (f.str !== undefined) b.write(f.str.slice(0, COMM_LEN - 1), at + layout.filter.str, 'latin1');
   });
   cfg.args.forEach((a, i) => encodeArg(b, L.args + i * layout.arg.size, a));
+  if (cfg.buckets) encodeBuckets(b, L.buckets, cfg.buckets);
   return b;
+}
+
+function encodeBuckets(b: Buffer, at: number, h: BucketSpec): void {
+  const B = layout.buckets;
+  b.writeBigInt64LE(h.min ?? 0n, at + B.min);
+  b.writeBigUInt64LE(h.step ?? 0n, at + B.step);
+  b.writeUInt32LE(h.count ?? 0, at + B.count);
+  b.writeUInt8(h.mode, at + B.mode);
+  b.writeUInt8(h.bits ?? 0, at + B.bits);
+  b.writeUInt8(h.signed ? 1 : 0, at + B.is_signed);
 }
 
 function encodeArg(b: Buffer, at: number, a: FetchArg): void {

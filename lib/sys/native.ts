@@ -16,7 +16,7 @@ export interface TracerOptions {
   maxCounts: number;
   /**
    * The programs to load with the object: kn_kprobe (kprobes and uprobes use
-   * it), kn_tracepoint. Each other one is loaded when first attached.
+   * it), kn_tracepoint, kn_perf_event (CPU sampling). Each other one is loaded when first attached.
    */
   programs: BpfProgram[];
   /** Load on a native thread; the first method call waits for it (and throws its failure). */
@@ -25,7 +25,7 @@ export interface TracerOptions {
   pinned?: string;
 }
 
-export type BpfProgram = 'kn_kprobe' | 'kn_tracepoint';
+export type BpfProgram = 'kn_kprobe' | 'kn_tracepoint' | 'kn_perf_event';
 
 /** Owns one loaded BPF object and every link attached through it. */
 export interface NativeTracer {
@@ -39,6 +39,11 @@ export interface NativeTracer {
   attachTracepoint(category: string, name: string, cookie: number): number;
   /** `pid` -1 traces every process. */
   attachUprobe(binary: string, offset: number, retprobe: boolean, pid: number, cookie: number): number;
+  /**
+   * A CPU-clock perf event on `cpu` (every task that runs there) running
+   * kn_perf_event `rate` times a second (`frequency`) or every `rate` ns of CPU time.
+   */
+  attachPerfEvent(cpu: number, rate: number, frequency: boolean, cookie: number): number;
   detach(link: number): void;
   /**
    * Disables these links and hands their release to a kernel worker (through
@@ -60,9 +65,9 @@ export interface NativeTracer {
   histSum(probeId: number): bigint;
   /** Zeroes a probe's histogram and its sum. */
   resetHist(probeId: number): void;
-  /** A probe's in-kernel counts: 16-byte keys (by comm, pid, value or string) and their counts. */
-  counts(probeId: number): { keys: Buffer; values: Float64Array };
-  clearCounts(probeId: number): void;
+  /** The in-kernel counts of these probe ids, in one pass over the map: whole struct kn_count_key keys and their counts. */
+  counts(probeIds: number[]): { keys: Buffer; values: Float64Array };
+  clearCounts(probeIds: number[]): void;
   /**
    * Creates the stack maps of in-kernel stack counting, `entries` stacks each
    * (kernel stacks as addresses, user stacks as build id + file offset);
@@ -89,7 +94,7 @@ export interface NativeTracer {
   ref(ref: boolean): void;
   /** Delivers what is in the ring now; returns the bytes delivered. */
   drain(): number;
-  info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; links?: number };
+  info(): { kprobeProgram?: number; tracepointProgram?: number; tracepointPrograms?: number[]; perfEventProgram?: number; links?: number };
   /** Waits for a background load; throws what made it fail. */
   ready(): void;
   /** Detaches every link and frees everything; idempotent. */
@@ -107,7 +112,7 @@ export interface NativeBinding {
   Tracer: new (objectPath: string, options: TracerOptions) => NativeTracer;
   /** A user's own BPF object (lib/object/). */
   BpfObject: NativeBpfObjectClass;
-  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'record' | 'count_key' | 'stack_key' | 'stack_count', StructLayout> & {
+  layout: Record<'step' | 'arg' | 'filter' | 'config' | 'buckets' | 'record' | 'count_key' | 'stack_key' | 'stack_count', StructLayout> & {
     constants: Record<string, number>;
   };
   /** Whether programs of `progType` may call helper `helperId` (libbpf_probe_bpf_helper). */

@@ -356,7 +356,7 @@ describeHost('in-kernel summaries', { root: true, tracefs: true, tools: ['gcc'] 
       expect(bars[0]).toMatch(/^\[2\.1ms, 4\.2ms\) +\d+ \|@+ *\|$/);
       const counts = bars.map((l) => Number(/\s(\d+) \|/.exec(l)?.[1]));
       expect(counts.reduce((a, b) => a + b, 0)).toBe(5);
-      expect(lines[lines.length - 1]).toMatch(/^p50 ~ [\d.]+ms {2}p90 ~ [\d.]+ms {2}p99 ~ [\d.]+ms {2}\(estimated from log2 buckets\), 5 values$/);
+      expect(lines[lines.length - 1]).toMatch(/^p50 ~ [\d.]+ms {2}p90 ~ [\d.]+ms {2}p99 ~ [\d.]+ms {2}\(estimated from log2 buckets: within a factor of 2\), 5 values$/);
     });
 
     test('--hist count --json: the buckets', async () => {

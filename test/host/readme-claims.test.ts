@@ -56,10 +56,10 @@ describeHost('README claims', { root: true, tracefs: true, tools: ['gcc', 'bpfto
       }
     });
 
-    test('--ring-size that is not a power of two: exit 2 with one line', async () => {
+    test('--ring-size that is not a power of two: exit 2 with one line, naming the flag', async () => {
       const r = await runCli(['--tracepoint', TP, '--ring-size', '3000', '--duration', '0.2']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/^kprobe-node: ringBytes must be a power of two[^\n]*\n$/);
+      expect(r.stderr).toMatch(/^kprobe-node: --ring-size must be a power of two[^\n]*\n$/);
     });
   });
 

@@ -70,11 +70,12 @@ describe('constants agree', () => {
     ['Store', abi.Store, 'KN_STORE_'],
     ['FilterOp', abi.FilterOp, 'KN_OP_'],
     ['CountBy', abi.CountBy, 'KN_BY_'],
+    ['BucketMode', abi.BucketMode, 'KN_BUCKETS_'],
   ];
   // Member names compared without underscores: KN_OP_STREQ is FilterOp.StrEq.
   const key = (s: string) => s.replace(/_/g, '').toUpperCase();
   test('every enum of the header is mirrored', () => {
-    const prefixes: Record<string, string> = { kn_source: 'KN_SRC_', kn_store: 'KN_STORE_', kn_filter_op: 'KN_OP_', kn_count_by: 'KN_BY_' };
+    const prefixes: Record<string, string> = { kn_source: 'KN_SRC_', kn_store: 'KN_STORE_', kn_filter_op: 'KN_OP_', kn_count_by: 'KN_BY_', kn_bucket_mode: 'KN_BUCKETS_' };
     const inHeader = [...header.matchAll(/^enum\s+(kn_\w+)\s*\{/gm)].map((m) => m[1]);
     expect(inHeader.map((e) => prefixes[e] ?? `unmapped ${e}`).sort()).toEqual(enums.map((e) => e[2]).sort());
   });
@@ -185,6 +186,27 @@ describe('encodeConfig writes each field where the header puts it', () => {
     expect(e.readUInt16LE(C.caller_reg)).toBe(152);
     expect(e[C.caller_deref]).toBe(1);
     expect(abi.encodeConfig({ args: [] })[C.caller_deref]).toBe(0);
+  });
+
+  test('the generation of a slot, and cookies: the generation above the id', () => {
+    expect(abi.encodeConfig({ args: [], gen: 7 })[C.gen]).toBe(7);
+    expect(abi.cookieOf(5, 0)).toBe(5);
+    expect(abi.cookieOf(5, 3)).toBe((3 << N.constants.COOKIE_GEN_SHIFT) | 5);
+    expect(abi.cookieOf(1023, 255)).toBe(((255 << N.constants.COOKIE_GEN_SHIFT) | 1023) >>> 0);
+  });
+
+  test('histogram buckets (struct kn_buckets at the end)', () => {
+    const B = N.buckets;
+    const e = abi.encodeConfig({ args: [], buckets: { mode: abi.BucketMode.Linear, min: -5n, step: 200n, count: 10, signed: true } });
+    expect(C.buckets + B.size).toBe(C.size);
+    expect(e.readBigInt64LE(C.buckets + B.min)).toBe(-5n);
+    expect(e.readBigUInt64LE(C.buckets + B.step)).toBe(200n);
+    expect(e.readUInt32LE(C.buckets + B.count)).toBe(10);
+    expect([e[C.buckets + B.mode], e[C.buckets + B.bits], e[C.buckets + B.is_signed]]).toEqual([abi.BucketMode.Linear, 0, 1]);
+    const l = abi.encodeConfig({ args: [], buckets: { mode: abi.BucketMode.LogLinear, bits: 4 } });
+    expect([l[C.buckets + B.mode], l[C.buckets + B.bits], l[C.buckets + B.is_signed]]).toEqual([abi.BucketMode.LogLinear, 4, 0]);
+    // Without buckets, plain counts: mode 0.
+    expect(b.subarray(C.buckets, C.size).every((x) => x === 0)).toBe(true);
   });
 
   test('a PID namespace and a cgroup set their flags; the namespace inode goes in pidns', () => {

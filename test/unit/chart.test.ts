@@ -1,6 +1,8 @@
 /** Histogram buckets, percentiles and the text charts and tables (lib/summary/buckets.ts, lib/format/chart.ts); no kernel. */
 import { HIST_BUCKETS } from '../../lib/sys/abi';
-import { bucketBounds, histogramSnapshot, percentile } from '../../lib/summary/buckets';
+import { BucketScale, bucketBounds, bucketSpec, errorBound, histogramSnapshot, mergeSnapshots, percentile, scaleBounds, scaleIndex, scaleSnapshot } from '../../lib/summary/buckets';
+import { BUCKET_NEGATIVE, BucketMode } from '../../lib/sys/abi';
+import { OptionError } from '../../lib/errors';
 import {
   bucketLabel,
   formatDuration,
@@ -73,10 +75,11 @@ describe('histogramSnapshot and percentiles', () => {
     expect(percentile([], 0.5)).toBeNaN();
   });
 
-  test('signed values: negatives come first', () => {
+  test('signed values: negatives come first; a percentile among them is their bound, 0, shown as <0', () => {
     const s = histogramSnapshot(raw([63, 3], [5, 1]), { signed: true });
     expect(s.buckets[0]).toEqual({ low: -(2 ** 63), high: 0, count: 3 });
-    expect(s.p50).toBeLessThan(0);
+    expect(s.p50).toBe(0);
+    expect(renderHistogram(s)).toMatch(/^p50 ~ <0 {2}p90 ~ 26 {2}/m);
   });
 });
 
@@ -123,7 +126,7 @@ describe('renderHistogram', () => {
         '[8K, 16K)       0 |            |',
         '[16K, 32K)      6 |@@@@@@      |',
         // p50: rank 9 of 18 is 9/12 into [4K, 8K); p90: rank 16.2 is 4.2/6 into [16K, 32K).
-        'p50 ~ 7K  p90 ~ 27K  p99 ~ 32K  (estimated from log2 buckets), 18 values',
+        'p50 ~ 7K  p90 ~ 27K  p99 ~ 32K  (estimated from log2 buckets: within a factor of 2), 18 values',
         '',
       ].join('\n'),
     );
@@ -135,7 +138,7 @@ describe('renderHistogram', () => {
     expect(lines[0]).toBe('[2.1ms, 4.2ms)     10 |@@@@@@@@@@|');
     expect(lines[1]).toMatch(/^\[4\.2ms, 8\.4ms\) +0 \| {10}\|$/);
     expect(lines[3]).toMatch(/^\[17ms, 34ms\) +10 \|@{10}\|$/);
-    expect(lines[4]).toMatch(/^p50 ~ 4\.2ms {2}p90 ~ 30ms {2}p99 ~ 33ms {2}\(estimated from log2 buckets\), 20 values$/);
+    expect(lines[4]).toMatch(/^p50 ~ 4\.2ms {2}p90 ~ 30ms {2}p99 ~ 33ms {2}\(estimated from log2 buckets: within a factor of 2\), 20 values$/);
   });
 
   test('a small count still shows one @; the zero bucket reads [0]', () => {
@@ -163,5 +166,145 @@ describe('renderCounts', () => {
 
   test('by probe: no key column', () => {
     expect(renderCounts([{ probe: 'kprobe:vfs_read', count: 7 }])).toBe(`${'COUNT'.padStart(10)}  PROBE\n${'7'.padStart(10)}  kprobe:vfs_read\n`);
+  });
+});
+
+/**
+ * The kernel's numbering of linear and log-linear buckets (bucket_of() in
+ * bpf/kprobe_node.bpf.c), written again here as plainly as possible, so
+ * that scaleBounds is checked against an independent statement of it. The
+ * host tests check the kernel itself against scaleBounds.
+ */
+function kernelBucket(scale: BucketScale, v: number): number {
+  if (scale.kind === 'linear') {
+    if (v < scale.min) return 0;
+    const i = Math.floor((v - scale.min) / scale.step);
+    const count = (scale.max - scale.min) / scale.step;
+    return i < count ? i + 1 : count + 1;
+  }
+  if (v < 0) return BUCKET_NEGATIVE;
+  if (scale.kind === 'log2') return v === 0 ? 0 : Math.floor(Math.log2(v)) + 1;
+  const per = 2 ** scale.bits;
+  if (v < per) return v;
+  const e = Math.floor(Math.log2(v));
+  return (e - scale.bits + 1) * per + (Math.floor(v / 2 ** (e - scale.bits)) - per);
+}
+
+describe('linear and log-linear buckets', () => {
+  const linear: BucketScale = { kind: 'linear', min: 100, max: 1100, step: 200 };
+  const values = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 99, 100, 101, 199, 200, 1000, 1023, 1024, 1025, 4095, 4096, 5000, 65535, 65536, 1e6, 123456789];
+
+  test.each([0, 1, 2, 3, 5])('log-linear, 2^%d per power of two: each value lies in its bucket, and the buckets tile the line', (bits) => {
+    const scale: BucketScale = { kind: 'log-linear', bits };
+    for (const v of values) {
+      const i = kernelBucket(scale, v);
+      const b = scaleBounds(scale, i);
+      expect([v, b.low <= v && v < b.high]).toEqual([v, true]);
+      expect(scaleIndex(scale, b.low)).toBe(i);
+      // The next bucket starts where this one ends.
+      expect(scaleBounds(scale, i + 1).low).toBe(b.high);
+      // Width relative to the low bound is at most 2^-bits (exact below 2^bits).
+      expect((b.high - b.low) / Math.max(b.low, 1)).toBeLessThanOrEqual(v < 2 ** bits ? 1 : 2 ** -bits);
+    }
+  });
+
+  test('log-linear with 0 bits is log2', () => {
+    for (const v of values) expect(scaleBounds({ kind: 'log-linear', bits: 0 }, kernelBucket({ kind: 'log2' }, v))).toEqual(bucketBounds(kernelBucket({ kind: 'log2' }, v)));
+  });
+
+  test('linear: one bucket below min, step-wide ones, one at and above max', () => {
+    expect(scaleBounds(linear, 0)).toEqual({ low: -(2 ** 63), high: 100 });
+    expect(scaleBounds(linear, 1)).toEqual({ low: 100, high: 300 });
+    expect(scaleBounds(linear, 5)).toEqual({ low: 900, high: 1100 });
+    expect(scaleBounds(linear, 6)).toEqual({ low: 1100, high: 2 ** 64 });
+    for (const v of values) {
+      const b = scaleBounds(linear, kernelBucket(linear, v));
+      expect([v, b.low <= v && v < b.high]).toEqual([v, true]);
+    }
+  });
+
+  test('negative values of a signed log histogram: one bucket below 0', () => {
+    expect(scaleBounds({ kind: 'log-linear', bits: 3 }, BUCKET_NEGATIVE)).toEqual({ low: -(2 ** 63), high: 0 });
+  });
+
+  test('bucketSpec: what the kernel is told, and errors in the caller\'s words', () => {
+    expect(bucketSpec({ linear: { min: 0, max: 2000, step: 200 } })).toEqual({
+      scale: { kind: 'linear', min: 0, max: 2000, step: 200 },
+      spec: { mode: BucketMode.Linear, min: 0n, step: 200n, count: 10 },
+    });
+    // A range that is not a whole number of steps ends at the step above max.
+    expect(bucketSpec({ linear: { min: 0, max: 1000, step: 300 } }).scale).toEqual({ kind: 'linear', min: 0, max: 1200, step: 300 });
+    expect(bucketSpec({ bits: 4 })).toEqual({ scale: { kind: 'log-linear', bits: 4 }, spec: { mode: BucketMode.LogLinear, bits: 4 } });
+    expect(bucketSpec({})).toEqual({ scale: { kind: 'log2' }, spec: { mode: BucketMode.Log2 } });
+    const names = { linear: '--linear', bits: '--log-linear' };
+    for (const [o, re] of [
+      [{ bits: 6 }, /^--log-linear must be an integer from 0 to 5/],
+      [{ bits: 1.5 }, /^--log-linear must be/],
+      [{ linear: { min: 0, max: 10, step: 0 } }, /^--linear: the step must be positive/],
+      [{ linear: { min: 10, max: 10, step: 1 } }, /^--linear: max \(10\) must be above min \(10\)/],
+      [{ linear: { min: 0, max: 100000, step: 1 } }, /^--linear: 100000 buckets .* at most 1024/],
+      [{ linear: { min: 0, max: 10, step: 1 }, bits: 2 }, /do not go together/],
+    ] as const) {
+      let err: unknown;
+      try {
+        bucketSpec(o as Parameters<typeof bucketSpec>[0], names);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(OptionError);
+      expect((err as Error).message).toMatch(re);
+    }
+  });
+
+  test('percentiles of 100 known values are within the stated bound', () => {
+    const known = Array.from({ length: 100 }, (_, i) => 1000 + 997 * i * i);
+    const exact = (p: number) => [...known].sort((a, b) => a - b)[Math.ceil(p * known.length) - 1];
+    for (const scale of [{ kind: 'log-linear', bits: 3 }, { kind: 'log-linear', bits: 5 }, { kind: 'linear', min: 0, max: 10_000_000, step: 100_000 }] as BucketScale[]) {
+      const counts = new Map<number, number>();
+      for (const v of known) counts.set(kernelBucket(scale, v), (counts.get(kernelBucket(scale, v)) ?? 0) + 1);
+      const s = scaleSnapshot(scale, counts);
+      const bound = errorBound(scale);
+      for (const [p, est] of [[0.5, s.p50], [0.9, s.p90], [0.99, s.p99]] as const) {
+        const err = Math.abs(est - exact(p));
+        if ('relative' in bound) expect(err).toBeLessThanOrEqual(bound.relative * exact(p));
+        else expect(err).toBeLessThanOrEqual(bound.absolute);
+      }
+    }
+  });
+
+  test('a chart of linear buckets: open buckets at the ends, percentiles labelled with their bound', () => {
+    const s = scaleSnapshot(linear, new Map([[0, 2], [1, 3], [3, 1], [6, 4]]));
+    expect(renderHistogram(s, { width: 4 })).toBe(
+      [
+        '(<100)          2 |@@  |',
+        '[100, 300)      3 |@@@ |',
+        '[300, 500)      0 |    |',
+        '[500, 700)      1 |@   |',
+        '[1100, ...)     4 |@@@@|',
+        // Rank 5 of 10 is the top of [100, 300); ranks 9 and 9.9 are above max.
+        'p50 ~ 300  p90 ~ >=1100  p99 ~ >=1100  (estimated from linear buckets: within ±200), 10 values',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a chart of log-linear latency buckets: labels precise enough to tell them apart', () => {
+    const scale: BucketScale = { kind: 'log-linear', bits: 3 };
+    const ns = [3_000_000, 3_100_000, 3_300_000, 20_000_000];
+    const counts = new Map<number, number>();
+    for (const v of ns) counts.set(kernelBucket(scale, v), (counts.get(kernelBucket(scale, v)) ?? 0) + 1);
+    const text = renderHistogram(scaleSnapshot(scale, counts, { unit: 'ns' }), { width: 4 });
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/^\[2\.88ms, 3\.15ms\) +2 \|@@@@\|$/);
+    expect(lines[1]).toMatch(/^\[3\.15ms, 3\.41ms\) +1 \|@@ +\|$/);
+    expect(lines[lines.length - 2]).toMatch(/\(estimated from log-linear buckets: within ±12\.5%\), 4 values$/);
+  });
+
+  test('mergeSnapshots adds the buckets of parts', () => {
+    const a = scaleSnapshot(linear, new Map([[1, 2], [2, 1]]));
+    const b = scaleSnapshot(linear, new Map([[2, 5]]));
+    const m = mergeSnapshots([a, b], linear);
+    expect(m.buckets).toEqual([{ low: 100, high: 300, count: 2 }, { low: 300, high: 500, count: 6 }]);
+    expect(m.total).toBe(8);
   });
 });

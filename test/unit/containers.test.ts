@@ -110,7 +110,7 @@ describe('options', () => {
 });
 
 describe('the CLI', () => {
-  const argv = (extra: Partial<TraceArgs>): TraceArgs => ({ targets: [], ret: false, syscall: ['openat'], tracepoint: [], json: false, latency: false, arg: [], explain: false, ...extra });
+  const argv = (extra: Partial<TraceArgs>): TraceArgs => ({ targets: [], ret: false, syscall: ['openat'], tracepoint: [], json: false, latency: false, arg: [], explain: false, l: false, verbose: false, exitWithCommand: false, includeSelf: false, ...extra });
 
   test('--cgroup: digits are an id, anything else a path or self', () => {
     expect(probeOptionsOf(argv({ cgroup: '1234' })).cgroup).toBe(1234);

@@ -47,6 +47,10 @@ class FakeTracer implements NativeTracer {
   attachUprobe(): number {
     return this.nextLink++;
   }
+  attachPerfEvent(cpu: number, rate: number, frequency: boolean, cookie: number): number {
+    this.calls.push(`perf ${cpu} ${rate} ${frequency} ${cookie}`);
+    return this.nextLink++;
+  }
   detach(link: number): void {
     this.calls.push(`detach ${link}`);
   }
@@ -77,8 +81,8 @@ class FakeTracer implements NativeTracer {
   counts(): { keys: Buffer; values: Float64Array } {
     return { keys: Buffer.alloc(0), values: new Float64Array(0) };
   }
-  clearCounts(id: number): void {
-    this.calls.push(`clearCounts ${id}`);
+  clearCounts(ids: number[]): void {
+    this.calls.push(`clearCounts ${ids.join(',')}`);
   }
   createStackMaps(entries: number): boolean {
     this.calls.push(`createStackMaps ${entries}`);
@@ -199,6 +203,17 @@ describe('probe ids', () => {
     expect(t.calls).toEqual(expect.arrayContaining(['detach 2', 'drain', 'resetHist 2', 'clearCounts 2']));
     expect(s.attach(spec('d')).id).toBe(2);
     expect(backend.opened).toHaveLength(1); // one object for every probe
+  });
+
+  test("a reused id has a new generation: its config and its links' cookies carry it, so an old link's late hits are ignored", () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    s.attach(spec('a')).close();
+    const b = s.attach(spec('b'));
+    const t = backend.tracers[0];
+    expect(b.id).toBe(1);
+    expect(t.configs.get(1)![layout.config.gen]).toBe(1);
+    expect(t.calls.filter((x) => x.startsWith('tracepoint'))).toEqual(['tracepoint cat:a 1', `tracepoint cat:b ${(1 << 16) | 1}`]);
   });
 
   test('at most maxProbes - 1 open at once: the one too many is refused and takes no id', () => {
