@@ -12,17 +12,17 @@ import { OptionError } from '../errors';
 import { renderCounts, renderHistogram } from '../format/chart';
 import { countsJson, histogramJson, stackCountsJson } from '../format/json';
 import { foldedReport, stackCountsReport } from '../format/stack';
-import { CountSnapshot, Counter, Histogram, HistogramSnapshot, StackCounter, countBy, countStacks, histogram, latency } from '../summary';
+import { CountSnapshot, Counter, Histogram, HistogramSnapshot, StackCounter, StackSnapshot, countBy, countStacks, histogram, latency } from '../summary';
 import { bucketSpec } from '../summary/buckets';
 import { runUntilDone } from './lifecycle';
 import { TraceArgs, bucketOptionsOf } from './options';
 import { output } from './output';
 import { reportAttached, reportLoad, say } from './report';
 
-/** The largest `top` entries of a count snapshot (all without --top). */
-function topCounts(snap: CountSnapshot, top?: number): CountSnapshot {
+/** The largest `top` entries of a count or stack count snapshot, largest first already (all without --top). */
+function topCounts<S extends CountSnapshot | StackSnapshot>(snap: S, top?: number): S {
   if (top === undefined) return snap;
-  return Object.assign(snap.slice(0, top), { dropped: snap.dropped, total: snap.total });
+  return Object.assign(snap.slice(0, top), { dropped: snap.dropped, total: snap.total }) as S;
 }
 
 /** The largest `top` groups of a histogram (all without --top). */
@@ -93,7 +93,7 @@ export async function summarize(argv: TraceArgs, targets: readonly Target[], opt
     const now = new Date();
     const snaps = counters.map((c) => ({ c, snap: topCounts(c.snapshot(), argv.top) }));
     const hsnaps = hists.map((h) => ({ h, snap: topGroups(h.snapshot(), argv.top) }));
-    const ssnaps = stackCounters.map((c) => ({ c, snap: c.snapshot() }));
+    const ssnaps = stackCounters.map((c) => ({ c, snap: topCounts(c.snapshot(), argv.top) }));
     if (argv.folded) {
       output().write(ssnaps.map(({ snap }) => foldedReport(snap)).join(''));
     } else if (argv.json) {
