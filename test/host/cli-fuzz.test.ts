@@ -43,7 +43,7 @@ function cases(): Array<[string[], Outcome]> {
     // Two characters: a valid comm, that no task has.
     [['--tracepoint', TP, '--comm', '\u202e\u202e'], { code: 'ok' }],
     [['--tracepoint', TP, '--pid', '1e400'], { code: 2, reason: /pid must be a non-negative integer/ }],
-    [['--tracepoint', TP, '--string-size', '-0'], { code: 2, reason: /stringSize must be an integer from 1/ }],
+    [['--tracepoint', TP, '--string-size', '-0'], { code: 2, reason: /--string-size must be an integer from 1/ }],
     [['uprobe:', 'uprobe::', 'uprobe:/nonexistent:main'], { code: 2, reason: /a uprobe target is uprobe:/ }],
     [['uprobe:/bin/sh:0xffffffffffffffffffff'], { code: 2, reason: /not in any loaded segment/ }],
     [['info', 'x'.repeat(20000)], { code: 1, reason: /no BTF prototype for x+/ }],

@@ -79,7 +79,9 @@ describeHost('kprobe-node info and describe()', { root: true, tracefs: true, too
     const d = describeTarget(fn);
     const btf = btfPrototype(fn);
     expect(d).toMatchObject({ kind: 'function', name: fn, btf: true, returns: btf.returns });
-    expect(d.params).toEqual(btf.params);
+    expect(d.params.map(({ name, type }) => ({ name, type }))).toEqual(btf.params);
+    // A char * that is not const is a buffer the function fills: noted, and only it.
+    for (const p of d.params) expect([p.name, p.note !== undefined]).toEqual([p.name, p.type === 'char *']);
     expect(d.module).toBeUndefined();
     expect(d.prototype).toBe(`${btf.returns}${btf.returns.endsWith('*') ? '' : ' '}${fn}(${btf.params.map((p) => `${p.type}${p.type.endsWith('*') ? '' : ' '}${p.name}`).join(', ')})`);
   });
