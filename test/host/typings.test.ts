@@ -118,7 +118,7 @@ test('kernel function declarations type kprobe events; labels type args written 
   expect(text).toBe('');
   const decl = fs.readFileSync(path.join(dir, 'kernel.d.ts'), 'utf8');
   expect(decl).toContain("declare module 'kprobe-node' {");
-  expect(decl).toContain('vfs_read: {\n      args: { file: bigint; buf: string | null; count: bigint; pos: bigint; };\n      ret: bigint;\n    };');
+  expect(decl).toContain('vfs_read: {\n      args: { file: bigint; buf: bigint; count: bigint; pos: bigint; };\n      ret: bigint;\n    };');
   fs.writeFileSync(
     path.join(dir, 'kernel-use.ts'),
     `
@@ -128,7 +128,7 @@ import './kernel';
 const reads = attachKprobe('vfs_read');
 reads.on('event', (e) => {
   const count: bigint = e.args.count;
-  const buf: string | null = e.args.buf;
+  const buf: bigint = e.args.buf; // a buffer vfs_read fills: a pointer
   // @ts-expect-error no parameter 'cont'
   e.args.cont;
   void [count, buf];
