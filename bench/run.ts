@@ -630,8 +630,16 @@ async function idleAndLatency(): Promise<void> {
       await p.stop('SIGTERM');
     }
   }
-  const idle = cpu.get('kprobe-node, one attached probe, no events')!;
-  verdicts.push({ what: 'idle: CPU of a process with one attached probe', value: `${fmt(idle, 3)} %`, target: '≤ 0.1 %', pass: Number.isFinite(idle) ? idle <= 0.1 : undefined });
+  // What the probe costs is what its process spends beyond a plain idle node's, measured
+  // side by side: node's own timers cost more on some machines than the target allows.
+  const idle = cpu.get('kprobe-node, one attached probe, no events')! - cpu.get('plain node process (reference)')!;
+  verdicts.push({
+    what: 'idle: CPU an attached probe adds to an idle node process',
+    value: `${fmt(idle, 3)} %`,
+    target: '≤ 0.1 %',
+    pass: Number.isFinite(idle) ? idle <= 0.1 : undefined,
+    note: `${fmt(cpu.get('kprobe-node, one attached probe, no events')!, 3)} % with the probe, ${fmt(cpu.get('plain node process (reference)')!, 3)} % without`,
+  });
 
   const N = QUICK ? 50 : 100;
   log(`\n== latency: ${N} events at 10 per second, from the probe firing to the listener`);
