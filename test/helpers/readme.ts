@@ -2,8 +2,9 @@
  * The README's examples as tests run them: the fenced blocks of a section,
  * a TypeScript example compiled against the built package (as a user's
  * project would import 'kprobe-node', typings checked), and the check that
- * a run prints what the README shows; and `$ sudo kprobe-node ...` command
- * lines with the output shown under them (readmeExample, matchOutput).
+ * a run prints what the README shows; and `$ sudo kprobe-node ...` (or
+ * `$ kprobe-node ...`) command lines with the output shown under them
+ * (readmeExample, matchOutput).
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -81,17 +82,25 @@ function shellWords(line: string): string[] {
   return words;
 }
 
-/** The README example whose command line starts `$ sudo kprobe-node <start>`; fails when there is none. */
+/** The command line prefixes of kprobe-node examples, root's and any user's (`kprobe-node types`). */
+export const COMMAND_PREFIXES = ['$ sudo kprobe-node ', '$ kprobe-node '];
+
+/**
+ * The first README example whose command line starts `$ sudo kprobe-node <start>`
+ * (or `$ kprobe-node <start>`); fails when there is none. A trailing
+ * ` # comment` and a trailing ` > file` redirection are not arguments.
+ */
 export function readmeExample(start: string): ReadmeExample {
   const lines = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8').split('\n');
-  const at = lines.findIndex((l) => l.startsWith(`$ sudo kprobe-node ${start}`));
-  if (at < 0) throw new Error(`README.md has no example "$ sudo kprobe-node ${start}..."`);
+  const at = lines.findIndex((l) => COMMAND_PREFIXES.some((p) => l.startsWith(`${p}${start}`)));
+  if (at < 0) throw new Error(`README.md has no example "$ sudo kprobe-node ${start}..." or "$ kprobe-node ${start}..."`);
   const output: string[] = [];
   for (const l of lines.slice(at + 1)) {
     if (l.startsWith('$ ') || l.startsWith('```')) break;
     output.push(l);
   }
-  const command = lines[at].slice('$ sudo kprobe-node '.length).replace(/\s+#.*$/, '').replace(/\s*>.*$/, '');
+  const prefix = COMMAND_PREFIXES.find((p) => lines[at].startsWith(p))!;
+  const command = lines[at].slice(prefix.length).replace(/\s+#.*$/, '').replace(/\s+>\s*\S+$/, '');
   return { args: shellWords(command), output };
 }
 

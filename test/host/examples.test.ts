@@ -6,23 +6,15 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { describeHost, repoRoot } from '../helpers/host';
+import { readmeBlocks } from '../helpers/readme';
 
 jest.setTimeout(60_000);
 
-/** The `$ ` commands of the README's fenced block that contains `marker`, and the output it shows. */
+/** The `$ ` commands of the fenced block of the README's "Your own BPF programs" that contains `marker`, and the output it shows. */
 function readmeBlock(marker: string): { commands: string[]; output: string[] } {
-  const blocks: string[][] = [];
-  let open: string[] | undefined;
-  for (const line of fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8').split('\n')) {
-    if (line.startsWith('```')) {
-      if (open) blocks.push(open);
-      open = open ? undefined : [];
-    } else {
-      open?.push(line);
-    }
-  }
-  const lines = blocks.find((b) => b.some((l) => l.includes(marker)));
-  if (!lines) throw new Error(`no README block with ${marker}`);
+  const block = readmeBlocks('Your own BPF programs').find((b) => b.text.includes(marker));
+  if (!block) throw new Error(`no README block with ${marker}`);
+  const lines = block.text.split('\n').filter((l) => l !== '');
   return {
     commands: lines.filter((l) => l.startsWith('$ ')).map((l) => l.slice(2).replace(/^sudo /, '')),
     output: lines.filter((l) => !l.startsWith('$ ')),

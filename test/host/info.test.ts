@@ -10,6 +10,7 @@ import { NotFoundError, describe as describeTarget } from '../../lib';
 import { errorOf } from '../helpers/events';
 import { describeHost, repoRoot } from '../helpers/host';
 import { runCli } from '../helpers/proc';
+import { readmeExample } from '../helpers/readme';
 import { BpftoolDump, RawType } from '../helpers/bpftool-dump';
 
 /** bpftool's reading of the running kernel's BTF. */
@@ -66,13 +67,12 @@ function formatFields(category: string, name: string): Array<[string, string]> {
 
 describeHost('kprobe-node info and describe()', { root: true, tracefs: true, tools: ['bpftool'] }, () => {
   test('kprobe-node info vfs_fsync_range prints what the README shows', async () => {
-    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-    const block = /^\$ sudo kprobe-node info vfs_fsync_range\n((?:(?!\$ ).*\n)+)/m.exec(readme);
-    expect(block).not.toBeNull();
-    const r = await runCli(['info', 'vfs_fsync_range']);
+    const example = readmeExample('info vfs_fsync_range');
+    expect(example.args).toEqual(['info', 'vfs_fsync_range']);
+    const r = await runCli(example.args);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(block![1]);
+    expect(r.stdout).toBe(`${example.output.join('\n')}\n`);
   });
 
   test.each(['vfs_fsync_range', 'vfs_read', 'do_sys_openat2', 'tcp_sendmsg'])("describe('%s') agrees with bpftool's reading of the BTF", (fn) => {

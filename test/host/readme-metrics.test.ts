@@ -13,21 +13,9 @@ import * as path from 'path';
 import { describeHost, repoRoot } from '../helpers/host';
 import { Child, sleep } from '../helpers/proc';
 import { freePort } from '../helpers/prometheus';
+import { readmeBlocks } from '../helpers/readme';
 
 jest.setTimeout(120000);
-
-interface Block {
-  lang: string;
-  text: string;
-}
-
-/** The fenced blocks of the README's Metrics section, in order. */
-function metricsBlocks(): Block[] {
-  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-  const start = readme.indexOf('\n## Metrics\n');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  return [...section.matchAll(/^```(\w*)\n([^]*?)^```$/gm)].map((m) => ({ lang: m[1], text: m[2] }));
-}
 
 /** A pattern for a shown line: the same text; a metric sample with any value. */
 function shownLine(line: string): RegExp {
@@ -118,7 +106,7 @@ async function stop(child: Child | ChildProcess): Promise<void> {
 }
 
 describeHost("the README's Metrics examples", { root: true, tracefs: true, tools: ['bash', 'curl', 'cat'] }, () => {
-  const blocks = metricsBlocks();
+  const blocks = readmeBlocks('Metrics');
   let dir: string;
   let env: NodeJS.ProcessEnv;
 
