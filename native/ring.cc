@@ -76,6 +76,8 @@ size_t RingReader::Ready(size_t limit) const {
 
 size_t RingReader::Drain(Napi::Env env) {
   size_t delivered = 0;
+  // A listener may stop the reading (a consumer holding back): then this drain ends too.
+  const bool polling = poll_ != nullptr;
   for (int round = 0; round < kRoundsPerWake && open(); round++) {
     size_t n = Ready(batch_limit_);
     if (n == 0) break;
@@ -87,7 +89,7 @@ size_t RingReader::Drain(Napi::Env env) {
     __atomic_store_n(consumer_, cons + n, __ATOMIC_RELEASE);
     delivered += n;
     if (!on_batch_.IsEmpty()) on_batch_.MakeCallback(env.Global(), {buf, Napi::Number::New(env, static_cast<double>(n))});
-    if (!open()) break;  // closed by a listener
+    if (!open() || (polling && poll_ == nullptr)) break;  // closed or stopped by a listener
   }
   return delivered;
 }

@@ -1,9 +1,12 @@
 /**
  * Where a command's results go: stdout, or the file -o names (bpftrace's
  * -o). Messages (`kprobe-node: ...`) stay on stderr, and a -c command keeps
- * the terminal.
+ * the terminal. Events reach it through a LineWriter, which holds at most a
+ * chunk and a batch's worth of text: an output slower than the events holds
+ * the reading of the ring, and the kernel counts what does not fit.
  */
 import * as fs from 'fs';
+import { Writable } from 'stream';
 import { fsError } from '../sys/errno';
 
 let stream: NodeJS.WritableStream = process.stdout;
@@ -21,7 +24,20 @@ export function openOutput(file: string): void {
   } catch (e) {
     throw fsError(e, `cannot write the output file ${file}`);
   }
-  stream = fs.createWriteStream(file, { fd });
+  // Written in place, as stdout is when it is a file: nothing waits in memory for a thread.
+  stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        for (let at = 0; at < chunk.length; ) at += fs.writeSync(fd, chunk, at);
+        done();
+      } catch (e) {
+        done(e as Error);
+      }
+    },
+    final(done) {
+      fs.close(fd, (e) => done(e));
+    },
+  });
 }
 
 /** Calls `done` once everything written so far has reached the output. */
@@ -30,5 +46,66 @@ export function flushOutput(done: () => void): void {
     process.stdout.write('', done);
     return;
   }
-  (stream as fs.WriteStream).end(done);
+  (stream as Writable).end(done);
+}
+
+/** Bytes of text collected before they are written: what a pipe takes at once (its default capacity). */
+const CHUNK_BYTES = 1 << 16;
+
+/**
+ * Collects lines as UTF-8 in a buffer and writes it when full or once per
+ * turn of the event loop (building one long string first costs more than
+ * formatting the lines). When the output cannot take a chunk at once (a
+ * pipe whose reader is slower), `hold(true)` asks for no more events until
+ * it has, then `hold(false)`.
+ */
+export class LineWriter {
+  private buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  private used = 0;
+  private scheduled = false;
+  private held = false;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly hold: (held: boolean) => void = () => undefined,
+  ) {}
+
+  /** Adds one line (or several, joined by newlines), without its final newline. */
+  write(line: string): void {
+    // A UTF-16 unit takes at most 3 bytes of UTF-8.
+    const most = line.length * 3 + 1;
+    if (this.used + most > this.buf.length) {
+      this.flush();
+      if (most > this.buf.length) {
+        this.send(Buffer.from(line + '\n'));
+        return;
+      }
+    }
+    this.used += this.buf.write(line, this.used);
+    this.buf[this.used++] = 0x0a;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (!this.used) return;
+    const chunk = this.buf.subarray(0, this.used);
+    this.used = 0;
+    this.send(chunk);
+    // A write still under way owns its bytes: the next lines go to a new buffer.
+    if ((this.out as Writable).writableLength > 0) this.buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  }
+
+  private send(chunk: Buffer): void {
+    if (this.out.write(chunk) || this.held) return;
+    this.held = true;
+    this.hold(true);
+    this.out.once('drain', () => {
+      this.held = false;
+      this.hold(false);
+    });
+  }
 }

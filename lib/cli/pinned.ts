@@ -4,10 +4,11 @@
  */
 import type { EventBatch } from '../core/event';
 import { jsonLine } from '../format/json';
-import { LineWriter, textLine } from '../format/text';
+import { textLine } from '../format/text';
 import { listPinned, openPinned, unpin } from '../pin';
 import { runUntilDone } from './lifecycle';
-import { say } from './report';
+import { LineWriter } from './output';
+import { LossReport, say } from './report';
 
 export function showPinned(argv: { json: boolean }): void {
   const all = listPinned();
@@ -26,16 +27,18 @@ export function showPinned(argv: { json: boolean }): void {
 /** Streams a pinned probe's events until Ctrl-C or --duration; the probe stays pinned. */
 export function attachPinned(argv: { name: string; json: boolean; duration?: number }): void {
   const probe = openPinned(argv.name);
-  const out = new LineWriter(process.stdout);
+  const out = new LineWriter(process.stdout, (held) => (held ? probe.pause() : probe.resume()));
+  const losses = new LossReport((n) => `${n} events lost: the pinned probe's ring buffer was full`);
   probe.on('batch', (b: EventBatch) => {
     for (let i = 0; i < b.length; i++) out.write(argv.json ? jsonLine(b, i) : textLine(b, i, probe.partPlans ? b.probe(i) : undefined));
   });
-  probe.on('lost', (n: number) => say(`${n} events lost: the pinned probe's ring buffer was full`));
+  probe.on('lost', (n: number) => losses.add(n));
   runUntilDone({
     duration: argv.duration,
     finish: () => {
       probe.close();
       out.flush();
+      losses.end();
       say(`${probe.seen} events, ${probe.lost} lost; ${argv.name} stays pinned`);
     },
   });

@@ -23,6 +23,36 @@ export function say(line: string): void {
   process.stderr.write(`kprobe-node: ${line}\n`);
 }
 
+/** Says how many events were lost at most once a second, each time what was lost since: a flood loses some in every batch. */
+export class LossReport {
+  private pending = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly message: (n: number) => string) {}
+
+  add(n: number): void {
+    this.pending += n;
+    if (this.timer) return;
+    this.say();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.pending) this.add(0);
+    }, 1000).unref();
+  }
+
+  /** Says what is still untold (at the end of a run). */
+  end(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.say();
+  }
+
+  private say(): void {
+    if (this.pending) say(this.message(this.pending));
+    this.pending = 0;
+  }
+}
+
 /** What a pattern of this kind matches, in words. */
 const MATCHES: Partial<Record<Target['kind'], string>> = { kprobe: 'functions', kretprobe: 'functions', tracepoint: 'tracepoints', syscall: 'syscalls' };
 

@@ -9,14 +9,14 @@ import type { Probe } from '../core/probe';
 import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
-import { LineWriter, textLine } from '../format/text';
+import { textLine } from '../format/text';
 import type { StackFormat } from '../format/stack';
 import { TimeColumn, timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
 import { Run, runUntilDone } from './lifecycle';
 import { TraceArgs, jsonOutput, offerStackFiles, parseStackOption, probeOptionsOf, takeCountOption, targetsOf, timeFormatOf } from './options';
-import { openOutput, output } from './output';
-import { reportAttached, reportLoad, say } from './report';
+import { LineWriter, openOutput, output } from './output';
+import { LossReport, reportAttached, reportLoad, say } from './report';
 
 /** Attaching many functions one by one takes a while: show how far it got on a terminal. */
 function withProgress(t: Target, opts: ProbeOptions): KprobeOptions {
@@ -68,10 +68,12 @@ export async function trace(argv: TraceArgs): Promise<void> {
   if (argv.pin !== undefined && targets.length !== 1) throw new OptionError('--pin pins one target at a time');
   const pin = argv.pin !== undefined ? await import('../pin') : undefined;
 
-  const out = new LineWriter(output());
+  const probes: Probe[] = [];
+  // An output that cannot keep up holds the ring's reading: the kernel counts what does not fit.
+  const out = new LineWriter(output(), (held) => probes.forEach((p) => (held ? p.pause() : p.resume())));
+  const losses = new LossReport((n) => lostMessage(n, pin ? undefined : Session.get()));
   // With --stack, each event's stacks, symbolized, under its line (or in its JSON object).
   const stackFormat: StackFormat | undefined = stack.stack ? { explain: argv.explain, demangle: argv.demangle } : undefined;
-  const probes: Probe[] = [];
   const many = targets.length > 1;
   // -M: once this many events are printed, the run ends (`run` is set below, before any event can arrive).
   let printed = 0;
@@ -98,7 +100,7 @@ export async function trace(argv: TraceArgs): Promise<void> {
           if (++printed >= limit) run?.end({ reason: 'max-events' });
         }
       });
-      probe.on('lost', (n: number) => say(lostMessage(n, pin ? undefined : Session.get())));
+      probe.on('lost', (n: number) => losses.add(n));
     }
   } catch (e) {
     for (const p of probes) p.close();
@@ -118,6 +120,7 @@ export async function trace(argv: TraceArgs): Promise<void> {
       if (!pin) Session.get().detachInBackground();
       for (const p of probes) p.close();
       out.flush();
+      losses.end();
       say(`${probes.reduce((n, p) => n + p.seen, 0)} events, ${probes.reduce((n, p) => n + p.lost, 0)} lost`);
     },
   });

@@ -17,6 +17,7 @@ export interface ProbeOwner {
   close(probe: Probe): void;
   flush(): void;
   setRef(probe: Probe, ref: boolean): void;
+  setPaused(probe: Probe, paused: boolean): void;
 }
 
 /** An argument as the probe describes it. */
@@ -96,6 +97,24 @@ export class Probe<E extends TraceEvent = TraceEvent> extends EventEmitter {
   /** Undoes unref(): the attached probe keeps the process alive again (the default). */
   ref(): this {
     this.owner.setRef(this, true);
+    return this;
+  }
+
+  /**
+   * Stops reading the ring buffer, for a consumer that cannot keep up (a
+   * blocked output, a full queue): records wait in the kernel, and what
+   * does not fit is counted in `lost`, instead of piling up in memory. The
+   * ring is shared by the process's probes: while one is paused, none is
+   * read. resume() starts again with what waits.
+   */
+  pause(): this {
+    if (!this.#closed) this.owner.setPaused(this, true);
+    return this;
+  }
+
+  /** Undoes pause(). */
+  resume(): this {
+    if (!this.#closed) this.owner.setPaused(this, false);
     return this;
   }
 

@@ -17,6 +17,7 @@ import { publishAttach } from './channels';
 import { RecordDecoder } from './decode';
 import { Delivery, Entry, deliverBatch, emitError, reportLost, rethrowLater } from './dispatch';
 import { Probe, ProbeKind, ProbeOwner } from './probe';
+import { Reading } from './reading';
 import type { AttachSpec } from './spec';
 
 export interface SessionOptions {
@@ -72,13 +73,29 @@ export class Session implements ProbeOwner {
   private readonly probes = new Map<number, Entry>();
   /** The same entries by id, for the dispatch loop. */
   private readonly byId: Array<Entry | undefined> = [];
-  /** Probes that keep the process alive (all, unless unref'd). */
-  private readonly unrefd = new Set<Probe>();
   private readonly freeIds: number[] = [];
   /** Each id's generation (ids are below 1 << COOKIE_GEN_SHIFT), bumped when it is freed: old cookies then name no probe. */
   private readonly gens = new Uint8Array(1 << COOKIE_GEN_SHIFT);
   private nextId = 1; // cookie 0 means "no cookie"
-  private polling = false;
+  /**
+   * Records are delivered from the ring as they come; losses are looked at
+   * after each batch (a record is lost only when the ring is full, so there
+   * is a batch to find it by). Nothing runs while no records come.
+   */
+  private readonly reading = new Reading(
+    {
+      start: () =>
+        this.tracer.start(
+          (batch, length) => this.dispatch(batch, length),
+          (error) => this.fail(error),
+          this.options.drainMs,
+          (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
+        ),
+      stop: () => this.tracer.stop(),
+      ref: (ref) => this.tracer.ref(ref),
+    },
+    () => this.openProbes(),
+  );
   private backgroundDetach = false;
   /** Where the addon copies each batch; reused, so reading costs no allocation per batch. */
   private scratch?: Buffer;
@@ -217,7 +234,7 @@ export class Session implements ProbeOwner {
       for (const entry of entries) this.release(entry);
       throw toTypedError(e, spec.describe, spec.notFound);
     }
-    this.startPolling();
+    this.reading.update();
     publishAttach(probe);
     return probe;
   }
@@ -272,10 +289,8 @@ export class Session implements ProbeOwner {
     this.byId[entry.id] = undefined;
     this.gens[entry.id]++;
     this.freeIds.push(entry.id);
-    this.unrefd.delete(entry.probe);
-    this.refreshRef();
+    this.reading.forget(entry.probe);
     if (this.probes.size === 0) {
-      this.stopPolling();
       // A separate session serves one probe: let go of its fds with it.
       if (this.mode !== 'normal') this.tracer.close();
     }
@@ -297,42 +312,18 @@ export class Session implements ProbeOwner {
     this.checkLost();
   }
 
-  /**
-   * Records are delivered from the ring as they come; losses are looked at
-   * after each batch (a record is lost only when the ring is full, so there
-   * is a batch to find it by). Nothing runs while no records come.
-   */
-  private startPolling(): void {
-    if (this.polling) return;
-    this.polling = true;
-    this.tracer.start(
-      (batch, length) => this.dispatch(batch, length),
-      (error) => this.fail(error),
-      this.options.drainMs,
-      (this.scratch ??= Buffer.allocUnsafeSlow(BATCH_BYTES)),
-    );
-    this.refreshRef();
-  }
-
-  private stopPolling(): void {
-    if (!this.polling) return;
-    this.polling = false;
-    this.tracer.stop();
-  }
-
   private openProbes(): Set<Probe> {
     return new Set([...this.probes.values()].map((e) => e.probe));
   }
 
-  /** Whether `probe` keeps the process alive; the event loop is held while any open probe does. */
-  setRef(probe: Probe, ref: boolean): void {
-    if (ref) this.unrefd.delete(probe);
-    else this.unrefd.add(probe);
-    this.refreshRef();
+  /** Holds the ring's reading while `probe`'s consumer cannot keep up (Probe.pause()). */
+  setPaused(probe: Probe, paused: boolean): void {
+    this.reading.setPaused(probe, paused);
   }
 
-  private refreshRef(): void {
-    if (this.polling) this.tracer.ref(this.unrefd.size < this.openProbes().size);
+  /** Whether `probe` keeps the process alive; the event loop is held while any open probe does. */
+  setRef(probe: Probe, ref: boolean): void {
+    this.reading.setRef(probe, ref);
   }
 
   /** A failure of the ring buffer's reading: every open probe's `error` event (thrown where nobody listens, as by any emitter). */

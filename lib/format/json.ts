@@ -3,7 +3,6 @@
  * log shippers and `jq` take. 64-bit values become numbers when they fit
  * exactly, strings otherwise; byte arrays become hex.
  */
-import type { Payload } from '../core/decode';
 import { EventBatch, wallMs } from '../core/event';
 import { StackFormat, stacksJson } from './stack';
 import type { CountSnapshot, HistogramSnapshot, StackSnapshot } from '../summary';
@@ -32,6 +31,56 @@ function isoTime(monotonicNs: number): string {
   return isoText;
 }
 
+// Strings that recur on every line (probe names, comms) are quoted once.
+const quotedCache = new Map<string, string>();
+const QUOTED_LIMIT = 4096;
+
+function quoted(s: string): string {
+  let q = quotedCache.get(s);
+  if (q === undefined) {
+    if (quotedCache.size >= QUOTED_LIMIT) quotedCache.clear();
+    quotedCache.set(s, (q = JSON.stringify(s)));
+  }
+  return q;
+}
+
+// A thread's records in a row name the same task: its part of the line is made once for them (and
+// again each second, when a container made since may have become known).
+const lastTask = { pid: -1, tid: -1, uid: -1, hostPid: -1, hostTid: -1, cgroupId: -1, comm: '', second: -1 };
+let lastTaskText = '';
+
+/** `"pid":..,"tid":..,"uid":..,"comm":..,"cgroupId":..`, then hostPid and hostTid where they differ, and containerId. */
+function task(batch: EventBatch, i: number, ns: number): string {
+  const second = Math.floor(ns / 1e9);
+  const pid = batch.pid(i);
+  const tid = batch.tid(i);
+  const uid = batch.uid(i);
+  const hostPid = batch.hostPid(i);
+  const hostTid = batch.hostTid(i);
+  const cgroupId = batch.cgroupId(i);
+  const comm = batch.comm(i);
+  const t = lastTask;
+  if (pid === t.pid && tid === t.tid && uid === t.uid && hostPid === t.hostPid && hostTid === t.hostTid && cgroupId === t.cgroupId && comm === t.comm && second === t.second) {
+    return lastTaskText;
+  }
+  Object.assign(t, { pid, tid, uid, hostPid, hostTid, cgroupId, comm, second });
+  let text = `"pid":${pid},"tid":${tid},"uid":${uid},"comm":${quoted(comm)},"cgroupId":${cgroupId}`;
+  if (hostPid !== pid || hostTid !== tid) text += `,"hostPid":${hostPid},"hostTid":${hostTid}`;
+  const container = batch.containerId(i);
+  if (container !== undefined) text += `,"containerId":"${container}"`;
+  return (lastTaskText = text);
+}
+
+/**
+ * An integer below 2^53 in decimal, as two small integers (seconds and
+ * nanoseconds of a timestamp): printing those is faster than printing a double.
+ */
+function decimal(n: number): string {
+  const high = Math.floor(n / 1e9);
+  const low = n - high * 1e9;
+  return high ? String(high) + String(low + 1e9).slice(1) : String(low);
+}
+
 /** One value as JSON, by the rules of jsonValue, without the generic stringify. */
 function jsonScalar(v: unknown): string {
   switch (typeof v) {
@@ -58,21 +107,16 @@ function jsonScalar(v: unknown): string {
  */
 export function jsonLine(batch: EventBatch, i: number, stacks?: StackFormat): string {
   const ns = batch.nsNumber(i);
-  let line =
-    `{"time":"${isoTime(ns)}","ns":"${batch.ns(i)}","probe":${JSON.stringify(batch.probe(i))},"cpu":${batch.cpu(i)},` +
-    `"pid":${batch.pid(i)},"tid":${batch.tid(i)},"uid":${batch.uid(i)},"comm":${JSON.stringify(batch.comm(i))},"cgroupId":${batch.cgroupId(i)}`;
-  const hostPid = batch.hostPid(i);
-  const hostTid = batch.hostTid(i);
-  if (hostPid !== batch.pid(i) || hostTid !== batch.tid(i)) line += `,"hostPid":${hostPid},"hostTid":${hostTid}`;
-  const container = batch.containerId(i);
-  if (container !== undefined) line += `,"containerId":"${container}"`;
-  line += ',"args":{';
+  const nsText = ns < 2 ** 53 ? decimal(ns) : String(batch.ns(i));
+  let line = `{"time":"${isoTime(ns)}","ns":"${nsText}","probe":${quoted(batch.probe(i))},"cpu":${batch.cpu(i)},${task(batch, i, ns)}`;
   const plans = batch.plans(i);
-  const p: Partial<Payload> & { args: Record<string, unknown> } = plans.length || stacks ? batch.payload(i) : { args: {} };
+  if (!plans.length && !stacks) return line + ',"args":{}}';
+  line += ',"args":{';
+  const p = batch.payload(i);
   let first = true;
   for (const plan of plans) {
     if (plan.fetch.hidden || plan.isReturn) continue;
-    line += `${first ? '' : ','}${JSON.stringify(plan.name)}:${jsonScalar(p.args[plan.name] ?? null)}`;
+    line += `${first ? '' : ','}${quoted(plan.name)}:${jsonScalar(p.args[plan.name] ?? null)}`;
     first = false;
   }
   line += '}';

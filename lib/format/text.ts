@@ -1,7 +1,6 @@
 /**
  * How the CLI prints events as text: one line each (time, comm, pid, the
- * probe when it helps, arguments), formatted straight from a batch, and
- * written in large pieces.
+ * probe when it helps, arguments), formatted straight from a batch.
  */
 import type { ArgPlan } from '../core/decode';
 import { EventBatch, wallMs } from '../core/event';
@@ -63,38 +62,4 @@ export function textLine(batch: EventBatch, i: number, probe?: string, time?: Ti
     for (const l of stackLines({ pid: batch.pid(i), ...payload }, stacks)) line += '\n' + l;
   }
   return line;
-}
-
-/** Pieces of output at least this large are written at once, without waiting for the turn of the event loop. */
-const FLUSH_CHARS = 1 << 18;
-
-/**
- * Collects output and writes it in one piece per turn of the event loop (or
- * sooner, past FLUSH_CHARS). On Linux, writes to a file or a pipe block: a
- * slow reader holds up the drain, and the kernel counts what it cannot
- * keep, instead of this process queuing it.
- */
-export class LineWriter {
-  private text = '';
-  private scheduled = false;
-
-  constructor(private readonly out: NodeJS.WritableStream) {}
-
-  /** Adds one line (or several, joined by newlines), without its final newline. */
-  write(line: string): void {
-    this.text += line + '\n';
-    if (this.text.length >= FLUSH_CHARS) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (!this.text) return;
-    const text = this.text;
-    this.text = '';
-    this.out.write(text);
-  }
 }

@@ -306,6 +306,29 @@ describe('dispatch', () => {
     expect(t.refd).toBe(false);
   });
 
+  test('pause(): the ring is not read while any probe is paused; resume() reads it again; a closed probe lets go', () => {
+    const backend = fakeBackend();
+    const s = new Session(OPTIONS, { backend });
+    const a = s.attach(spec('a'));
+    const b = s.attach(spec('b'));
+    const t = backend.tracers[0];
+    const reading = () => t.calls.filter((c) => c === 'start' || c === 'stop').at(-1);
+    expect(reading()).toBe('start');
+    a.pause();
+    b.pause();
+    expect(reading()).toBe('stop');
+    a.resume();
+    expect(reading()).toBe('stop'); // b still holds it
+    b.close();
+    expect(reading()).toBe('start');
+    a.pause();
+    a.close(); // the last probe: nothing to read
+    expect(reading()).toBe('stop');
+    const c = s.attach(spec('c'));
+    expect(reading()).toBe('start');
+    c.close();
+  });
+
   test('a failure to read the ring is an error event on every open probe, typed', () => {
     const backend = fakeBackend();
     const s = new Session(OPTIONS, { backend });
