@@ -83,7 +83,7 @@ export function main(args: string[]): void {
     .option('metric', { type: 'string', describe: 'with --serve: the metric\'s name (default kprobe_node_events, kprobe_node_latency_seconds, kprobe_node_value)' })
     .option('max-series', { type: 'number', describe: 'with --serve: most series a metric exposes; the rest are added up in one "other" series (default 1000)' })
     .option('max-counts', { type: 'number', describe: 'entries of the in-kernel count map (default 10240)' })
-    .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 2 MiB)' })
+    .option('ring-size', { type: 'number', describe: 'bytes of the ring buffer, a power of two (default 4 MiB)' })
     .option('arg', { alias: 'a', type: 'string', array: true, default: [] as string[], describe: "argument expression, e.g. 'file->f_path.dentry->d_name.name' (repeatable, at most 8)" })
     .option('filter', { type: 'string', describe: "keep events where this holds (in the kernel): 'count > 4096 && comm == \"bash\"'" })
     .option('stack', { type: 'string', describe: 'record stacks: kernel, user or both (bare --stack: both); with --count, stacks counted in the kernel, most common first' })

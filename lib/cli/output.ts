@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import { Writable } from 'stream';
+import type { LineSink } from '../format/sink';
 import { fsError } from '../sys/errno';
 
 let stream: NodeJS.WritableStream = process.stdout;
@@ -53,13 +54,13 @@ export function flushOutput(done: () => void): void {
 const CHUNK_BYTES = 1 << 16;
 
 /**
- * Collects lines as UTF-8 in a buffer and writes it when full or once per
- * turn of the event loop (building one long string first costs more than
- * formatting the lines). When the output cannot take a chunk at once (a
- * pipe whose reader is slower), `hold(true)` asks for no more events until
- * it has, then `hold(false)`.
+ * Collects lines as UTF-8 in a buffer, and writes it when full or once per
+ * turn of the event loop: formatters put their pieces straight into it (a
+ * string per line, and one long string of them, cost more than formatting).
+ * When the output cannot take a chunk at once (a pipe whose reader is
+ * slower), `hold(true)` asks for no more events until it has, then `hold(false)`.
  */
-export class LineWriter {
+export class LineWriter implements LineSink {
   private buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   private used = 0;
   private scheduled = false;
@@ -72,16 +73,59 @@ export class LineWriter {
 
   /** Adds one line (or several, joined by newlines), without its final newline. */
   write(line: string): void {
+    this.text(line);
+    this.end();
+  }
+
+  text(s: string): void {
     // A UTF-16 unit takes at most 3 bytes of UTF-8.
-    const most = line.length * 3 + 1;
+    const most = s.length * 3;
     if (this.used + most > this.buf.length) {
       this.flush();
-      if (most > this.buf.length) {
-        this.send(Buffer.from(line + '\n'));
-        return;
-      }
+      if (most > this.buf.length) return this.send(Buffer.from(s));
     }
-    this.used += this.buf.write(line, this.used);
+    this.used += this.buf.write(s, this.used);
+  }
+
+  bytes(b: Uint8Array): void {
+    if (this.used + b.length > this.buf.length) {
+      this.flush();
+      if (b.length > this.buf.length) return this.send(Buffer.from(b));
+    }
+    this.buf.set(b, this.used);
+    this.used += b.length;
+  }
+
+  int(n: number): void {
+    if (this.used + 16 > this.buf.length) this.flush();
+    if (n < 1e9) {
+      this.digits(n, 0);
+      return;
+    }
+    // Two small integers print faster than a double: the high digits, then nine.
+    const high = Math.floor(n / 1e9);
+    this.digits(high, 0);
+    this.digits(n - high * 1e9, 9);
+  }
+
+  /** `n` (below 1e9) in decimal, zero-padded to `width` digits. */
+  private digits(n: number, width: number): void {
+    let v = n | 0; // small integer arithmetic, not floating point
+    let count = 1;
+    for (let x = v; x >= 10; x = (x / 10) | 0) count++;
+    if (count < width) count = width;
+    const buf = this.buf;
+    let p = this.used + count;
+    this.used = p;
+    for (let i = 0; i < count; i++) {
+      const q = (v / 10) | 0;
+      buf[--p] = 48 + v - q * 10;
+      v = q;
+    }
+  }
+
+  end(): void {
+    if (this.used + 1 > this.buf.length) this.flush();
     this.buf[this.used++] = 0x0a;
     if (!this.scheduled) {
       this.scheduled = true;

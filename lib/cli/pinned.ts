@@ -30,7 +30,10 @@ export function attachPinned(argv: { name: string; json: boolean; duration?: num
   const out = new LineWriter(process.stdout, (held) => (held ? probe.pause() : probe.resume()));
   const losses = new LossReport((n) => `${n} events lost: the pinned probe's ring buffer was full`);
   probe.on('batch', (b: EventBatch) => {
-    for (let i = 0; i < b.length; i++) out.write(argv.json ? jsonLine(b, i) : textLine(b, i, probe.partPlans ? b.probe(i) : undefined));
+    for (let i = 0; i < b.length; i++) {
+      if (argv.json) jsonLine(out, b, i);
+      else out.write(textLine(b, i, probe.partPlans ? b.probe(i) : undefined));
+    }
   });
   probe.on('lost', (n: number) => losses.add(n));
   runUntilDone({

@@ -96,7 +96,8 @@ export async function trace(argv: TraceArgs): Promise<void> {
       probe.on('batch', (b: EventBatch) => {
         for (let i = 0; i < b.length; i++) {
           if (printed >= limit) return;
-          out.write(argv.json ? jsonLine(b, i, stackFormat) : textLine(b, i, label(i, b), column, stackFormat));
+          if (argv.json) jsonLine(out, b, i, stackFormat);
+          else out.write(textLine(b, i, label(i, b), column, stackFormat));
           if (++printed >= limit) run?.end({ reason: 'max-events' });
         }
       });

@@ -4,6 +4,7 @@
  * exactly, strings otherwise; byte arrays become hex.
  */
 import { EventBatch, wallMs } from '../core/event';
+import type { LineSink } from './sink';
 import { StackFormat, stacksJson } from './stack';
 import type { CountSnapshot, HistogramSnapshot, StackSnapshot } from '../summary';
 
@@ -18,39 +19,40 @@ export function jsonValue(_key: string, value: unknown): unknown {
   return value;
 }
 
-// Records of one millisecond share their ISO time: formatting a Date costs more than the rest of a line.
-let isoMs = NaN;
-let isoText = '';
+// The pieces of a line that repeat are made once, as bytes: the time (for every record of a
+// millisecond), the probe's name, and the task (for a thread's records in a row).
+let timeMs = NaN;
+let timeBytes = Buffer.alloc(0);
 
-function isoTime(monotonicNs: number): string {
+/** `{"time":"<ISO time>","ns":"` of a CLOCK_MONOTONIC ns value. */
+function timePiece(monotonicNs: number): Buffer {
   const ms = wallMs(monotonicNs);
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
+  if (ms !== timeMs) {
+    timeMs = ms;
+    timeBytes = Buffer.from(`{"time":"${new Date(ms).toISOString()}","ns":"`);
   }
-  return isoText;
+  return timeBytes;
 }
 
-// Strings that recur on every line (probe names, comms) are quoted once.
-const quotedCache = new Map<string, string>();
-const QUOTED_LIMIT = 4096;
+const probePieces = new Map<string, Buffer>();
+const PIECES_LIMIT = 4096;
 
-function quoted(s: string): string {
-  let q = quotedCache.get(s);
-  if (q === undefined) {
-    if (quotedCache.size >= QUOTED_LIMIT) quotedCache.clear();
-    quotedCache.set(s, (q = JSON.stringify(s)));
+/** `","probe":"<name>","cpu":`. */
+function probePiece(name: string): Buffer {
+  let piece = probePieces.get(name);
+  if (piece === undefined) {
+    if (probePieces.size >= PIECES_LIMIT) probePieces.clear();
+    probePieces.set(name, (piece = Buffer.from(`","probe":${JSON.stringify(name)},"cpu":`)));
   }
-  return q;
+  return piece;
 }
 
-// A thread's records in a row name the same task: its part of the line is made once for them (and
-// again each second, when a container made since may have become known).
+// Made again each second too: a container made since may have become known.
 const lastTask = { pid: -1, tid: -1, uid: -1, hostPid: -1, hostTid: -1, cgroupId: -1, comm: '', second: -1 };
-let lastTaskText = '';
+let lastTaskBytes = Buffer.alloc(0);
 
-/** `"pid":..,"tid":..,"uid":..,"comm":..,"cgroupId":..`, then hostPid and hostTid where they differ, and containerId. */
-function task(batch: EventBatch, i: number, ns: number): string {
+/** `,"pid":..,"tid":..,"uid":..,"comm":..,"cgroupId":..`, hostPid and hostTid where they differ, containerId; then `,"args":{`. */
+function taskPiece(batch: EventBatch, i: number, ns: number): Buffer {
   const second = Math.floor(ns / 1e9);
   const pid = batch.pid(i);
   const tid = batch.tid(i);
@@ -61,25 +63,17 @@ function task(batch: EventBatch, i: number, ns: number): string {
   const comm = batch.comm(i);
   const t = lastTask;
   if (pid === t.pid && tid === t.tid && uid === t.uid && hostPid === t.hostPid && hostTid === t.hostTid && cgroupId === t.cgroupId && comm === t.comm && second === t.second) {
-    return lastTaskText;
+    return lastTaskBytes;
   }
   Object.assign(t, { pid, tid, uid, hostPid, hostTid, cgroupId, comm, second });
-  let text = `"pid":${pid},"tid":${tid},"uid":${uid},"comm":${quoted(comm)},"cgroupId":${cgroupId}`;
+  let text = `,"pid":${pid},"tid":${tid},"uid":${uid},"comm":${JSON.stringify(comm)},"cgroupId":${cgroupId}`;
   if (hostPid !== pid || hostTid !== tid) text += `,"hostPid":${hostPid},"hostTid":${hostTid}`;
   const container = batch.containerId(i);
   if (container !== undefined) text += `,"containerId":"${container}"`;
-  return (lastTaskText = text);
+  return (lastTaskBytes = Buffer.from(text + ',"args":{'));
 }
 
-/**
- * An integer below 2^53 in decimal, as two small integers (seconds and
- * nanoseconds of a timestamp): printing those is faster than printing a double.
- */
-function decimal(n: number): string {
-  const high = Math.floor(n / 1e9);
-  const low = n - high * 1e9;
-  return high ? String(high) + String(low + 1e9).slice(1) : String(low);
-}
+const NO_ARGS_END = Buffer.from('}}');
 
 /** One value as JSON, by the rules of jsonValue, without the generic stringify. */
 function jsonScalar(v: unknown): string {
@@ -99,31 +93,40 @@ function jsonScalar(v: unknown): string {
 }
 
 /**
- * Record `i` of a batch as one JSON object: time (ISO), ns, probe, cpu, pid,
- * tid, uid, comm, cgroupId; hostPid and hostTid where they differ from pid and
- * tid (a tracer in a container); containerId where the cgroup names a
- * container; args, and ret (return probes) and faults (when any); with `stacks`, the record's stacks symbolized, as
- * kernelStack and userStack (arrays of frames as text, innermost first).
+ * Record `i` of a batch as one JSON object, written to `out`: time (ISO), ns,
+ * probe, cpu, pid, tid, uid, comm, cgroupId; hostPid and hostTid where they
+ * differ from pid and tid (a tracer in a container); containerId where the
+ * cgroup names a container; args, and ret (return probes) and faults (when
+ * any); with `stacks`, the record's stacks symbolized, as kernelStack and
+ * userStack (arrays of frames as text, innermost first).
  */
-export function jsonLine(batch: EventBatch, i: number, stacks?: StackFormat): string {
+export function jsonLine(out: LineSink, batch: EventBatch, i: number, stacks?: StackFormat): void {
   const ns = batch.nsNumber(i);
-  const nsText = ns < 2 ** 53 ? decimal(ns) : String(batch.ns(i));
-  let line = `{"time":"${isoTime(ns)}","ns":"${nsText}","probe":${quoted(batch.probe(i))},"cpu":${batch.cpu(i)},${task(batch, i, ns)}`;
+  out.bytes(timePiece(ns));
+  // Doubles are exact below 2^53 ns (104 days of uptime).
+  if (ns < 2 ** 53) out.int(ns);
+  else out.text(String(batch.ns(i)));
+  out.bytes(probePiece(batch.probe(i)));
+  out.int(batch.cpu(i));
+  out.bytes(taskPiece(batch, i, ns));
   const plans = batch.plans(i);
-  if (!plans.length && !stacks) return line + ',"args":{}}';
-  line += ',"args":{';
+  if (!plans.length && !stacks) {
+    out.bytes(NO_ARGS_END);
+    out.end();
+    return;
+  }
   const p = batch.payload(i);
-  let first = true;
+  let rest = '';
   for (const plan of plans) {
     if (plan.fetch.hidden || plan.isReturn) continue;
-    line += `${first ? '' : ','}${quoted(plan.name)}:${jsonScalar(p.args[plan.name] ?? null)}`;
-    first = false;
+    rest += `${rest ? ',' : ''}${JSON.stringify(plan.name)}:${jsonScalar(p.args[plan.name] ?? null)}`;
   }
-  line += '}';
-  if (p.ret !== undefined) line += `,"ret":${jsonScalar(p.ret)}`;
-  if (p.faults) line += `,"faults":${JSON.stringify(p.faults)}`;
-  if (stacks && (p.kernelStack || p.userStack)) line += stacksJson({ pid: batch.pid(i), ...p }, stacks);
-  return line + '}';
+  rest += '}';
+  if (p.ret !== undefined) rest += `,"ret":${jsonScalar(p.ret)}`;
+  if (p.faults) rest += `,"faults":${JSON.stringify(p.faults)}`;
+  if (stacks && (p.kernelStack || p.userStack)) rest += stacksJson({ pid: batch.pid(i), ...p }, stacks);
+  out.text(rest + '}');
+  out.end();
 }
 
 /**

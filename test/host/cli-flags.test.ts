@@ -119,7 +119,7 @@ describeHost('bpftrace-style flags', { root: true, tracefs: true, tools: ['gcc']
     for (const line of explain.stderr.split('\n').filter((l) => l && !SUMMARY.test(l))) expect(r.stderr).toContain(line);
     expect(r.stderr).toMatch(/^kprobe-node: kernel \S+: BTF (yes|no), kprobes (yes|no), uprobes (yes|no); libbpf \d+\.\d+$/m);
     expect(r.stderr).toMatch(/^kprobe-node: loaded .*kprobe_node\.bpf\.o: (kn_tracepoint|kn_kprobe) \(id \d+\)/m);
-    expect(r.stderr).toMatch(/^kprobe-node: maps: a 2 MiB ring buffer shared by every probe, 1024 probe slots, a count map of 10240 entries; 1 links attached$/m);
+    expect(r.stderr).toMatch(/^kprobe-node: maps: a 4 MiB ring buffer shared by every probe, 1024 probe slots, a count map of 10240 entries; 1 links attached$/m);
     expect(r.stderr).toMatch(/^kprobe-node: this process \(pid \d+\) is left out of every probe, in the kernel \(--include-self keeps it\)$/m);
   });
 

@@ -1,6 +1,6 @@
 /**
  * README claims that had no test: the ring buffer's size and its defaults
- * (2 MiB for the CLI, 8 MiB for the API, `--ring-size`, `configure({ ringBytes })`),
+ * (4 MiB for the CLI, 8 MiB for the API, `--ring-size`, `configure({ ringBytes })`),
  * one reader at a time for a pinned probe, and string count keys cut to 16
  * bytes. Sizes are read from the kernel (/proc/<pid>/fdinfo of the ring map),
  * not from what the library says it asked for.
@@ -43,8 +43,8 @@ describeHost('README claims', { root: true, tracefs: true, tools: ['gcc', 'bpfto
       }
     });
 
-    test('the CLI: 2 MiB by default; --ring-size sets it', async () => {
-      for (const [args, bytes] of [[[], 2 * MiB], [['--ring-size', String(1 << 16)], 1 << 16], [['--ring-size', String(32 * MiB)], 32 * MiB]] as const) {
+    test('the CLI: 4 MiB by default; --ring-size sets it', async () => {
+      for (const [args, bytes] of [[[], 4 * MiB], [['--ring-size', String(1 << 16)], 1 << 16], [['--ring-size', String(32 * MiB)], 32 * MiB]] as const) {
         const cli = await startAttached(['--tracepoint', TP, ...args]);
         let sizes: number[];
         try {

@@ -1,6 +1,6 @@
 /**
  * The CLI's output path without a kernel: JSON lines made from a batch (each
- * record's own fields, exact timestamps, quoting), the LineWriter (order,
+ * record's own fields, exact timestamps and integers, quoting), the LineWriter (order,
  * UTF-8, long lines, a slow output holding the reading and every byte kept),
  * and loss messages at most once a second.
  */
@@ -46,6 +46,15 @@ function batchOf(recs: Rec[], decoder: RecordDecoder): EventBatch {
   return new EventBatch(buf, offsets, recs.map(() => decoder));
 }
 
+/** Each record of a batch as the CLI prints it with --json, parsed back. */
+function jsonLines(b: EventBatch): Array<Record<string, any>> {
+  const chunks: Buffer[] = [];
+  const w = new LineWriter(new Writable({ write: (c: Buffer, _e, done) => (chunks.push(Buffer.from(c)), done()) }));
+  for (let i = 0; i < b.length; i++) jsonLine(w, b, i);
+  w.flush();
+  return Buffer.concat(chunks).toString('utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l));
+}
+
 describe('jsonLine', () => {
   const decoder = new RecordDecoder('tracepoint:syscalls:sys_enter_close', [plan]);
 
@@ -57,7 +66,7 @@ describe('jsonLine', () => {
       { ns: 5_000_000_004n, pid: 10, comm: 'a', fd: 6 },
     ];
     const b = batchOf(recs, decoder);
-    const lines = recs.map((_, i) => JSON.parse(jsonLine(b, i)));
+    const lines = jsonLines(b);
     expect(lines.map((l) => [l.pid, l.tid, l.comm, l.hostPid, l.args.fd])).toEqual([
       [10, 10, 'a', undefined, 3],
       [10, 10, 'a', undefined, 4],
@@ -69,14 +78,20 @@ describe('jsonLine', () => {
   });
 
   test('timestamps are exact at every digit, beyond 2^53 too', () => {
-    const values = [0n, 7n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, 1_000_000_010n, 123_456_789_012_345n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 64n - 1n];
+    const values = [0n, 7n, 10n, 99n, 100n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, 1_000_000_010n, 123_456_789_012_345n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 64n - 1n];
     const b = batchOf(values.map((ns) => ({ ns, pid: 1, comm: 'x', fd: 0 })), decoder);
-    expect(values.map((_, i) => JSON.parse(jsonLine(b, i)).ns)).toEqual(values.map(String));
+    expect(jsonLines(b).map((l) => l.ns)).toEqual(values.map(String));
+  });
+
+  test('lines that cross from one chunk to the next stay whole', () => {
+    const recs = Array.from({ length: 3000 }, (_, i): Rec => ({ ns: 10n ** 12n + BigInt(i), pid: 100 + (i % 7), comm: `c${i % 3}`, fd: i }));
+    const lines = jsonLines(batchOf(recs, decoder));
+    expect(lines.map((l) => [l.ns, l.pid, l.comm, l.args.fd])).toEqual(recs.map((r) => [String(r.ns), r.pid, r.comm, r.fd]));
   });
 
   test('names that need escaping are quoted as JSON', () => {
     const b = batchOf([{ ns: 1n, pid: 1, comm: 'a"b\\c', fd: 0 }], new RecordDecoder('kprobe:we"ird', [plan]));
-    const l = JSON.parse(jsonLine(b, 0));
+    const [l] = jsonLines(b);
     expect([l.comm, l.probe]).toEqual(['a"b\\c', 'kprobe:we"ird']);
   });
 });
