@@ -626,6 +626,8 @@ async function outputPath(): Promise<void> {
       const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
       for (let r = 0; r < ROUNDS; r++) {
         for (const c of contenders) {
+          // Dirty pages of the run before are written back first, not during this one.
+          execFileSync('sync');
           const p = new Proc(c.cmd, [...c.args, mode, records, out, String(LINES)], { cpus: TRACER_CPUS });
           const m = await p.waitLine(/^lines (\d+) ns (\d+)$/, 120000, c.name);
           await p.exited;
