@@ -8,8 +8,10 @@
  *   node dist/bench/output.js make RECORDS         writes the records
  *   node dist/bench/output.js text|json RECORDS OUT LINES
  *
- * The records are a getppid flood's: one thread, its real cgroup, 1.7 µs
- * apart. Prints "lines <n> ns <elapsed>".
+ * OUT is a file, written as with -o, or - for stdout (a pipe, as in
+ * `kprobe-node ... | consumer`). The records are a getppid flood's: one
+ * thread, its real cgroup, 1.7 µs apart. Prints "lines <n> ns <elapsed>"
+ * (to stderr when OUT is -).
  */
 import * as fs from 'fs';
 import { flushOutput, LineWriter, openOutput, output } from '../lib/cli/output';
@@ -43,23 +45,38 @@ function make(file: string): void {
   fs.writeFileSync(file, buf);
 }
 
+/**
+ * Formats `lines` lines as the CLI does: a batch of records per turn of the
+ * event loop, and none while the output holds the reading (a pipe that is
+ * full).
+ */
 function run(mode: 'text' | 'json', file: string, out: string, lines: number): void {
   const buf = fs.readFileSync(file);
   const offsets = new Int32Array(buf.length / STRIDE).map((_, i) => i * STRIDE + RING_HEADER);
   const decoder = new RecordDecoder('tracepoint:syscalls:sys_enter_getppid', []);
   const batch = new EventBatch(buf, offsets, Array.from(offsets, () => decoder));
-  openOutput(out);
-  const writer = new LineWriter(output());
-  const t0 = process.hrtime.bigint();
+  if (out !== '-') openOutput(out);
+  let held = false;
   let n = 0;
-  while (n < lines) {
+  const writer = new LineWriter(output(), (h) => {
+    held = h;
+    if (!h) setImmediate(step);
+  });
+  const t0 = process.hrtime.bigint();
+  function step(): void {
+    if (n === lines) return; // finished: a late hold(false)
     for (let i = 0; i < batch.length && n < lines; i++, n++) {
       if (mode === 'json') jsonLine(writer, batch, i);
       else writer.write(textLine(batch, i));
     }
+    if (n < lines) {
+      if (!held) setImmediate(step);
+      return;
+    }
+    writer.flush();
+    flushOutput(() => (out === '-' ? process.stderr : process.stdout).write(`lines ${n} ns ${process.hrtime.bigint() - t0}\n`));
   }
-  writer.flush();
-  flushOutput(() => process.stdout.write(`lines ${n} ns ${process.hrtime.bigint() - t0}\n`));
+  step();
 }
 
 const [mode, file, out, lines] = process.argv.slice(2);

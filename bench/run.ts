@@ -606,53 +606,64 @@ async function firehose(): Promise<void> {
 
 /**
  * The CLI's output path without a producer in the way (a flood from one CPU
- * here may be slower than the target): the same ring records formatted and
- * written to a file by the CLI's code (bench/output.ts) and by C with stdio
- * (bench/c/print_lines.c), alternately.
+ * here may be slower than the target): the same ring records formatted by
+ * the CLI's code (bench/output.ts) and by C with stdio (bench/c/print_lines.c),
+ * alternately, written to a file and to a pipe whose reader (`wc -l`, on the
+ * other CPU) counts the lines.
  */
 async function outputPath(): Promise<void> {
   const LINES = QUICK ? 1_000_000 : 3_000_000;
   const ROUNDS = QUICK ? 2 : 5;
   const records = path.join(CACHE, 'output.records');
-  const out = path.join(CACHE, 'output.out');
+  const file = path.join(CACHE, 'output.out');
   execFileSync(process.execPath, [NODE_OUTPUT, 'make', records]);
-  log(`\n== output path: ${fmt(LINES)} lines formatted and written to a file, ${ROUNDS} rounds alternating, on CPU ${TRACER_CPUS}`);
+  log(`\n== output path: ${fmt(LINES)} lines formatted and written to a file and to a pipe, ${ROUNDS} rounds alternating, on CPU ${TRACER_CPUS}`);
   const contenders = [
-    { name: 'C printf (the limit)', cmd: C_PRINT_LINES, args: [] as string[] },
-    { name: 'kprobe-node CLI', cmd: process.execPath, args: [NODE_OUTPUT] },
+    { name: 'C printf (the limit)', cmd: [C_PRINT_LINES] },
+    { name: 'kprobe-node CLI', cmd: [process.execPath, NODE_OUTPUT] },
   ];
+  /** One run: lines per second, after checking that every line arrived. */
+  const once = async (cmd: string[], mode: string, to: 'file' | 'pipe'): Promise<number> => {
+    // Dirty pages of the run before are written back first, not during this one.
+    execFileSync('sync');
+    let p: Proc;
+    if (to === 'file') {
+      p = new Proc(cmd[0], [...cmd.slice(1), mode, records, file, String(LINES)], { cpus: TRACER_CPUS });
+    } else {
+      const writer = [...(hasTaskset() ? ['taskset', '-c', TRACER_CPUS] : []), ...cmd, mode, records, '-', String(LINES)];
+      const reader = hasTaskset() ? `taskset -c ${LOOP_CPU} wc -l` : 'wc -l';
+      p = new Proc('sh', ['-c', `"$@" | ${reader}`, 'sh', ...writer]);
+    }
+    await p.exited;
+    const m = /lines (\d+) ns (\d+)/.exec(to === 'file' ? p.lines.join('\n') : p.stderr);
+    const got = to === 'file' ? countLines(file) : Number(p.lines[0]);
+    if (!m || got !== LINES || Number(m[1]) !== LINES) throw new Error(`${cmd.join(' ')} (${mode} to a ${to}) wrote ${got} lines of ${LINES}: ${p.stderr.slice(-300)}`);
+    return LINES / (Number(m[2]) / 1e9);
+  };
   try {
-    for (const mode of ['text', 'json'] as const) {
-      const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-      for (let r = 0; r < ROUNDS; r++) {
+    for (const to of ['file', 'pipe'] as const) {
+      for (const mode of ['text', 'json'] as const) {
+        const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+        for (let r = 0; r < ROUNDS; r++) for (const c of contenders) rates.get(c.name)!.push(await once(c.cmd, mode, to));
+        const what = `${mode === 'json' ? '--json' : 'text'} to a ${to}`;
         for (const c of contenders) {
-          // Dirty pages of the run before are written back first, not during this one.
-          execFileSync('sync');
-          const p = new Proc(c.cmd, [...c.args, mode, records, out, String(LINES)], { cpus: TRACER_CPUS });
-          const m = await p.waitLine(/^lines (\d+) ns (\d+)$/, 120000, c.name);
-          await p.exited;
-          const lines = countLines(out);
-          if (lines !== LINES || Number(m[1]) !== LINES) throw new Error(`${c.name} (${mode}) wrote ${lines} lines of ${LINES}`);
-          rates.get(c.name)!.push(LINES / (Number(m[2]) / 1e9));
+          const rs = rates.get(c.name)!.map((x) => x / 1e6);
+          rows.push({ bench: `output path, ${what} (M lines/s)`, contender: c.name, median: fmt(median(rs), 2), spread: `${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)} (n=${rs.length})` });
         }
+        const kn = median(rates.get('kprobe-node CLI')!);
+        const limit = median(rates.get('C printf (the limit)')!);
+        log(`  ${what}: kprobe-node ${fmt(kn / 1e6, 2)} M lines/s, C printf ${fmt(limit / 1e6, 2)} M lines/s`);
+        verdicts.push({
+          what: `output path: kprobe-node CLI ${what} (lines/s, no producer in the way)`,
+          value: `${fmt(kn / 1e6, 2)} M`,
+          target: '≥ 1.00 M',
+          pass: kn >= 1e6,
+          note: `C printf of the same lines ${fmt(limit / 1e6, 2)} M lines/s (× ${fmt(kn / limit, 2)})`,
+        });
       }
-      for (const c of contenders) {
-        const rs = rates.get(c.name)!;
-        rows.push({ bench: `output path, ${mode === 'json' ? '--json' : 'text'} (M lines/s to a file)`, contender: c.name, median: fmt(median(rs) / 1e6, 2), spread: spread(rs.map((x) => x / 1e6)) });
-      }
-      const kn = median(rates.get('kprobe-node CLI')!);
-      const limit = median(rates.get('C printf (the limit)')!);
-      log(`  ${mode}: kprobe-node ${fmt(kn / 1e6, 2)} M lines/s, C printf ${fmt(limit / 1e6, 2)} M lines/s`);
-      verdicts.push({
-        what: `output path: kprobe-node CLI ${mode === 'json' ? '--json' : 'text'} to a file (lines/s, no producer in the way)`,
-        value: `${fmt(kn / 1e6, 2)} M`,
-        target: '≥ 1.00 M',
-        pass: kn >= 1e6,
-        note: `C printf of the same lines ${fmt(limit / 1e6, 2)} M lines/s (× ${fmt(kn / limit, 2)})`,
-      });
     }
   } finally {
-    fs.rmSync(out, { force: true });
+    fs.rmSync(file, { force: true });
   }
 }
 

@@ -8,8 +8,8 @@
  *
  * RECORDS holds ring records as the ring hands them over (an 8-byte header
  * with the length, then struct kn_record), written by bench/output.ts; they
- * are formatted over and over until LINES lines are written to OUT. Prints
- * "lines <n> ns <elapsed>".
+ * are formatted over and over until LINES lines are written to OUT (a file,
+ * or - for stdout). Prints "lines <n> ns <elapsed>" (to stderr when OUT is -).
  *
  * text: "HH:MM:SS comm pid" (the clock text made once a second);
  * json: the CLI's --json object for a probe without arguments (the ISO time
@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 	static char records[64 << 20];
 	size_t bytes = fread(records, 1, sizeof(records), in);
 	fclose(in);
-	FILE *out = fopen(argv[3], "w");
+	int to_stdout = strcmp(argv[3], "-") == 0;
+	FILE *out = to_stdout ? stdout : fopen(argv[3], "w");
 	if (!out) {
 		perror(argv[3]);
 		return 1;
@@ -86,6 +87,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fclose(out);
-	printf("lines %llu ns %lld\n", lines, now_ns() - start);
+	fprintf(to_stdout ? stderr : stdout, "lines %llu ns %lld\n", lines, now_ns() - start);
 	return 0;
 }
