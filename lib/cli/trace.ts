@@ -10,7 +10,7 @@ import { Session } from '../core/session';
 import { OptionError } from '../errors';
 import { jsonLine } from '../format/json';
 import { textLine } from '../format/text';
-import type { StackFormat } from '../format/stack';
+import type { StackShow } from '../format/stack';
 import { TimeColumn, timeColumn } from '../format/time';
 import { isGlob } from '../sys/glob';
 import { Run, runUntilDone } from './lifecycle';
@@ -72,8 +72,8 @@ export async function trace(argv: TraceArgs): Promise<void> {
   // An output that cannot keep up holds the ring's reading: the kernel counts what does not fit.
   const out = new LineWriter(output(), (held) => probes.forEach((p) => (held ? p.pause() : p.resume())));
   const losses = new LossReport((n) => lostMessage(n, pin ? undefined : Session.get()));
-  // With --stack, each event's stacks, symbolized, under its line (or in its JSON object).
-  const stackFormat: StackFormat | undefined = stack.stack ? { explain: argv.explain, demangle: argv.demangle } : undefined;
+  // With --stack, each event's stacks, symbolized, under its line (or in its JSON object); the symbolizer loads only then.
+  const stackShow: StackShow | undefined = stack.stack ? (await import('../format/stack')).stackShow({ explain: argv.explain, demangle: argv.demangle }) : undefined;
   const many = targets.length > 1;
   // -M: once this many events are printed, the run ends (`run` is set below, before any event can arrive).
   let printed = 0;
@@ -96,8 +96,8 @@ export async function trace(argv: TraceArgs): Promise<void> {
       probe.on('batch', (b: EventBatch) => {
         for (let i = 0; i < b.length; i++) {
           if (printed >= limit) return;
-          if (argv.json) jsonLine(out, b, i, stackFormat);
-          else out.write(textLine(b, i, label(i, b), column, stackFormat));
+          if (argv.json) jsonLine(out, b, i, stackShow);
+          else out.write(textLine(b, i, label(i, b), column, stackShow));
           if (++printed >= limit) run?.end({ reason: 'max-events' });
         }
       });

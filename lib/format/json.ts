@@ -5,7 +5,7 @@
  */
 import { EventBatch, wallMs } from '../core/event';
 import type { LineSink } from './sink';
-import { StackFormat, stacksJson } from './stack';
+import type { StackShow } from './stack';
 import type { CountSnapshot, HistogramSnapshot, StackSnapshot } from '../summary';
 
 /** JSON.stringify's replacer for every line we print. */
@@ -100,7 +100,7 @@ function jsonScalar(v: unknown): string {
  * any); with `stacks`, the record's stacks symbolized, as kernelStack and
  * userStack (arrays of frames as text, innermost first).
  */
-export function jsonLine(out: LineSink, batch: EventBatch, i: number, stacks?: StackFormat): void {
+export function jsonLine(out: LineSink, batch: EventBatch, i: number, stacks?: StackShow): void {
   const ns = batch.nsNumber(i);
   out.bytes(timePiece(ns));
   // Doubles are exact below 2^53 ns (104 days of uptime).
@@ -124,7 +124,7 @@ export function jsonLine(out: LineSink, batch: EventBatch, i: number, stacks?: S
   rest += '}';
   if (p.ret !== undefined) rest += `,"ret":${jsonScalar(p.ret)}`;
   if (p.faults) rest += `,"faults":${JSON.stringify(p.faults)}`;
-  if (stacks && (p.kernelStack || p.userStack)) rest += stacksJson({ pid: batch.pid(i), ...p }, stacks);
+  if (stacks && (p.kernelStack || p.userStack)) rest += stacks.json({ pid: batch.pid(i), ...p });
   out.text(rest + '}');
   out.end();
 }

@@ -41,6 +41,22 @@ export function stacksJson(ev: StackSource, opts: StackFormat = {}): string {
   return extra;
 }
 
+/**
+ * An event's stacks, shown one way: what the event formatters are handed
+ * (lib/format/text.ts, lib/format/json.ts), so that the symbolizer loads only
+ * for a command that records stacks.
+ */
+export interface StackShow {
+  /** Text lines under the event's line. */
+  lines(ev: StackSource): string[];
+  /** JSON members: `,"kernelStack":[...],"userStack":[...]`, or ''. */
+  json(ev: StackSource): string;
+}
+
+export function stackShow(opts: StackFormat = {}): StackShow {
+  return { lines: (ev) => stackLines(ev, opts), json: (ev) => stacksJson(ev, opts) };
+}
+
 /** Why a counted stack has no frames: the kernel could not keep it. */
 function lostLines(lost: ReadonlyArray<'kernel' | 'user'>): string[] {
   return lost.map((side) => `    [${side} stack not kept: the stack map was full or two stacks shared a slot; raise --max-stacks]`);

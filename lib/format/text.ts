@@ -4,7 +4,7 @@
  */
 import type { ArgPlan } from '../core/decode';
 import { EventBatch, wallMs } from '../core/event';
-import { StackFormat, stackLines } from './stack';
+import type { StackShow } from './stack';
 
 function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
@@ -46,7 +46,7 @@ export type TimeColumn = (batch: EventBatch, i: number) => string;
  * when null. With `stacks`, a record's stacks follow as lines of symbolized
  * frames (kernel frames, `--`, user frames, innermost first), indented.
  */
-export function textLine(batch: EventBatch, i: number, probe?: string, time?: TimeColumn | null, stacks?: StackFormat): string {
+export function textLine(batch: EventBatch, i: number, probe?: string, time?: TimeColumn | null, stacks?: StackShow): string {
   // The default column is the common case: no call through a column function.
   const when = time === undefined ? clock(batch.nsNumber(i)) : time === null ? undefined : time(batch, i);
   let line = when === undefined ? `${batch.comm(i)} ${batch.pid(i)}` : `${when} ${batch.comm(i)} ${batch.pid(i)}`;
@@ -59,7 +59,7 @@ export function textLine(batch: EventBatch, i: number, probe?: string, time?: Ti
     line += ` ${plan.name}=${showValue(plan, plan.isReturn ? payload.ret : payload.args[plan.name])}`;
   }
   if (stacks && (payload.kernelStack || payload.userStack)) {
-    for (const l of stackLines({ pid: batch.pid(i), ...payload }, stacks)) line += '\n' + l;
+    for (const l of stacks.lines({ pid: batch.pid(i), ...payload })) line += '\n' + l;
   }
   return line;
 }

@@ -82,7 +82,9 @@ describeHost('CPU sampling (profile:hz:N)', { root: true, tracefs: true, tools: 
     expect(r.code).toBe(0);
     // Kernel frames are symbolized from kallsyms: function+offset, no file (idle CPUs and syscalls are in the kernel).
     expect(r.stdout).toMatch(/^ {4}[a-z_][\w.]*\+0x[0-9a-f]+$/m);
-    const top = await runCli(['profile:hz:99', '--stack', 'kernel', '--count', '--include-self', '--duration', '1', '--top', '2']);
+    // Samples in the kernel with more than two distinct stacks, however busy the machine is: a
+    // process that reads and writes a byte at a time (and idle CPUs).
+    const top = await runCli(['profile:hz:99', '--stack', 'kernel', '--count', '--include-self', '--top', '2', '-c', 'dd if=/dev/zero of=/dev/null bs=1 count=400000']);
     const heads = top.stdout.match(/^ +\d+ {2}\S+ profile:hz:99$/gm) ?? [];
     expect(heads).toHaveLength(2);
   });
