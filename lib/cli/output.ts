@@ -79,25 +79,18 @@ export class LineWriter implements LineSink {
 
   text(s: string): void {
     // A UTF-16 unit takes at most 3 bytes of UTF-8.
-    const most = s.length * 3;
-    if (this.used + most > this.buf.length) {
-      this.flush();
-      if (most > this.buf.length) return this.send(Buffer.from(s));
-    }
+    if (!this.room(s.length * 3)) return this.send(Buffer.from(s));
     this.used += this.buf.write(s, this.used);
   }
 
   bytes(b: Uint8Array): void {
-    if (this.used + b.length > this.buf.length) {
-      this.flush();
-      if (b.length > this.buf.length) return this.send(Buffer.from(b));
-    }
+    if (!this.room(b.length)) return this.send(Buffer.from(b));
     this.buf.set(b, this.used);
     this.used += b.length;
   }
 
   int(n: number): void {
-    if (this.used + 16 > this.buf.length) this.flush();
+    this.room(16);
     if (n < 1e9) {
       this.digits(n, 0);
       return;
@@ -125,12 +118,19 @@ export class LineWriter implements LineSink {
   }
 
   end(): void {
-    if (this.used + 1 > this.buf.length) this.flush();
+    this.room(1);
     this.buf[this.used++] = 0x0a;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Makes room for `n` more bytes, writing what is collected first when needed; false when `n` can never fit. */
+  private room(n: number): boolean {
+    if (this.used + n <= this.buf.length) return true;
+    this.flush();
+    return n <= this.buf.length;
   }
 
   flush(): void {

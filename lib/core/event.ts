@@ -221,6 +221,11 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
     return this.words ? this.words[at >>> 2] : this.buf.readUInt32LE(at);
   }
 
+  /** The u64 at `field` of record `i`, as a double (exact below 2^53). */
+  private u64(i: number, field: number): number {
+    return this.u32(i, field + 4) * 4294967296 + this.u32(i, field);
+  }
+
   /** The probe name of record `i` (`kprobe:vfs_read` for one function of a pattern). */
   probe(i: number): string {
     return this.decoders[i].probe;
@@ -251,7 +256,7 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
   }
 
   cgroupId(i: number): number {
-    return this.u32(i, R.cgroup_id + 4) * 4294967296 + this.u32(i, R.cgroup_id);
+    return this.u64(i, R.cgroup_id);
   }
 
   containerId(i: number): string | undefined {
@@ -269,7 +274,7 @@ export class EventBatch<Args = Record<string, unknown>> implements Iterable<Trac
 
   /** The same as a double (exact for some 104 days of uptime): cheaper than a bigint. */
   nsNumber(i: number): number {
-    return this.u32(i, R.ns + 4) * 4294967296 + this.u32(i, R.ns);
+    return this.u64(i, R.ns);
   }
 
   /** What record `i` carries and how each value is shown (its probe's, or its function's for a pattern). */
